@@ -1,0 +1,11 @@
+// Each subcommand of the aslnet binary lives in its own file and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace aslnet::app {
+
+void register_demo(CLI::App& app);
+void register_info(CLI::App& app);
+
+}  // namespace aslnet::app

@@ -1,0 +1,24 @@
+// aslnet info: what this build can use (CPU threads, GPUs) and the size of each architecture.
+#include <fmt/core.h>
+
+#include "app/commands.h"
+#include "engine/core/context.h"
+#include "models/resnet.h"
+
+namespace aslnet::app {
+
+void register_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Show the devices this build can use and the models it can build");
+  cmd->callback([] {
+    fmt::print("cpu threads: {}\n", Context::cpu_threads());
+    const int gpus = gpu_count();
+    fmt::print("cuda gpus:   {}\n", gpus);
+    for (int i = 0; i < gpus; ++i) fmt::print("  cuda:{}  {}\n", i, gpu_name(i));
+    for (const auto& arch : resnet_architectures()) {
+      auto model = make_resnet({arch, "imagenet", 1.0, 29, 3});
+      fmt::print("{:<9} {:>11} parameters (29 classes)\n", arch, model->parameter_count());
+    }
+  });
+}
+
+}  // namespace aslnet::app

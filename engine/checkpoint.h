@@ -1,0 +1,40 @@
+// Checkpoints as safetensors files (8-byte little-endian header length, a JSON header, raw data),
+// with torchvision's parameter names and layouts: convolution weights are converted from the engine's
+// KRSC to torch's OIHW here and nowhere else, so a PyTorch user can load the file, and torchvision
+// weights can be loaded to fine-tune. Optimizer state travels under "optimizer.<name>" keys (flat, in
+// the parameter arena's layout); metadata (architecture, classes, input size, normalisation, epoch,
+// step) in the header's "__metadata__". Writes are atomic: a temporary file, fsync, rename.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/optimizer.h"
+
+namespace aslnet {
+
+struct CheckpointMeta {
+  ModelInfo model;                    // arch, stem, width, num_classes, in_channels
+  std::vector<std::string> classes;   // class names in label order (may be empty)
+  int64_t input_height = 0, input_width = 0;
+  std::vector<double> mean, std;      // input normalisation (per channel)
+  int64_t epoch = 0, step = 0;
+  std::map<std::string, std::string> extra;  // anything else worth keeping (free-form strings)
+};
+
+// Writes model parameters, batch-norm state, optimizer state (when given) and metadata.
+void save_checkpoint(const std::string& path, const Model& model, const CheckpointMeta& meta,
+                     const Optimizer* optimizer = nullptr);
+
+// Reads only the header: what to build before loading.
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Loads into a model of the same architecture (and the optimizer's state when given and present).
+// A truncated, corrupt or mismatched file throws aslnet::Error naming the file, the tensor and the
+// shapes; the model is left untouched unless every tensor checks out.
+CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer = nullptr);
+
+}  // namespace aslnet

@@ -1,0 +1,27 @@
+// Where a tensor lives: the host, or CUDA device n. A GPU is optional at run time: gpu_count() treats
+// any CUDA error (no driver, driver too old, no device) as "no GPU".
+#pragma once
+
+#include <string>
+
+namespace aslnet {
+
+struct Device {
+  enum class Kind { CPU, CUDA };
+  Kind kind = Kind::CPU;
+  int index = 0;
+
+  static Device cpu() { return {Kind::CPU, 0}; }
+  static Device cuda(int index = 0) { return {Kind::CUDA, index}; }
+  static Device parse(const std::string& text);  // "cpu", "cuda", "cuda:1"
+
+  bool is_cpu() const { return kind == Kind::CPU; }
+  bool is_cuda() const { return kind == Kind::CUDA; }
+  std::string str() const;
+  bool operator==(const Device&) const = default;
+};
+
+int gpu_count();
+std::string gpu_name(int index);
+
+}  // namespace aslnet

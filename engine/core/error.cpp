@@ -1,0 +1,30 @@
+#include "engine/core/error.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace aslnet {
+
+namespace {
+// Paths are printed relative to the source tree: "engine/core/x.cpp", not the build machine's path.
+const char* short_path(const char* file) {
+  for (const char* root : {"/engine/", "/kernels/", "/models/", "/data/", "/app/", "/tests/", "/bench/"}) {
+    if (const char* at = std::strstr(file, root)) return at + 1;
+  }
+  return file;
+}
+}  // namespace
+
+void throw_error(const char* file, int line, const char* what, const std::string& message) {
+  std::ostringstream out;
+  out << message;
+  if (what != nullptr && *what != '\0') out << (message.empty() ? "" : " ") << "[" << what << "]";
+  out << " (" << short_path(file) << ":" << line << ")";
+  throw Error(out.str());
+}
+
+void log_error(const char* file, int line, const std::string& message) {
+  std::fprintf(stderr, "aslnet: error: %s (%s:%d)\n", message.c_str(), short_path(file), line);
+}
+
+}  // namespace aslnet

@@ -1,0 +1,48 @@
+// Error handling for the whole engine: one exception type, and check macros that say where a call
+// failed, what the call was, and what the library said. Destructors never throw: they use
+// ASLNET_LOG_ERROR instead (see buffer.cpp).
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace aslnet {
+
+// Every failure the engine reports is an Error: its what() is one line that a user can act on.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void throw_error(const char* file, int line, const char* what, const std::string& message);
+void log_error(const char* file, int line, const std::string& message);
+
+}  // namespace aslnet
+
+// ASLNET_CHECK(cond) << "message": throws aslnet::Error naming file:line when cond is false.
+namespace aslnet::detail {
+class CheckFailure {
+ public:
+  CheckFailure(const char* file, int line, const char* cond) : file_(file), line_(line), cond_(cond) {}
+  template <class T>
+  CheckFailure& operator<<(const T& value) {
+    stream_ << value;
+    return *this;
+  }
+  [[noreturn]] ~CheckFailure() noexcept(false) { throw_error(file_, line_, cond_, stream_.str()); }
+
+ private:
+  const char* file_;
+  int line_;
+  const char* cond_;
+  std::ostringstream stream_;
+};
+}  // namespace aslnet::detail
+
+#define ASLNET_CHECK(cond) \
+  if (cond) {              \
+  } else                   \
+    ::aslnet::detail::CheckFailure(__FILE__, __LINE__, #cond)
+
+#define ASLNET_LOG_ERROR(message) ::aslnet::log_error(__FILE__, __LINE__, (message))

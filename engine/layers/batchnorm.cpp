@@ -1,0 +1,68 @@
+#include "engine/layers/batchnorm.h"
+
+namespace aslnet {
+
+BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps)
+    : momentum_(momentum), eps_(eps) {
+  weight_ = {name + ".weight", Shape{channels}, ParamRole::NormWeight, {}, {}};
+  bias_ = {name + ".bias", Shape{channels}, ParamRole::NormBias, {}, {}};
+  running_mean_ = {name + ".running_mean", Shape{channels}, {}};
+  running_var_ = {name + ".running_var", Shape{channels}, {}};
+  batches_tracked_ = {name + ".num_batches_tracked", 0};
+  shape_.c = channels;
+}
+
+void BatchNorm2d::collect_parameters(std::vector<Parameter*>& out) {
+  out.push_back(&weight_);
+  out.push_back(&bias_);
+}
+
+void BatchNorm2d::collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) {
+  state.push_back(&running_mean_);
+  state.push_back(&running_var_);
+  counters.push_back(&batches_tracked_);
+}
+
+Shape BatchNorm2d::setup(Context& ctx, const Shape& in, DType dtype) {
+  ASLNET_CHECK(in.rank() == 4 && in.c() == shape_.c)
+      << weight_.name << ": expected NHWC input with " << shape_.c << " channels, got " << in.str();
+  shape_.rows = in.n() * in.h() * in.w();
+  dtype_ = dtype;
+  save_mean_ = Tensor::empty(Shape{shape_.c}, dtype, ctx.device());
+  save_invstd_ = Tensor::empty(Shape{shape_.c}, dtype, ctx.device());
+  y_ = Tensor::empty(in, dtype, ctx.device());
+  if (needs_input_grad_) dx_ = Tensor::empty(in, dtype, ctx.device());
+  return in;
+}
+
+const Tensor& BatchNorm2d::forward(Context&, const Tensor& x, bool training) {
+  input_ = x;
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    if (training) {
+      kernels::cpu::batchnorm_forward_train<T>(shape_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(),
+                                               y_.data<T>(), save_mean_.data<T>(), save_invstd_.data<T>(),
+                                               running_mean_.value.data<T>(), running_var_.value.data<T>(),
+                                               momentum_, eps_);
+    } else {
+      kernels::cpu::batchnorm_forward_eval<T>(shape_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(),
+                                              running_mean_.value.data<T>(), running_var_.value.data<T>(), eps_,
+                                              y_.data<T>());
+    }
+  });
+  if (training) ++batches_tracked_.value;
+  return y_;
+}
+
+const Tensor& BatchNorm2d::backward(Context&, const Tensor& dy, bool accumulate) {
+  ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::batchnorm_backward<T>(shape_, input_.data<T>(), dy.data<T>(), weight_.value.data<T>(),
+                                        save_mean_.data<T>(), save_invstd_.data<T>(), dx_.data<T>(),
+                                        weight_.grad.data<T>(), bias_.grad.data<T>(), accumulate);
+  });
+  return dx_;
+}
+
+}  // namespace aslnet

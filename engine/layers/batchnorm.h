@@ -1,0 +1,34 @@
+// BatchNorm2d over the channel axis of NHWC activations, with torch's semantics: batch statistics and
+// running-average updates in training, running statistics in evaluation.
+#pragma once
+
+#include "engine/layer.h"
+#include "kernels/norm.h"
+
+namespace aslnet {
+
+class BatchNorm2d : public Layer {
+ public:
+  BatchNorm2d(std::string name, int64_t channels, double momentum = 0.1, double eps = 1e-5);
+
+  std::string kind() const override { return "batchnorm2d"; }
+  Shape setup(Context& ctx, const Shape& in, DType dtype) override;
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
+  void collect_parameters(std::vector<Parameter*>& out) override;
+  void collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) override;
+
+  // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
+  bool closes_residual_branch = false;
+
+ private:
+  Parameter weight_, bias_;
+  StateTensor running_mean_, running_var_;
+  Counter batches_tracked_;
+  double momentum_, eps_;
+  kernels::NormShape shape_;
+  DType dtype_ = DType::F32;
+  Tensor input_, save_mean_, save_invstd_, y_, dx_;
+};
+
+}  // namespace aslnet

@@ -1,0 +1,24 @@
+// Linear: y = x . W^T + b, with W [out, in] as torch keeps it (the classifier, `fc`).
+#pragma once
+
+#include "engine/layer.h"
+
+namespace aslnet {
+
+class Linear : public Layer {
+ public:
+  Linear(std::string name, int64_t in_features, int64_t out_features);
+  std::string kind() const override { return "linear"; }
+  Shape setup(Context& ctx, const Shape& in, DType dtype) override;
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
+  void collect_parameters(std::vector<Parameter*>& out) override;
+
+ private:
+  Parameter weight_, bias_;
+  int64_t in_, out_, batch_ = 0;
+  DType dtype_ = DType::F32;
+  Tensor input_, y_, dx_;
+};
+
+}  // namespace aslnet

@@ -1,0 +1,37 @@
+// MaxPool2d (the ImageNet stem's 3x3, stride 2, pad 1) and the global average pool before the
+// classifier, which turns [N, H, W, C] into [N, C].
+#pragma once
+
+#include "engine/layer.h"
+#include "kernels/pool.h"
+
+namespace aslnet {
+
+class MaxPool2d : public Layer {
+ public:
+  MaxPool2d(int64_t window, int64_t stride, int64_t pad);
+  std::string kind() const override { return "maxpool2d"; }
+  Shape setup(Context& ctx, const Shape& in, DType dtype) override;
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
+
+ private:
+  kernels::PoolShape shape_;
+  DType dtype_ = DType::F32;
+  Tensor argmax_, y_, dx_;
+};
+
+class GlobalAvgPool : public Layer {
+ public:
+  std::string kind() const override { return "global_avgpool"; }
+  Shape setup(Context& ctx, const Shape& in, DType dtype) override;
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
+
+ private:
+  Shape in_;
+  DType dtype_ = DType::F32;
+  Tensor y_, dx_;
+};
+
+}  // namespace aslnet

@@ -1,0 +1,31 @@
+#include "engine/layers/relu.h"
+
+#include "kernels/elementwise.h"
+
+namespace aslnet {
+
+Shape ReLU::setup(Context& ctx, const Shape& in, DType dtype) {
+  dtype_ = dtype;
+  y_ = Tensor::empty(in, dtype, ctx.device());
+  if (needs_input_grad_) dx_ = Tensor::empty(in, dtype, ctx.device());
+  return in;
+}
+
+const Tensor& ReLU::forward(Context&, const Tensor& x, bool) {
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::relu_forward<T>(x.numel(), x.data<T>(), y_.data<T>());
+  });
+  return y_;
+}
+
+const Tensor& ReLU::backward(Context&, const Tensor& dy, bool) {
+  if (!needs_input_grad_) return dx_;
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());
+  });
+  return dx_;
+}
+
+}  // namespace aslnet

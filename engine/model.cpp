@@ -1,0 +1,78 @@
+#include "engine/model.h"
+
+#include <algorithm>
+
+namespace aslnet {
+
+namespace {
+// Each parameter starts on a 64-byte boundary so vectorised and GPU kernels see aligned slices.
+int64_t align_elems(int64_t count, DType dtype) {
+  const int64_t per_line = std::max<int64_t>(1, 64 / int64_t(dtype_size(dtype)));
+  return (count + per_line - 1) / per_line * per_line;
+}
+}  // namespace
+
+Model::Model(std::unique_ptr<Sequential> net, ModelInfo info, DType dtype, Device device)
+    : net_(std::move(net)), info_(std::move(info)), dtype_(dtype), device_(device) {
+  net_->collect_parameters(parameters_);
+  net_->collect_state(state_, counters_);
+  // The input image needs no gradient.
+  net_->set_needs_input_grad(false);
+
+  // Reverse layer order: the classifier's parameters come first in the arena.
+  int64_t total = 0;
+  std::vector<int64_t> offsets(parameters_.size());
+  for (size_t i = parameters_.size(); i-- > 0;) {
+    offsets[i] = total;
+    total += align_elems(parameters_[i]->shape.numel(), dtype_);
+  }
+  params_ = Tensor::zeros(Shape{total}, dtype_, device_);
+  grads_ = Tensor::zeros(Shape{total}, dtype_, device_);
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    parameters_[i]->value = params_.slice(offsets[i], parameters_[i]->shape);
+    parameters_[i]->grad = grads_.slice(offsets[i], parameters_[i]->shape);
+  }
+
+  int64_t state_total = 0;
+  for (auto* s : state_) state_total += align_elems(s->shape.numel(), dtype_);
+  state_arena_ = Tensor::zeros(Shape{state_total}, dtype_, device_);
+  int64_t at = 0;
+  for (auto* s : state_) {
+    s->value = state_arena_.slice(at, s->shape);
+    at += align_elems(s->shape.numel(), dtype_);
+  }
+}
+
+void Model::setup(Context& ctx, int64_t batch, int64_t height, int64_t width) {
+  ASLNET_CHECK(ctx.device() == device_) << "model lives on " << device_.str() << ", context on " << ctx.device().str();
+  ASLNET_CHECK(batch > 0 && height > 0 && width > 0)
+      << "bad input size " << batch << "x" << height << "x" << width;
+  input_shape_ = Shape{batch, height, width, info_.in_channels};
+  const Shape out = net_->setup(ctx, input_shape_, dtype_);
+  ASLNET_CHECK(out.rank() == 2 && out[1] == info_.num_classes) << "network ends in " << out.str();
+  ctx.reserve_workspace(net_->workspace_bytes());
+}
+
+const Tensor& Model::forward(Context& ctx, const Tensor& x, bool training) {
+  ASLNET_CHECK(is_setup()) << "Model::setup must run before forward";
+  ASLNET_CHECK(x.shape() == input_shape_ && x.dtype() == dtype_)
+      << "model was set up for " << dtype_name(dtype_) << input_shape_.str() << ", got " << dtype_name(x.dtype())
+      << x.shape().str();
+  return net_->forward(ctx, x, training);
+}
+
+void Model::backward(Context& ctx, const Tensor& dlogits, bool accumulate) { net_->backward(ctx, dlogits, accumulate); }
+
+Parameter* Model::find_parameter(const std::string& name) const {
+  for (auto* p : parameters_)
+    if (p->name == name) return p;
+  return nullptr;
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (auto* p : parameters_) n += p->shape.numel();
+  return n;
+}
+
+}  // namespace aslnet

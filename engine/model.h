@@ -1,0 +1,68 @@
+// Model: a network (a Sequential of layers and residual blocks) plus the flat arenas that hold its
+// parameters, gradients and batch-norm statistics. Parameters are laid out in reverse layer order,
+// so the gradients backward finishes first are contiguous at the front of the gradient arena (where
+// the replication module's first all-reduce bucket starts). One arena means one all-reduce can cover
+// many tensors, one optimizer pass updates everything, and a checkpoint is a few big writes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/layer.h"
+#include "engine/layers/sequential.h"
+
+namespace aslnet {
+
+// What a checkpoint must know to rebuild the network.
+struct ModelInfo {
+  std::string arch;           // "resnet18", "resnet34", "resnet50", or a test network's name
+  std::string stem = "imagenet";
+  double width = 1.0;         // channel multiplier (1.0: torchvision's widths)
+  int64_t num_classes = 29;
+  int64_t in_channels = 3;
+};
+
+class Model {
+ public:
+  // Allocates the arenas (zeroed) and binds every parameter to its slice; nothing else is allocated
+  // until setup().
+  Model(std::unique_ptr<Sequential> net, ModelInfo info, DType dtype = DType::F32, Device device = Device::cpu());
+
+  // Allocates activations, gradients and workspace for inputs of [batch, height, width, in_channels].
+  void setup(Context& ctx, int64_t batch, int64_t height, int64_t width);
+  bool is_setup() const { return input_shape_.rank() != 0; }
+  const Shape& input_shape() const { return input_shape_; }
+
+  // x: [batch, height, width, channels] (NHWC). Returns logits [batch, classes].
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training);
+  void backward(Context& ctx, const Tensor& dlogits, bool accumulate = false);
+
+  const ModelInfo& info() const { return info_; }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  const std::vector<Parameter*>& parameters() const { return parameters_; }
+  const std::vector<StateTensor*>& state() const { return state_; }
+  const std::vector<Counter*>& counters() const { return counters_; }
+  Parameter* find_parameter(const std::string& name) const;
+
+  // The flat arenas: every parameter (gradient) is a slice of these.
+  const Tensor& parameter_arena() const { return params_; }
+  const Tensor& gradient_arena() const { return grads_; }
+  const Tensor& state_arena() const { return state_arena_; }
+  int64_t parameter_count() const;  // trainable scalars (without alignment padding)
+  Sequential& net() { return *net_; }
+
+ private:
+  std::unique_ptr<Sequential> net_;
+  ModelInfo info_;
+  DType dtype_;
+  Device device_;
+  std::vector<Parameter*> parameters_;  // in forward (layer) order
+  std::vector<StateTensor*> state_;
+  std::vector<Counter*> counters_;
+  Tensor params_, grads_, state_arena_;
+  Shape input_shape_;
+};
+
+}  // namespace aslnet

@@ -1,0 +1,75 @@
+#include "engine/optimizer.h"
+
+#include <cmath>
+
+namespace aslnet {
+
+Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), config_(std::move(config)) {
+  ASLNET_CHECK(config_.kind == "sgd" || config_.kind == "adamw")
+      << "unknown optimizer '" << config_.kind << "': expected sgd or adamw";
+  const char* base = static_cast<const char*>(model_.parameter_arena().raw());
+  const size_t elem = dtype_size(model_.dtype());
+  for (const Parameter* p : model_.parameters()) {
+    const int64_t offset = (static_cast<const char*>(p->value.raw()) - base) / int64_t(elem);
+    segments_.push_back({offset, p->shape.numel(), config_.decay_norm_and_bias || !p->is_norm_or_bias()});
+  }
+  const Shape arena = model_.parameter_arena().shape();
+  if (config_.kind == "sgd" && config_.momentum != 0.0) first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
+  if (config_.kind == "adamw") {
+    first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
+    second_ = Tensor::zeros(arena, model_.dtype(), model_.device());
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
+  if (config_.kind == "adamw") return {{"exp_avg", first_}, {"exp_avg_sq", second_}};
+  if (first_.numel() > 0) return {{"momentum_buffer", first_}};
+  return {};
+}
+
+void Optimizer::step(Context& ctx, double lr) {
+  ASLNET_CHECK(ctx.device().is_cpu()) << "the optimizer runs on the CPU in this build";
+  ++steps_;
+  dispatch_real(model_.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* param = model_.parameter_arena().data<T>();
+    const T* grad = model_.gradient_arena().data<T>();
+    T* m = first_.numel() ? first_.data<T>() : nullptr;
+    T* v = second_.numel() ? second_.data<T>() : nullptr;
+    const double wd = config_.weight_decay;
+    if (config_.kind == "sgd") {
+      // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf.
+      const double mu = config_.momentum;
+      for (const Segment& s : segments_) {
+        const double decay = s.decays ? wd : 0.0;
+        for (int64_t i = s.offset; i < s.offset + s.count; ++i) {
+          double g = double(grad[i]) + decay * double(param[i]);
+          if (m != nullptr) {
+            const double buf = mu * double(m[i]) + g;
+            m[i] = T(buf);
+            g = config_.nesterov ? g + mu * buf : buf;
+          }
+          param[i] = T(double(param[i]) - lr * g);
+        }
+      }
+    } else {
+      // torch.optim.AdamW: p *= 1 - lr * wd; moments; p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+      const double b1 = config_.beta1, b2 = config_.beta2;
+      const double bc1 = 1.0 - std::pow(b1, double(steps_)), bc2 = 1.0 - std::pow(b2, double(steps_));
+      const double step_size = lr / bc1, root_bc2 = std::sqrt(bc2);
+      for (const Segment& s : segments_) {
+        const double shrink = 1.0 - lr * (s.decays ? wd : 0.0);
+        for (int64_t i = s.offset; i < s.offset + s.count; ++i) {
+          const double g = grad[i];
+          const double mi = b1 * double(m[i]) + (1.0 - b1) * g;
+          const double vi = b2 * double(v[i]) + (1.0 - b2) * g * g;
+          m[i] = T(mi);
+          v[i] = T(vi);
+          param[i] = T(double(param[i]) * shrink - step_size * mi / (std::sqrt(vi) / root_bc2 + config_.eps));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace aslnet

@@ -1,0 +1,81 @@
+#include <algorithm>
+#include <limits>
+
+#include "kernels/pool.h"
+
+namespace aslnet::kernels::cpu {
+
+template <class T>
+void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w();
+  for (int64_t n = 0; n < s.n; ++n) {
+    const T* image = x + n * s.h * s.w * s.c;
+    for (int64_t oh = 0; oh < oh_n; ++oh) {
+      for (int64_t ow = 0; ow < ow_n; ++ow) {
+        T* out = y + ((n * oh_n + oh) * ow_n + ow) * s.c;
+        int32_t* arg = argmax + ((n * oh_n + oh) * ow_n + ow) * s.c;
+        std::fill_n(out, s.c, -std::numeric_limits<T>::infinity());
+        std::fill_n(arg, s.c, -1);
+        for (int64_t r = 0; r < s.window; ++r) {
+          const int64_t ih = oh * s.stride - s.pad + r;
+          if (ih < 0 || ih >= s.h) continue;
+          for (int64_t q = 0; q < s.window; ++q) {
+            const int64_t iw = ow * s.stride - s.pad + q;
+            if (iw < 0 || iw >= s.w) continue;
+            const int64_t base = (ih * s.w + iw) * s.c;
+            for (int64_t c = 0; c < s.c; ++c) {
+              // Strictly greater: the first maximum in window order wins, as in torch.
+              if (image[base + c] > out[c] || arg[c] < 0) {
+                out[c] = image[base + c];
+                arg[c] = int32_t(base + c);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void maxpool_backward(const PoolShape& s, const T* dy, const int32_t* argmax, T* dx) {
+  const int64_t per_out = s.out_h() * s.out_w() * s.c, per_in = s.h * s.w * s.c;
+  std::fill_n(dx, s.n * per_in, T(0));
+  for (int64_t n = 0; n < s.n; ++n) {
+    for (int64_t i = 0; i < per_out; ++i) dx[n * per_in + argmax[n * per_out + i]] += dy[n * per_out + i];
+  }
+}
+
+template <class T>
+void global_avgpool_forward(int64_t n, int64_t hw, int64_t c, const T* x, T* y) {
+  for (int64_t b = 0; b < n; ++b) {
+    T* out = y + b * c;
+    std::fill_n(out, c, T(0));
+    for (int64_t p = 0; p < hw; ++p) {
+      const T* in = x + (b * hw + p) * c;
+      for (int64_t j = 0; j < c; ++j) out[j] += in[j];
+    }
+    for (int64_t j = 0; j < c; ++j) out[j] /= T(hw);
+  }
+}
+
+template <class T>
+void global_avgpool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* dx) {
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t p = 0; p < hw; ++p) {
+      T* out = dx + (b * hw + p) * c;
+      for (int64_t j = 0; j < c; ++j) out[j] = dy[b * c + j] / T(hw);
+    }
+  }
+}
+
+#define ASLNET_INSTANTIATE(T)                                                              \
+  template void maxpool_forward<T>(const PoolShape&, const T*, T*, int32_t*);              \
+  template void maxpool_backward<T>(const PoolShape&, const T*, const int32_t*, T*);       \
+  template void global_avgpool_forward<T>(int64_t, int64_t, int64_t, const T*, T*);       \
+  template void global_avgpool_backward<T>(int64_t, int64_t, int64_t, const T*, T*);
+ASLNET_INSTANTIATE(float)
+ASLNET_INSTANTIATE(double)
+#undef ASLNET_INSTANTIATE
+
+}  // namespace aslnet::kernels::cpu

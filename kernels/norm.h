@@ -1,0 +1,34 @@
+// Batch normalisation over the channel (last) axis of NHWC activations: rows = N*H*W, c channels.
+// Training uses the batch's statistics and updates running averages as torch does (momentum 0.1,
+// unbiased variance in the running average, biased variance for normalising); evaluation uses the
+// running statistics.
+#pragma once
+
+#include <cstdint>
+
+namespace aslnet::kernels {
+
+struct NormShape {
+  int64_t rows = 0;
+  int64_t c = 0;
+};
+
+namespace cpu {
+
+// Writes y, the batch mean and 1/sqrt(var + eps) (saved for backward), and updates the running
+// statistics: running = (1 - momentum) * running + momentum * batch.
+template <class T>
+void batchnorm_forward_train(const NormShape& shape, const T* x, const T* gamma, const T* beta, T* y,
+                             T* save_mean, T* save_invstd, T* running_mean, T* running_var, double momentum,
+                             double eps);
+template <class T>
+void batchnorm_forward_eval(const NormShape& shape, const T* x, const T* gamma, const T* beta,
+                            const T* running_mean, const T* running_var, double eps, T* y);
+// Gradients of the training-mode forward. dx is overwritten; dgamma and dbeta are overwritten or,
+// with `accumulate`, added to.
+template <class T>
+void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T* gamma, const T* save_mean,
+                        const T* save_invstd, T* dx, T* dgamma, T* dbeta, bool accumulate);
+
+}  // namespace cpu
+}  // namespace aslnet::kernels

@@ -1,0 +1,31 @@
+// Pooling over NHWC activations: max pooling (with -inf padding, as torch) and global average pooling.
+#pragma once
+
+#include <cstdint>
+
+namespace aslnet::kernels {
+
+struct PoolShape {
+  int64_t n = 0, h = 0, w = 0, c = 0;
+  int64_t window = 3, stride = 2, pad = 1;
+  int64_t out_h() const { return (h + 2 * pad - window) / stride + 1; }
+  int64_t out_w() const { return (w + 2 * pad - window) / stride + 1; }
+};
+
+namespace cpu {
+
+// argmax[i] receives the flat input index (within its image) of output element i's maximum.
+template <class T>
+void maxpool_forward(const PoolShape& shape, const T* x, T* y, int32_t* argmax);
+// dx is overwritten.
+template <class T>
+void maxpool_backward(const PoolShape& shape, const T* dy, const int32_t* argmax, T* dx);
+
+// y[n, c] = mean over h, w of x[n, h, w, c]
+template <class T>
+void global_avgpool_forward(int64_t n, int64_t hw, int64_t c, const T* x, T* y);
+template <class T>
+void global_avgpool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* dx);
+
+}  // namespace cpu
+}  // namespace aslnet::kernels
