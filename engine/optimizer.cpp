@@ -23,7 +23,7 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
   if (config_.kind == "adamw") return {{"exp_avg", first_}, {"exp_avg_sq", second_}};
-  if (first_.numel() > 0) return {{"momentum_buffer", first_}};
+  if (first_.defined()) return {{"momentum_buffer", first_}};
   return {};
 }
 
@@ -34,8 +34,8 @@ void Optimizer::step(Context& ctx, double lr) {
     using T = decltype(tag);
     T* param = model_.parameter_arena().data<T>();
     const T* grad = model_.gradient_arena().data<T>();
-    T* m = first_.numel() ? first_.data<T>() : nullptr;
-    T* v = second_.numel() ? second_.data<T>() : nullptr;
+    T* m = first_.defined() ? first_.data<T>() : nullptr;
+    T* v = second_.defined() ? second_.data<T>() : nullptr;
     const double wd = config_.weight_decay;
     if (config_.kind == "sgd") {
       // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf.

@@ -50,7 +50,8 @@ class Tensor {
   // A non-owning view: the caller keeps `data` alive for as long as the view is used.
   static Tensor view(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
 
-  bool defined() const { return data_ != nullptr || shape_.numel() == 0; }
+  // False for a default-constructed tensor (and for one of zero elements, which owns no memory).
+  bool defined() const { return data_ != nullptr; }
   const Shape& shape() const { return shape_; }
   int64_t numel() const { return shape_.numel(); }
   size_t bytes() const { return size_t(numel()) * dtype_size(dtype_); }
