@@ -1,15 +1,10 @@
 #include "engine/core/context.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <thread>
 
+#include "engine/core/cpu_blas.h"
 #include "engine/core/cuda_check.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace aslnet {
 
@@ -32,10 +27,7 @@ Context::Context(Device device, uint64_t seed) : device_(device), seed_(seed), r
 
 void Context::set_cpu_threads(int threads) {
   g_cpu_threads = threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  openblas_set_num_threads(g_cpu_threads);
-#ifdef _OPENMP
-  omp_set_num_threads(g_cpu_threads);
-#endif
+  cpu_blas::set_threads(g_cpu_threads);
 }
 
 int Context::cpu_threads() {

@@ -1,28 +1,21 @@
-// Row-major matrix products on OpenBLAS: the one place the CPU kernels call BLAS.
-#include <cblas.h>
-
+// Row-major matrix products: the one place the CPU kernels reach BLAS (see engine/core/cpu_blas.h).
+#include "engine/core/cpu_blas.h"
 #include "kernels/linear.h"
 
 namespace aslnet::kernels::cpu {
-
-namespace {
-CBLAS_TRANSPOSE op(bool t) { return t ? CblasTrans : CblasNoTrans; }
-}  // namespace
 
 template <>
 void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_sgemm(CblasRowMajor, op(ta), op(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
-              int(ldc));
+  cpu_blas::sgemm(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 template <>
 void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
                   const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  cblas_dgemm(CblasRowMajor, op(ta), op(tb), int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c,
-              int(ldc));
+  cpu_blas::dgemm(ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
 }  // namespace aslnet::kernels::cpu

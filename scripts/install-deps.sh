@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what aslnet needs from Debian 12's archive, skipping what is already there.
+# Usage: scripts/install-deps.sh [--with-torch]
+#   --with-torch  also Debian's PyTorch and torchvision (CPU), the reference of the golden tests and the
+#                 peer of the CPU benchmark.
+# The CUDA toolkit (with cuDNN and NCCL) is not in Debian's archive: it must already be in
+# /usr/local/cuda (or wherever CUDACXX / PATH's nvcc points).
+set -euo pipefail
+
+packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev)
+if [[ "${1:-}" == "--with-torch" ]]; then
+  packages+=(python3-torch python3-torchvision)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v nvcc >/dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]] && [[ -z "${CUDACXX:-}" ]]; then
+  echo "error: the CUDA toolkit (nvcc, cuDNN, cuBLAS) is required to build: install it under /usr/local/cuda" >&2
+  exit 1
+fi
