@@ -2,7 +2,14 @@
 
 #include <cmath>
 
+#include "engine/core/parallel.h"
+
 namespace aslnet {
+
+namespace {
+// Parameters per thread at the least: the update is memory-bound, and a tiny tensor is not worth a wake-up.
+constexpr int64_t kGrain = 1 << 14;
+}  // namespace
 
 Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), config_(std::move(config)) {
   ASLNET_CHECK(config_.kind == "sgd" || config_.kind == "adamw")
@@ -42,15 +49,17 @@ void Optimizer::step(Context& ctx, double lr) {
       const double mu = config_.momentum;
       for (const Segment& s : segments_) {
         const double decay = s.decays ? wd : 0.0;
-        for (int64_t i = s.offset; i < s.offset + s.count; ++i) {
-          double g = double(grad[i]) + decay * double(param[i]);
-          if (m != nullptr) {
-            const double buf = mu * double(m[i]) + g;
-            m[i] = T(buf);
-            g = config_.nesterov ? g + mu * buf : buf;
+        parallel_for(s.count, kGrain, [&](int64_t b, int64_t e) {
+          for (int64_t i = s.offset + b; i < s.offset + e; ++i) {
+            double g = double(grad[i]) + decay * double(param[i]);
+            if (m != nullptr) {
+              const double buf = mu * double(m[i]) + g;
+              m[i] = T(buf);
+              g = config_.nesterov ? g + mu * buf : buf;
+            }
+            param[i] = T(double(param[i]) - lr * g);
           }
-          param[i] = T(double(param[i]) - lr * g);
-        }
+        });
       }
     } else {
       // torch.optim.AdamW: p *= 1 - lr * wd; moments; p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
@@ -59,14 +68,16 @@ void Optimizer::step(Context& ctx, double lr) {
       const double step_size = lr / bc1, root_bc2 = std::sqrt(bc2);
       for (const Segment& s : segments_) {
         const double shrink = 1.0 - lr * (s.decays ? wd : 0.0);
-        for (int64_t i = s.offset; i < s.offset + s.count; ++i) {
-          const double g = grad[i];
-          const double mi = b1 * double(m[i]) + (1.0 - b1) * g;
-          const double vi = b2 * double(v[i]) + (1.0 - b2) * g * g;
-          m[i] = T(mi);
-          v[i] = T(vi);
-          param[i] = T(double(param[i]) * shrink - step_size * mi / (std::sqrt(vi) / root_bc2 + config_.eps));
-        }
+        parallel_for(s.count, kGrain, [&](int64_t b, int64_t e) {
+          for (int64_t i = s.offset + b; i < s.offset + e; ++i) {
+            const double g = grad[i];
+            const double mi = b1 * double(m[i]) + (1.0 - b1) * g;
+            const double vi = b2 * double(v[i]) + (1.0 - b2) * g * g;
+            m[i] = T(mi);
+            v[i] = T(vi);
+            param[i] = T(double(param[i]) * shrink - step_size * mi / (std::sqrt(vi) / root_bc2 + config_.eps));
+          }
+        });
       }
     }
   });

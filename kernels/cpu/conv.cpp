@@ -2,10 +2,12 @@
 // output pixel are R*S contiguous runs of C input channels, so im2col is a series of memcpy's, and
 // the filters (KRSC) are already the [K, R*S*C] matrix the product needs. Pointwise stride-1
 // convolutions skip im2col: the activation itself is the [N*H*W, C] matrix.
+#include "kernels/conv.h"
+
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/conv.h"
+#include "engine/core/parallel.h"
 #include "kernels/linear.h"
 
 namespace aslnet::kernels::cpu {
@@ -22,54 +24,61 @@ int64_t images_per_chunk(const ConvShape& s) {
   return std::clamp<int64_t>(kMaxColumnElems / std::max<int64_t>(1, column_elems_per_image(s)), 1, s.n);
 }
 
-// columns[(oh, ow), (r, s, c)] for `count` images starting at x (one image after another).
+// columns[(oh, ow), (r, s, c)] for `count` images starting at x (one image after another). Threads
+// split the output rows; every column entry is written by exactly one of them.
 template <class T>
 void im2col(const ConvShape& s, int64_t count, const T* x, T* columns) {
-  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), run = s.c;
-  for (int64_t i = 0; i < count; ++i) {
-    const T* image = x + i * s.h * s.w * s.c;
-    for (int64_t oh = 0; oh < oh_n; ++oh) {
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), run = s.c, patch = s.r * s.s * s.c;
+  parallel_for(count * oh_n, 1, [&](int64_t first, int64_t last) {
+    for (int64_t row = first; row < last; ++row) {
+      const int64_t i = row / oh_n, oh = row % oh_n;
+      const T* image = x + i * s.h * s.w * s.c;
+      T* out = columns + row * ow_n * patch;
       for (int64_t ow = 0; ow < ow_n; ++ow) {
         for (int64_t r = 0; r < s.r; ++r) {
           const int64_t ih = oh * s.stride - s.pad + r;
           for (int64_t q = 0; q < s.s; ++q) {
             const int64_t iw = ow * s.stride - s.pad + q;
             if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) {
-              std::fill_n(columns, run, T(0));
+              std::fill_n(out, run, T(0));
             } else {
-              std::memcpy(columns, image + (ih * s.w + iw) * s.c, sizeof(T) * run);
+              std::memcpy(out, image + (ih * s.w + iw) * s.c, sizeof(T) * run);
             }
-            columns += run;
+            out += run;
           }
         }
       }
     }
-  }
+  });
 }
 
-// The adjoint of im2col: adds each column entry back into the input pixel it came from.
+// The adjoint of im2col, written as a gather: each input pixel sums the column entries that came from
+// it, in a fixed (r, s) order. Threads split the input rows, so no two write the same pixel and the
+// sums do not depend on the thread count.
 template <class T>
 void col2im(const ConvShape& s, int64_t count, const T* columns, T* dx) {
-  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), run = s.c;
-  std::fill_n(dx, count * s.h * s.w * s.c, T(0));
-  for (int64_t i = 0; i < count; ++i) {
-    T* image = dx + i * s.h * s.w * s.c;
-    for (int64_t oh = 0; oh < oh_n; ++oh) {
-      for (int64_t ow = 0; ow < ow_n; ++ow) {
+  const int64_t oh_n = s.out_h(), ow_n = s.out_w(), run = s.c, patch = s.r * s.s * s.c;
+  parallel_for(count * s.h, 1, [&](int64_t first, int64_t last) {
+    for (int64_t row = first; row < last; ++row) {
+      const int64_t i = row / s.h, ih = row % s.h;
+      const T* image_columns = columns + i * oh_n * ow_n * patch;
+      for (int64_t iw = 0; iw < s.w; ++iw) {
+        T* dst = dx + ((i * s.h + ih) * s.w + iw) * s.c;
+        std::fill_n(dst, run, T(0));
         for (int64_t r = 0; r < s.r; ++r) {
-          const int64_t ih = oh * s.stride - s.pad + r;
+          const int64_t th = ih + s.pad - r;
+          if (th < 0 || th % s.stride != 0 || th / s.stride >= oh_n) continue;
+          const int64_t oh = th / s.stride;
           for (int64_t q = 0; q < s.s; ++q) {
-            const int64_t iw = ow * s.stride - s.pad + q;
-            if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
-              T* dst = image + (ih * s.w + iw) * s.c;
-              for (int64_t c = 0; c < run; ++c) dst[c] += columns[c];
-            }
-            columns += run;
+            const int64_t tw = iw + s.pad - q;
+            if (tw < 0 || tw % s.stride != 0 || tw / s.stride >= ow_n) continue;
+            const T* src = image_columns + ((oh * ow_n + tw / s.stride) * s.r * s.s + r * s.s + q) * run;
+            for (int64_t c = 0; c < run; ++c) dst[c] += src[c];
           }
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -127,9 +136,9 @@ void conv2d_backward_filter(const ConvShape& s, const T* x, const T* dy, T* dw, 
   }
 }
 
-#define ASLNET_INSTANTIATE(T)                                                               \
-  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, T*, T*);            \
-  template void conv2d_backward_data<T>(const ConvShape&, const T*, const T*, T*, T*);      \
+#define ASLNET_INSTANTIATE(T)                                                          \
+  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, T*, T*);       \
+  template void conv2d_backward_data<T>(const ConvShape&, const T*, const T*, T*, T*); \
   template void conv2d_backward_filter<T>(const ConvShape&, const T*, const T*, T*, T*, bool);
 ASLNET_INSTANTIATE(float)
 ASLNET_INSTANTIATE(double)

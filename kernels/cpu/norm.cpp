@@ -1,48 +1,61 @@
 // CPU batch norm over NHWC rows. Sums are accumulated in double whatever T is: a channel can have
 // hundreds of thousands of rows, and float sums of that length drift by more than the 1e-4 the golden
 // test against torch allows. Variance is computed in a second pass around the mean (no cancellation).
+// Threads split the channels, not the rows, so every sum is taken in the same order whatever the
+// thread count, and results are bit-identical across machines.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "engine/core/parallel.h"
 #include "kernels/norm.h"
 
 namespace aslnet::kernels::cpu {
+
+namespace {
+// Channels per thread at the least: fewer and the threads would share cache lines of every row.
+constexpr int64_t kChannelGrain = 16;
+}  // namespace
 
 template <class T>
 void batchnorm_forward_train(const NormShape& shape, const T* x, const T* gamma, const T* beta, T* y,
                              T* save_mean, T* save_invstd, T* running_mean, T* running_var, double momentum,
                              double eps) {
   const int64_t rows = shape.rows, c = shape.c;
-  std::vector<double> mean(c, 0.0), var(c, 0.0);
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* row = x + i * c;
-    for (int64_t j = 0; j < c; ++j) mean[j] += row[j];
-  }
-  for (int64_t j = 0; j < c; ++j) mean[j] /= double(rows);
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* row = x + i * c;
-    for (int64_t j = 0; j < c; ++j) {
-      const double d = row[j] - mean[j];
-      var[j] += d * d;
+  parallel_for(c, kChannelGrain, [&](int64_t c0, int64_t c1) {
+    const int64_t width = c1 - c0;
+    std::vector<double> mean(width, 0.0), var(width, 0.0);
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* row = x + i * c + c0;
+      for (int64_t j = 0; j < width; ++j) mean[j] += row[j];
     }
-  }
-  std::vector<T> scale(c), shift(c);
-  for (int64_t j = 0; j < c; ++j) {
-    const double biased = var[j] / double(rows);
-    const double invstd = 1.0 / std::sqrt(biased + eps);
-    save_mean[j] = T(mean[j]);
-    save_invstd[j] = T(invstd);
-    scale[j] = T(gamma[j] * invstd);
-    shift[j] = T(beta[j] - mean[j] * gamma[j] * invstd);
-    const double unbiased = rows > 1 ? var[j] / double(rows - 1) : biased;
-    running_mean[j] = T((1.0 - momentum) * running_mean[j] + momentum * mean[j]);
-    running_var[j] = T((1.0 - momentum) * running_var[j] + momentum * unbiased);
-  }
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* in = x + i * c;
-    T* out = y + i * c;
-    for (int64_t j = 0; j < c; ++j) out[j] = in[j] * scale[j] + shift[j];
-  }
+    for (int64_t j = 0; j < width; ++j) mean[j] /= double(rows);
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* row = x + i * c + c0;
+      for (int64_t j = 0; j < width; ++j) {
+        const double d = row[j] - mean[j];
+        var[j] += d * d;
+      }
+    }
+    std::vector<T> scale(width), shift(width);
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t ch = c0 + j;
+      const double biased = var[j] / double(rows);
+      const double invstd = 1.0 / std::sqrt(biased + eps);
+      save_mean[ch] = T(mean[j]);
+      save_invstd[ch] = T(invstd);
+      scale[j] = T(gamma[ch] * invstd);
+      shift[j] = T(beta[ch] - mean[j] * gamma[ch] * invstd);
+      const double unbiased = rows > 1 ? var[j] / double(rows - 1) : biased;
+      running_mean[ch] = T((1.0 - momentum) * running_mean[ch] + momentum * mean[j]);
+      running_var[ch] = T((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* in = x + i * c + c0;
+      T* out = y + i * c + c0;
+      for (int64_t j = 0; j < width; ++j) out[j] = in[j] * scale[j] + shift[j];
+    }
+  });
 }
 
 template <class T>
@@ -55,45 +68,51 @@ void batchnorm_forward_eval(const NormShape& shape, const T* x, const T* gamma, 
     scale[j] = T(gamma[j] * invstd);
     shift[j] = T(beta[j] - running_mean[j] * gamma[j] * invstd);
   }
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* in = x + i * c;
-    T* out = y + i * c;
-    for (int64_t j = 0; j < c; ++j) out[j] = in[j] * scale[j] + shift[j];
-  }
+  parallel_for(rows, std::max<int64_t>(1, (1 << 15) / c), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      const T* in = x + i * c;
+      T* out = y + i * c;
+      for (int64_t j = 0; j < c; ++j) out[j] = in[j] * scale[j] + shift[j];
+    }
+  });
 }
 
 template <class T>
 void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T* gamma, const T* save_mean,
                         const T* save_invstd, T* dx, T* dgamma, T* dbeta, bool accumulate) {
   const int64_t rows = shape.rows, c = shape.c;
-  // dbeta = sum dy; dgamma = sum dy * xhat, with xhat = (x - mean) * invstd.
-  std::vector<double> sum_dy(c, 0.0), sum_dy_xmu(c, 0.0);
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* in = x + i * c;
-    const T* g = dy + i * c;
-    for (int64_t j = 0; j < c; ++j) {
-      sum_dy[j] += g[j];
-      sum_dy_xmu[j] += double(g[j]) * (in[j] - save_mean[j]);
+  parallel_for(c, kChannelGrain, [&](int64_t c0, int64_t c1) {
+    const int64_t width = c1 - c0;
+    // dbeta = sum dy; dgamma = sum dy * xhat, with xhat = (x - mean) * invstd.
+    std::vector<double> sum_dy(width, 0.0), sum_dy_xmu(width, 0.0);
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* in = x + i * c + c0;
+      const T* g = dy + i * c + c0;
+      for (int64_t j = 0; j < width; ++j) {
+        sum_dy[j] += g[j];
+        sum_dy_xmu[j] += double(g[j]) * (in[j] - save_mean[c0 + j]);
+      }
     }
-  }
-  // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-  std::vector<T> a(c), b(c), k(c);
-  for (int64_t j = 0; j < c; ++j) {
-    const double invstd = save_invstd[j];
-    const double dg = sum_dy_xmu[j] * invstd;
-    dgamma[j] = T((accumulate ? double(dgamma[j]) : 0.0) + dg);
-    dbeta[j] = T((accumulate ? double(dbeta[j]) : 0.0) + sum_dy[j]);
-    const double gi = gamma[j] * invstd;
-    a[j] = T(gi);                                               // times dy
-    k[j] = T(gi * dg * invstd / double(rows));                  // times (x - mean)
-    b[j] = T(-gi * sum_dy[j] / double(rows) + double(k[j]) * save_mean[j]);  // constant
-  }
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* in = x + i * c;
-    const T* g = dy + i * c;
-    T* out = dx + i * c;
-    for (int64_t j = 0; j < c; ++j) out[j] = a[j] * g[j] - k[j] * in[j] + b[j];
-  }
+    // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), as a * dy - k * x + b per channel.
+    std::vector<T> a(width), b(width), k(width);
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t ch = c0 + j;
+      const double invstd = save_invstd[ch];
+      const double dg = sum_dy_xmu[j] * invstd;
+      dgamma[ch] = T((accumulate ? double(dgamma[ch]) : 0.0) + dg);
+      dbeta[ch] = T((accumulate ? double(dbeta[ch]) : 0.0) + sum_dy[j]);
+      const double gi = gamma[ch] * invstd;
+      a[j] = T(gi);
+      k[j] = T(gi * dg * invstd / double(rows));
+      b[j] = T(-gi * sum_dy[j] / double(rows) + double(k[j]) * save_mean[ch]);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const T* in = x + i * c + c0;
+      const T* g = dy + i * c + c0;
+      T* out = dx + i * c + c0;
+      for (int64_t j = 0; j < width; ++j) out[j] = a[j] * g[j] - k[j] * in[j] + b[j];
+    }
+  });
 }
 
 #define ASLNET_INSTANTIATE(T)                                                                                  \
