@@ -1,0 +1,410 @@
+// Checkpoints: the model's tensors under torchvision's names and layouts, in a safetensors file (see
+// checkpoint.h for the format and engine/safetensors.h for the container). This is the only place
+// where the engine's KRSC convolution filters meet torch's OIHW. Loading validates the whole file
+// against the model (architecture, every name, every shape, the optimizer's state) and only then
+// copies, so a bad file never leaves a half-loaded model behind. Tensors go through host copies
+// (Tensor::to / copy_from), so the same code serves a model on the CPU or on a GPU.
+#include "engine/checkpoint.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "engine/safetensors.h"
+
+namespace aslnet {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kFormat = "aslnet-checkpoint-1";
+constexpr const char* kOptimizerPrefix = "optimizer.";
+// Metadata keys the checkpoint itself writes; meta.extra may not use them.
+const std::set<std::string>& standard_keys() {
+  static const std::set<std::string> keys = {
+      "format", "arch",  "stem", "width", "num_classes", "in_channels", "classes", "input_height",
+      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps"};
+  return keys;
+}
+
+// The shortest decimal text that reads back as the same double ("0.25", not "0.25000000000000000").
+std::string format_double(double v) {
+  char buf[40];
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+std::string format_doubles(const std::vector<double>& values, const char* what) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASLNET_CHECK(std::isfinite(values[i])) << "checkpoint metadata '" << what << "' holds " << values[i];
+    out += (i ? ", " : "") + format_double(values[i]);
+  }
+  return out + "]";
+}
+
+const char* file_dtype(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::BF16: return "BF16";
+    default: break;
+  }
+  ASLNET_CHECK(false) << "checkpoints hold f32, f64 or bf16 models, not " << dtype_name(t);
+  return "";
+}
+
+std::vector<int64_t> dims(const Shape& s) {
+  std::vector<int64_t> out;
+  for (int i = 0; i < s.rank(); ++i) out.push_back(s[i]);
+  return out;
+}
+
+// The shape a parameter has in torch: convolution filters KRSC [out, kh, kw, in] become OIHW.
+std::vector<int64_t> torch_shape(const Parameter& p) {
+  if (p.role == ParamRole::ConvWeight) return {p.shape[0], p.shape[3], p.shape[1], p.shape[2]};
+  return dims(p.shape);
+}
+
+// KRSC <-> OIHW on raw elements of `elem` bytes. to_torch: src is KRSC, dst OIHW; otherwise back.
+template <class E>
+void permute_filter(const Shape& krsc, const void* src_bytes, void* dst_bytes, bool to_torch) {
+  const int64_t K = krsc[0], R = krsc[1], S = krsc[2], C = krsc[3];
+  const E* src = static_cast<const E*>(src_bytes);
+  E* dst = static_cast<E*>(dst_bytes);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t c = 0; c < C; ++c) {
+          const int64_t engine = ((k * R + r) * S + s) * C + c, torch = ((k * C + c) * R + r) * S + s;
+          if (to_torch) {
+            dst[torch] = src[engine];
+          } else {
+            dst[engine] = src[torch];
+          }
+        }
+}
+
+void permute_filter(const Shape& krsc, size_t elem, const void* src, void* dst, bool to_torch) {
+  switch (elem) {
+    case 2: return permute_filter<uint16_t>(krsc, src, dst, to_torch);
+    case 4: return permute_filter<uint32_t>(krsc, src, dst, to_torch);
+    case 8: return permute_filter<uint64_t>(krsc, src, dst, to_torch);
+    default: ASLNET_CHECK(false) << "no filter permutation for " << elem << "-byte elements";
+  }
+}
+
+// Element i of a float tensor in the file (unaligned bytes) as a double.
+double read_float(const uint8_t* data, const std::string& dtype, int64_t i) {
+  if (dtype == "F32") {
+    float v;
+    std::memcpy(&v, data + 4 * i, 4);
+    return v;
+  }
+  if (dtype == "F64") {
+    double v;
+    std::memcpy(&v, data + 8 * i, 8);
+    return v;
+  }
+  bf16 v;
+  std::memcpy(&v.bits, data + 2 * i, 2);
+  return from_bf16(v);
+}
+
+// Converts a file tensor to the model's dtype into dst (numel elements). The same dtype is a plain
+// copy, so a round trip is bit-exact.
+void convert_to(const safetensors::TensorInfo& t, DType to, void* dst) {
+  if (t.dtype == file_dtype(to)) {
+    std::memcpy(dst, t.data, t.bytes());
+    return;
+  }
+  for (int64_t i = 0; i < t.numel; ++i) {
+    const double v = read_float(t.data, t.dtype, i);
+    switch (to) {
+      case DType::F32: static_cast<float*>(dst)[i] = float(v); break;
+      case DType::F64: static_cast<double*>(dst)[i] = v; break;
+      case DType::BF16: static_cast<bf16*>(dst)[i] = to_bf16(float(v)); break;
+      default: ASLNET_CHECK(false) << "cannot load into a " << dtype_name(to) << " tensor";
+    }
+  }
+}
+
+// Offset (in elements) of a view within the arena it was sliced from.
+int64_t offset_in(const Tensor& arena, const Tensor& view) {
+  return (static_cast<const char*>(view.raw()) - static_cast<const char*>(arena.raw())) /
+         int64_t(dtype_size(arena.dtype()));
+}
+
+std::string describe(const ModelInfo& m) {
+  std::ostringstream out;
+  out << m.arch << " (" << m.num_classes << " classes, " << m.stem << " stem, width " << format_double(m.width)
+      << ", " << m.in_channels << " input channels)";
+  return out.str();
+}
+
+// Metadata parsing: each value is a string; numbers and arrays are checked, naming the key.
+struct MetaReader {
+  const std::string& path;
+  const std::map<std::string, std::string>& md;
+
+  const std::string& get(const std::string& key) const {
+    const auto it = md.find(key);
+    ASLNET_CHECK(it != md.end()) << "checkpoint " << path << " has no '" << key << "' in its metadata";
+    return it->second;
+  }
+  int64_t integer(const std::string& key) const {
+    const std::string& text = get(key);
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    ASLNET_CHECK(ec == std::errc() && end == text.data() + text.size())
+        << "checkpoint " << path << ": metadata '" << key << "' is '" << text << "', not an integer";
+    return v;
+  }
+  double real(const std::string& key) const {
+    const std::string& text = get(key);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    ASLNET_CHECK(!text.empty() && end == text.c_str() + text.size())
+        << "checkpoint " << path << ": metadata '" << key << "' is '" << text << "', not a number";
+    return v;
+  }
+  json array(const std::string& key) const {
+    json value;
+    try {
+      value = json::parse(get(key));
+    } catch (const json::exception&) {
+      value = nullptr;
+    }
+    ASLNET_CHECK(value.is_array()) << "checkpoint " << path << ": metadata '" << key << "' is not a JSON array";
+    return value;
+  }
+  std::vector<double> doubles(const std::string& key) const {
+    std::vector<double> out;
+    for (const auto& v : array(key)) {
+      ASLNET_CHECK(v.is_number()) << "checkpoint " << path << ": metadata '" << key << "' holds " << v.dump();
+      out.push_back(v.get<double>());
+    }
+    return out;
+  }
+};
+
+CheckpointMeta parse_meta(const safetensors::File& file) {
+  const std::string& path = file.path();
+  const auto& md = file.metadata();
+  const auto format = md.find("format");
+  ASLNET_CHECK(format != md.end()) << path << " is not an aslnet checkpoint: its metadata has no \"format\" key";
+  ASLNET_CHECK(format->second == kFormat) << "checkpoint " << path << " has format '" << format->second
+                                          << "'; this build reads '" << kFormat << "'";
+  const MetaReader r{path, md};
+  CheckpointMeta meta;
+  meta.model.arch = r.get("arch");
+  meta.model.stem = r.get("stem");
+  meta.model.width = r.real("width");
+  meta.model.num_classes = r.integer("num_classes");
+  meta.model.in_channels = r.integer("in_channels");
+  for (const auto& c : r.array("classes")) {
+    ASLNET_CHECK(c.is_string()) << "checkpoint " << path << ": metadata 'classes' holds " << c.dump();
+    meta.classes.push_back(c.get<std::string>());
+  }
+  meta.input_height = r.integer("input_height");
+  meta.input_width = r.integer("input_width");
+  meta.mean = r.doubles("mean");
+  meta.std = r.doubles("std");
+  meta.epoch = r.integer("epoch");
+  meta.step = r.integer("step");
+  for (const auto& [key, value] : md)
+    if (!standard_keys().count(key)) meta.extra[key] = value;
+  return meta;
+}
+
+// What load_checkpoint will copy, all prepared on the host before anything is changed.
+struct Staged {
+  Tensor params, state;           // whole arenas, host copies
+  std::vector<int64_t> counters;  // in model.counters() order
+  std::vector<Tensor> optimizer;  // in optimizer->state_tensors() order (empty: leave it alone)
+  int64_t optimizer_steps = 0;
+};
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Model& model, const CheckpointMeta& meta,
+                     const Optimizer* optimizer) {
+  const DType dtype = model.dtype();
+  const std::string st_dtype = file_dtype(dtype);
+  const size_t elem = dtype_size(dtype);
+  safetensors::Writer writer;
+
+  // One host copy per arena; every non-filter tensor is written straight from it.
+  const Tensor params = model.parameter_arena().to(Device::cpu());
+  for (const Parameter* p : model.parameters()) {
+    const Tensor host = params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
+    if (p->role == ParamRole::ConvWeight) {
+      std::vector<uint8_t> oihw(host.bytes());
+      permute_filter(p->shape, elem, host.raw(), oihw.data(), /*to_torch=*/true);
+      writer.add_owned(p->name, st_dtype, torch_shape(*p), std::move(oihw));
+    } else {
+      writer.add(p->name, st_dtype, dims(p->shape), host.raw(), host.bytes());
+    }
+  }
+  const Tensor state = model.state_arena().to(Device::cpu());
+  for (const StateTensor* s : model.state()) {
+    const Tensor host = state.slice(offset_in(model.state_arena(), s->value), s->shape);
+    writer.add(s->name, st_dtype, dims(s->shape), host.raw(), host.bytes());
+  }
+  for (const Counter* c : model.counters()) {
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), &c->value, 8);
+    writer.add_owned(c->name, "I64", {}, std::move(bytes));  // torch: a 0-dim int64 tensor
+  }
+  std::vector<Tensor> keep;  // host copies of optimizer state, alive until the write
+  if (optimizer != nullptr) {
+    for (const auto& [name, tensor] : optimizer->state_tensors()) {
+      keep.push_back(tensor.to(Device::cpu()));
+      writer.add(kOptimizerPrefix + name, file_dtype(tensor.dtype()), {tensor.numel()}, keep.back().raw(),
+                 keep.back().bytes());
+    }
+    writer.set_metadata("optimizer", optimizer->config().kind);
+    writer.set_metadata("optimizer_steps", std::to_string(optimizer->step_count()));
+  }
+
+  // The model's own info is the truth about what is in the file; meta.model is not consulted.
+  const ModelInfo& info = model.info();
+  for (const auto& [key, value] : meta.extra) {
+    ASLNET_CHECK(!standard_keys().count(key))
+        << "cannot write checkpoint " << path << ": extra metadata key '" << key << "' is a standard key";
+    writer.set_metadata(key, value);
+  }
+  writer.set_metadata("format", kFormat);
+  writer.set_metadata("arch", info.arch);
+  writer.set_metadata("stem", info.stem);
+  writer.set_metadata("width", format_double(info.width));
+  writer.set_metadata("num_classes", std::to_string(info.num_classes));
+  writer.set_metadata("in_channels", std::to_string(info.in_channels));
+  writer.set_metadata("classes", json(meta.classes).dump());
+  writer.set_metadata("input_height", std::to_string(meta.input_height));
+  writer.set_metadata("input_width", std::to_string(meta.input_width));
+  writer.set_metadata("mean", format_doubles(meta.mean, "mean"));
+  writer.set_metadata("std", format_doubles(meta.std, "std"));
+  writer.set_metadata("epoch", std::to_string(meta.epoch));
+  writer.set_metadata("step", std::to_string(meta.step));
+  writer.write(path);
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  return parse_meta(safetensors::File::read_header(path));
+}
+
+CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer) {
+  const safetensors::File file = safetensors::File::read(path);
+  CheckpointMeta meta = parse_meta(file);
+  const ModelInfo& info = model.info();
+  const bool same_network = meta.model.arch == info.arch && meta.model.num_classes == info.num_classes &&
+                            meta.model.stem == info.stem && meta.model.width == info.width &&
+                            meta.model.in_channels == info.in_channels;
+  ASLNET_CHECK(same_network)
+      << "checkpoint " << path << " is a " << describe(meta.model) << ", this model is " << describe(info)
+      << "; build the model the checkpoint describes to load it";
+
+  const DType dtype = model.dtype();
+  const size_t elem = dtype_size(dtype);
+  std::set<std::string> used;
+  // The tensor `name`, present, floating point and of the expected shape.
+  auto tensor = [&](const std::string& name, const std::vector<int64_t>& expected) -> const safetensors::TensorInfo& {
+    const safetensors::TensorInfo* t = file.find(name);
+    ASLNET_CHECK(t != nullptr) << "checkpoint " << path << " has no tensor " << name;
+    ASLNET_CHECK(t->dtype == "F32" || t->dtype == "F64" || t->dtype == "BF16")
+        << "checkpoint " << path << ": tensor " << name << " is " << t->dtype << ", expected F32, F64 or BF16";
+    ASLNET_CHECK(t->shape == expected) << "checkpoint " << path << ": tensor " << name << " has shape "
+                                       << safetensors::shape_str(t->shape) << ", expected "
+                                       << safetensors::shape_str(expected);
+    used.insert(name);
+    return *t;
+  };
+
+  // Stage everything on the host. The arenas start as copies of the model's, so alignment padding
+  // (which no tensor covers) keeps its contents.
+  Staged staged;
+  staged.params = model.parameter_arena().to(Device::cpu());
+  for (const Parameter* p : model.parameters()) {
+    const safetensors::TensorInfo& t = tensor(p->name, torch_shape(*p));
+    Tensor dst = staged.params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
+    if (p->role == ParamRole::ConvWeight) {
+      std::vector<uint8_t> oihw(dst.bytes());
+      convert_to(t, dtype, oihw.data());
+      permute_filter(p->shape, elem, oihw.data(), dst.raw(), /*to_torch=*/false);
+    } else {
+      convert_to(t, dtype, dst.raw());
+    }
+  }
+  staged.state = model.state_arena().to(Device::cpu());
+  for (const StateTensor* s : model.state()) {
+    const safetensors::TensorInfo& t = tensor(s->name, dims(s->shape));
+    convert_to(t, dtype, staged.state.slice(offset_in(model.state_arena(), s->value), s->shape).raw());
+  }
+  for (const Counter* c : model.counters()) {
+    const safetensors::TensorInfo* t = file.find(c->name);
+    ASLNET_CHECK(t != nullptr) << "checkpoint " << path << " has no tensor " << c->name;
+    ASLNET_CHECK(t->dtype == "I64" && t->shape.empty())
+        << "checkpoint " << path << ": tensor " << c->name << " is " << t->dtype << safetensors::shape_str(t->shape)
+        << ", expected an I64 scalar []";
+    int64_t v = 0;
+    std::memcpy(&v, t->data, 8);
+    staged.counters.push_back(v);
+    used.insert(c->name);
+  }
+  for (const safetensors::TensorInfo& t : file.tensors()) {
+    ASLNET_CHECK(used.count(t.name) || t.name.starts_with(kOptimizerPrefix))
+        << "checkpoint " << path << " has tensor " << t.name << ", which this " << info.arch << " does not have";
+  }
+
+  // Optimizer state: restored when the caller passes an optimizer and the file has some.
+  const auto kind = file.metadata().find("optimizer");
+  const bool restore_optimizer = optimizer != nullptr && kind != file.metadata().end();
+  if (restore_optimizer) {
+    ASLNET_CHECK(kind->second == optimizer->config().kind)
+        << "checkpoint " << path << " holds " << kind->second << " optimizer state, the optimizer is "
+        << optimizer->config().kind;
+    staged.optimizer_steps = MetaReader{path, file.metadata()}.integer("optimizer_steps");
+    std::set<std::string> expected;
+    for (const auto& [name, target] : optimizer->state_tensors()) {
+      const std::string key = kOptimizerPrefix + name;
+      expected.insert(key);
+      const safetensors::TensorInfo& t = tensor(key, {target.numel()});
+      Tensor host = Tensor::empty(target.shape(), target.dtype());
+      convert_to(t, target.dtype(), host.raw());
+      staged.optimizer.push_back(std::move(host));
+    }
+    for (const safetensors::TensorInfo& t : file.tensors()) {
+      ASLNET_CHECK(!t.name.starts_with(kOptimizerPrefix) || expected.count(t.name))
+          << "checkpoint " << path << " has " << t.name << ", which this " << optimizer->config().kind
+          << " optimizer does not keep";
+    }
+  }
+
+  // Everything checked out: copy.
+  Tensor params = model.parameter_arena();
+  params.copy_from(staged.params);
+  Tensor state = model.state_arena();
+  state.copy_from(staged.state);
+  for (size_t i = 0; i < staged.counters.size(); ++i) model.counters()[i]->value = staged.counters[i];
+  if (restore_optimizer) {
+    const auto targets = optimizer->state_tensors();
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Tensor target = targets[i].second;
+      target.copy_from(staged.optimizer[i]);
+    }
+    optimizer->set_step_count(staged.optimizer_steps);
+  }
+  return meta;
+}
+
+}  // namespace aslnet

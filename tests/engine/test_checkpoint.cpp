@@ -1,0 +1,510 @@
+// Checkpoints and the safetensors container: a trained model (weights, batch-norm statistics and
+// counters, momentum) and its metadata survive a save and a load bit for bit; the file is laid out as
+// torch expects (OIHW filters, int64 counters); and every way a file can be wrong (truncated, corrupt
+// header, offsets past the end, another architecture, other shapes, missing or extra tensors) is a
+// one-line Error naming the file, after which the model is exactly as it was. Writes are atomic.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <set>
+
+#include "data/toy_task.h"
+#include "engine/checkpoint.h"
+#include "engine/safetensors.h"
+#include "engine/train_step.h"
+#include "models/resnet.h"
+#include "tests/test_util.h"
+
+namespace aslnet {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh folder per test, removed afterwards.
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("aslnet_ckpt_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+// A safetensors file with the given header text (padding and length added here) and data bytes.
+std::string safetensors_bytes(std::string header, const std::string& data) {
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = char(uint8_t(uint64_t(header.size()) >> (8 * i)));
+  return out + header + data;
+}
+
+// The message of the Error that `fn` throws ("" and a test failure when it throws none).
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << "not one line: " << what;
+    return what;
+  }
+  ADD_FAILURE() << "no aslnet::Error thrown";
+  return "";
+}
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  const Tensor ha = a.to(Device::cpu()), hb = b.to(Device::cpu());
+  return ha.bytes() == hb.bytes() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
+}
+
+std::unique_ptr<Model> fresh_model(const ResNetConfig& config, uint64_t seed, DType dtype = DType::F32) {
+  auto model = make_resnet(config, dtype);
+  Rng rng(seed);
+  init_torchvision(*model, rng);
+  return model;
+}
+
+// A model after a few SGD steps on the toy task: running statistics, counters and momentum are all
+// non-trivial.
+struct Trained {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Optimizer> optimizer;
+};
+Trained trained_model(const ResNetConfig& config, int steps, DType dtype = DType::F32) {
+  Context ctx(Device::cpu(), 7);
+  Trained t{fresh_model(config, 7, dtype), nullptr};
+  t.optimizer = std::make_unique<Optimizer>(*t.model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  const int64_t batch = 4, size = 16;
+  const ToyTask task = make_toy_task(batch * steps, config.num_classes, size, 11, dtype);
+  t.model->setup(ctx, batch, size, size);
+  CrossEntropyLoss loss;
+  for (int s = 0; s < steps; ++s) {
+    const ToyTask b = toy_batch(task, s * batch, batch);
+    train_step(ctx, *t.model, loss, *t.optimizer, b.images, b.labels, 0.05);
+  }
+  return t;
+}
+
+CheckpointMeta sample_meta() {
+  CheckpointMeta meta;
+  meta.classes = {"A", "B", "del", "nothing", "space"};
+  meta.input_height = 64;
+  meta.input_width = 48;
+  meta.mean = {0.1 + 0.2, 1.0 / 3.0, 0.485};  // values whose shortest decimal form is long
+  meta.std = {0.229, 0.224, 1e-300};
+  meta.epoch = 3;
+  meta.step = 1234567890123;
+  meta.extra = {{"run", "toy \"quoted\" run"}, {"lr", "0.05"}};
+  return meta;
+}
+
+const ResNetConfig kSmall18{"resnet18", "small", 0.25, 29, 3};
+
+TEST_F(CheckpointTest, RoundTripIsBitExact) {
+  Trained a = trained_model(kSmall18, 2);
+  int64_t nonzero_counters = 0;
+  for (const Counter* c : a.model->counters()) nonzero_counters += c->value != 0;
+  ASSERT_GT(nonzero_counters, 0);
+  const CheckpointMeta meta = sample_meta();
+  const std::string file = path("model.safetensors");
+  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+
+  auto b = fresh_model(kSmall18, 99);
+  Optimizer opt_b(*b, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  ASSERT_FALSE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  const CheckpointMeta loaded = load_checkpoint(file, *b, &opt_b);
+
+  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(same_bytes(a.model->state_arena(), b->state_arena()));
+  ASSERT_EQ(a.model->counters().size(), b->counters().size());
+  for (size_t i = 0; i < a.model->counters().size(); ++i)
+    EXPECT_EQ(a.model->counters()[i]->value, b->counters()[i]->value) << a.model->counters()[i]->name;
+  const auto sa = a.optimizer->state_tensors(), sb = opt_b.state_tensors();
+  ASSERT_EQ(sa.size(), 1u);
+  ASSERT_EQ(sb.size(), 1u);
+  EXPECT_TRUE(same_bytes(sa[0].second, sb[0].second));
+  EXPECT_EQ(opt_b.step_count(), 2);
+
+  EXPECT_EQ(loaded.model.arch, "resnet18");
+  EXPECT_EQ(loaded.model.stem, "small");
+  EXPECT_EQ(loaded.model.width, 0.25);
+  EXPECT_EQ(loaded.model.num_classes, 29);
+  EXPECT_EQ(loaded.model.in_channels, 3);
+  EXPECT_EQ(loaded.classes, meta.classes);
+  EXPECT_EQ(loaded.input_height, 64);
+  EXPECT_EQ(loaded.input_width, 48);
+  EXPECT_EQ(loaded.mean, meta.mean);  // exact: doubles round-trip through the text
+  EXPECT_EQ(loaded.std, meta.std);
+  EXPECT_EQ(loaded.epoch, 3);
+  EXPECT_EQ(loaded.step, meta.step);
+  EXPECT_EQ(loaded.extra, meta.extra);
+
+  // The header alone says the same, without reading the data.
+  const CheckpointMeta header = read_checkpoint_meta(file);
+  EXPECT_EQ(header.model.arch, "resnet18");
+  EXPECT_EQ(header.mean, meta.mean);
+  EXPECT_EQ(header.extra, meta.extra);
+
+  // The loaded model trains on exactly as the original would: one more step on each gives the same
+  // weights (the momentum buffer and the step count came across).
+  Context ctx(Device::cpu(), 7);
+  const ToyTask task = make_toy_task(4, 29, 16, 12);
+  CrossEntropyLoss loss;
+  a.model->setup(ctx, 4, 16, 16);
+  b->setup(ctx, 4, 16, 16);
+  train_step(ctx, *a.model, loss, *a.optimizer, task.images, task.labels, 0.05);
+  train_step(ctx, *b, loss, opt_b, task.images, task.labels, 0.05);
+  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+}
+
+TEST_F(CheckpointTest, FileUsesTorchLayoutsAndDtypes) {
+  auto model = fresh_model(kSmall18, 5);
+  model->counters()[0]->value = 42;
+  const std::string file = path("layout.safetensors");
+  save_checkpoint(file, *model, {});
+
+  const auto st = safetensors::File::read(file);
+  // The header length is a multiple of 8, so the data section starts aligned.
+  const std::string raw = read_bytes(file);
+  uint64_t header_bytes = 0;
+  for (int i = 0; i < 8; ++i) header_bytes |= uint64_t(uint8_t(raw[i])) << (8 * i);
+  EXPECT_EQ(header_bytes % 8, 0u);
+  // Tensors are packed without holes, as the safetensors package requires.
+  size_t end = 0;
+  for (const auto& t : st.tensors()) {
+    EXPECT_EQ(t.begin, end) << t.name;
+    end = t.end;
+  }
+  EXPECT_EQ(8 + header_bytes + end, raw.size());
+
+  // Filters: engine KRSC [out, kh, kw, in], file OIHW [out, in, kh, kw].
+  const Parameter* p = model->find_parameter("layer1.0.conv1.weight");
+  ASSERT_NE(p, nullptr);
+  const int64_t K = p->shape[0], R = p->shape[1], S = p->shape[2], C = p->shape[3];
+  const auto* t = st.find("layer1.0.conv1.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->dtype, "F32");
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{K, C, R, S}));
+  ASSERT_EQ(R, 3);
+  ASSERT_GT(C, 2);
+  for (const auto& [k, r, s, c] : {std::array<int64_t, 4>{1, 0, 2, 2}, std::array<int64_t, 4>{K - 1, 2, 1, C - 1}}) {
+    float in_file;
+    std::memcpy(&in_file, t->data + 4 * (((k * C + c) * R + r) * S + s), 4);
+    EXPECT_EQ(in_file, p->value.data<float>()[((k * R + r) * S + s) * C + c]) << k << r << s << c;
+  }
+  // Other parameters keep their layout: fc.weight is [out, in] in both.
+  const auto* fc = st.find("fc.weight");
+  ASSERT_NE(fc, nullptr);
+  EXPECT_EQ(fc->shape, (std::vector<int64_t>{29, model->find_parameter("fc.weight")->shape[1]}));
+  // Counters: int64 scalars, as torch stores num_batches_tracked.
+  const auto* counter = st.find(model->counters()[0]->name);
+  ASSERT_NE(counter, nullptr);
+  EXPECT_EQ(counter->dtype, "I64");
+  EXPECT_TRUE(counter->shape.empty());
+  int64_t v;
+  std::memcpy(&v, counter->data, 8);
+  EXPECT_EQ(v, 42);
+  EXPECT_NE(st.find("bn1.running_mean"), nullptr);
+  EXPECT_EQ(st.metadata().at("format"), "aslnet-checkpoint-1");
+  EXPECT_EQ(st.metadata().at("width"), "0.25");
+  EXPECT_EQ(st.metadata().count("optimizer"), 0u);  // none given
+}
+
+TEST_F(CheckpointTest, ResNet50RoundTrip) {
+  const ResNetConfig config{"resnet50", "small", 0.25, 29, 3};
+  auto a = fresh_model(config, 1);
+  const std::string file = path("r50.safetensors");
+  save_checkpoint(file, *a, sample_meta());
+  auto b = fresh_model(config, 2);
+  load_checkpoint(file, *b);
+  EXPECT_TRUE(same_bytes(a->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(same_bytes(a->state_arena(), b->state_arena()));
+}
+
+TEST_F(CheckpointTest, DoubleModelsRoundTripAndF64FilesLoadIntoF32Models) {
+  auto a = fresh_model(kSmall18, 3, DType::F64);
+  const std::string file = path("f64.safetensors");
+  save_checkpoint(file, *a, {});
+  EXPECT_EQ(safetensors::File::read_header(file).find("fc.weight")->dtype, "F64");
+  auto b = fresh_model(kSmall18, 4, DType::F64);
+  load_checkpoint(file, *b);
+  EXPECT_TRUE(same_bytes(a->parameter_arena(), b->parameter_arena()));
+
+  auto c = fresh_model(kSmall18, 4, DType::F32);
+  load_checkpoint(file, *c);
+  const Parameter* pa = a->find_parameter("layer2.0.conv1.weight");
+  const Parameter* pc = c->find_parameter("layer2.0.conv1.weight");
+  for (int64_t i = 0; i < pa->value.numel(); ++i)
+    ASSERT_EQ(pc->value.data<float>()[i], float(pa->value.data<double>()[i])) << i;
+}
+
+TEST_F(CheckpointTest, TruncatedFilesAreErrorsNamingThePath) {
+  auto model = fresh_model(kSmall18, 1);
+  const std::string good = path("good.safetensors");
+  save_checkpoint(good, *model, sample_meta());
+  const std::string raw = read_bytes(good);
+  uint64_t header_bytes = 0;
+  for (int i = 0; i < 8; ++i) header_bytes |= uint64_t(uint8_t(raw[i])) << (8 * i);
+
+  auto target = fresh_model(kSmall18, 2);
+  const Tensor before = target->parameter_arena().clone();
+  const std::string cut = path("cut.safetensors");
+  for (size_t length : {size_t(0), size_t(5), size_t(8), size_t(8 + header_bytes / 2), size_t(8 + header_bytes),
+                        size_t(8 + header_bytes + 100), raw.size() / 2, raw.size() - 1}) {
+    write_bytes(cut, raw.substr(0, length));
+    const std::string message = error_of([&] { load_checkpoint(cut, *target); });
+    EXPECT_NE(message.find(cut), std::string::npos) << "cut at " << length << ": " << message;
+    const std::string header_message = error_of([&] { read_checkpoint_meta(cut); });
+    EXPECT_NE(header_message.find(cut), std::string::npos) << "cut at " << length << ": " << header_message;
+  }
+  EXPECT_TRUE(same_bytes(before, target->parameter_arena()));
+}
+
+TEST_F(CheckpointTest, CorruptHeadersAreClearErrors) {
+  auto model = fresh_model(kSmall18, 1);
+  const std::string file = path("bad.safetensors");
+  struct Case {
+    std::string bytes, expect;  // `expect`: a piece of the message
+  };
+  const std::string f32x2(8, '\0');
+  const std::vector<Case> cases = {
+      {std::string("\x10\0\0\0\0\0\0\0", 8) + "\x01\xff garbage bytes", "corrupt header"},
+      {safetensors_bytes("{\"a\": {\"dtype\": ", ""), "corrupt header"},
+      {safetensors_bytes("[1, 2]", ""), "instead of an object"},
+      {std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "header length"},
+      {safetensors_bytes(R"({"w": {"shape": [2], "data_offsets": [0, 8]}})", f32x2), "'w' has no dtype"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "data_offsets": [0, 8]}})", f32x2), "'w' has no shape"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [2]}})", f32x2), "'w' has no data_offsets"},
+      {safetensors_bytes(R"({"w": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}})", f32x2),
+       "unsupported dtype 'F16'"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", f32x2), "shape entry"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4000]}})", f32x2),
+       "outside the 8 bytes of data"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", f32x2), "hold 8 bytes"},
+      {safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}})", f32x2), "outside"},
+      {safetensors_bytes(R"({"__metadata__": {"format": 1}})", ""), "not a string"},
+      {safetensors_bytes(R"({"__metadata__": {"a": "b"}})", ""), "not an aslnet checkpoint"},
+      {safetensors_bytes(R"({"__metadata__": {"format": "aslnet-checkpoint-9"}})", ""), "aslnet-checkpoint-9"},
+  };
+  for (const Case& c : cases) {
+    write_bytes(file, c.bytes);
+    const std::string message = error_of([&] { load_checkpoint(file, *model); });
+    EXPECT_NE(message.find(file), std::string::npos) << message;
+    EXPECT_NE(message.find(c.expect), std::string::npos) << "expected '" << c.expect << "' in: " << message;
+  }
+  EXPECT_NE(error_of([&] { load_checkpoint(path("missing.safetensors"), *model); }).find("missing.safetensors"),
+            std::string::npos);
+}
+
+TEST_F(CheckpointTest, AnotherArchitectureIsAnErrorNamingBoth) {
+  auto r50 = fresh_model({"resnet50", "small", 0.25, 29, 3}, 1);
+  const std::string file = path("r50.safetensors");
+  save_checkpoint(file, *r50, {});
+  auto r18 = fresh_model(kSmall18, 2);
+  const Tensor before = r18->parameter_arena().clone();
+  const std::string message = error_of([&] { load_checkpoint(file, *r18); });
+  EXPECT_NE(message.find("resnet50"), std::string::npos) << message;
+  EXPECT_NE(message.find("resnet18"), std::string::npos) << message;
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_TRUE(same_bytes(before, r18->parameter_arena()));
+
+  // Same architecture, other width or class count: the metadata already says so.
+  const std::string r18_file = path("r18.safetensors");
+  save_checkpoint(r18_file, *r18, {});
+  auto wide = fresh_model({"resnet18", "small", 0.5, 29, 3}, 3);
+  const std::string width = error_of([&] { load_checkpoint(r18_file, *wide); });
+  EXPECT_NE(width.find("width 0.25"), std::string::npos) << width;
+  EXPECT_NE(width.find("width 0.5"), std::string::npos) << width;
+  auto ten = fresh_model({"resnet18", "small", 0.25, 10, 3}, 3);
+  const std::string classes = error_of([&] { load_checkpoint(r18_file, *ten); });
+  EXPECT_NE(classes.find("29 classes"), std::string::npos) << classes;
+  EXPECT_NE(classes.find("10 classes"), std::string::npos) << classes;
+}
+
+// Rewrites a checkpoint through the safetensors API: `edit` may change the metadata and the tensors.
+void rewrite(const std::string& from, const std::string& to,
+             const std::function<void(std::map<std::string, std::string>&, safetensors::Writer&,
+                                      const safetensors::File&)>& edit,
+             const std::set<std::string>& drop = {}) {
+  const auto file = safetensors::File::read(from);
+  safetensors::Writer writer;
+  std::map<std::string, std::string> metadata = file.metadata();
+  for (const auto& t : file.tensors())
+    if (!drop.count(t.name)) writer.add(t.name, t.dtype, t.shape, t.data, t.bytes());
+  edit(metadata, writer, file);
+  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
+  writer.write(to);
+}
+
+TEST_F(CheckpointTest, ShapeMismatchNamesTheTensorAndBothShapesAndLeavesTheModelAlone) {
+  auto narrow = fresh_model(kSmall18, 1);
+  const std::string file = path("narrow.safetensors");
+  save_checkpoint(file, *narrow, {});
+  // Claim width 0.5 in the metadata, so only the tensors themselves can tell.
+  const std::string lying = path("lying.safetensors");
+  rewrite(file, lying, [](auto& md, auto&, const auto&) { md["width"] = "0.5"; });
+
+  auto wide = fresh_model({"resnet18", "small", 0.5, 29, 3}, 2);
+  const Tensor before = wide->parameter_arena().clone();
+  const Tensor state_before = wide->state_arena().clone();
+  const std::string message = error_of([&] { load_checkpoint(lying, *wide); });
+  // conv1 comes first: 3x3 filters from 3 channels, 16 of them in the file, 32 expected.
+  const int64_t n16 = narrow->find_parameter("conv1.weight")->shape[0];
+  const int64_t n32 = wide->find_parameter("conv1.weight")->shape[0];
+  EXPECT_NE(message.find(lying), std::string::npos) << message;
+  EXPECT_NE(message.find("tensor conv1.weight has shape [" + std::to_string(n16) + ", 3, 3, 3], expected [" +
+                         std::to_string(n32) + ", 3, 3, 3]"),
+            std::string::npos)
+      << message;
+  EXPECT_TRUE(same_bytes(before, wide->parameter_arena()));
+  EXPECT_TRUE(same_bytes(state_before, wide->state_arena()));
+}
+
+TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAlone) {
+  Trained a = trained_model(kSmall18, 1);
+  const std::string file = path("full.safetensors");
+  save_checkpoint(file, *a.model, {}, a.optimizer.get());
+  auto target = fresh_model(kSmall18, 2);
+  Optimizer opt(*target, {.kind = "sgd", .momentum = 0.9});
+  const Tensor before = target->parameter_arena().clone();
+  const Tensor state_before = target->state_arena().clone();
+  const Tensor momentum_before = opt.state_tensors()[0].second.clone();
+  const std::string name = target->state().back()->name;  // the last tensor checked: everything else passed
+  const auto expect_error = [&](const std::string& f, const std::string& piece, Optimizer* o = nullptr) {
+    const std::string message = error_of([&] { load_checkpoint(f, *target, o); });
+    EXPECT_NE(message.find(f), std::string::npos) << message;
+    EXPECT_NE(message.find(piece), std::string::npos) << "expected '" << piece << "' in: " << message;
+    EXPECT_TRUE(same_bytes(before, target->parameter_arena()));
+    EXPECT_TRUE(same_bytes(state_before, target->state_arena()));
+    EXPECT_TRUE(same_bytes(momentum_before, opt.state_tensors()[0].second));
+    for (const Counter* c : target->counters()) EXPECT_EQ(c->value, 0) << c->name;
+    EXPECT_EQ(opt.step_count(), 0);
+  };
+
+  const std::string missing = path("missing.safetensors");
+  rewrite(file, missing, [](auto&, auto&, const auto&) {}, {name});
+  expect_error(missing, "has no tensor " + name);
+
+  const std::string extra = path("extra.safetensors");
+  rewrite(file, extra, [](auto&, auto& w, const auto&) { w.add_owned("head.weight", "F32", {2}, std::vector<uint8_t>(8)); });
+  expect_error(extra, "head.weight");
+
+  const std::string counter = path("counter.safetensors");
+  const std::string counter_name = target->counters().back()->name;
+  rewrite(file, counter, [&](auto&, auto& w, const auto&) { w.add_owned(counter_name, "I32", {}, std::vector<uint8_t>(4)); },
+          {counter_name});
+  expect_error(counter, counter_name);
+
+  // Optimizer state of another kind, or of another size, is refused before anything is copied.
+  Optimizer adamw(*target, {.kind = "adamw"});
+  expect_error(file, "sgd", &adamw);
+  const std::string short_momentum = path("short.safetensors");
+  rewrite(file, short_momentum,
+          [](auto&, auto& w, const auto&) { w.add_owned("optimizer.momentum_buffer", "F32", {2}, std::vector<uint8_t>(8)); },
+          {"optimizer.momentum_buffer"});
+  expect_error(short_momentum, "optimizer.momentum_buffer has shape [2]", &opt);
+
+  // Without an optimizer, its state in the file is ignored.
+  load_checkpoint(file, *target);
+  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), target->parameter_arena()));
+  EXPECT_EQ(opt.step_count(), 0);
+}
+
+TEST_F(CheckpointTest, ExtraMetadataCannotOverwriteStandardKeys) {
+  auto model = fresh_model(kSmall18, 1);
+  CheckpointMeta meta;
+  meta.extra["arch"] = "resnet50";
+  const std::string file = path("x.safetensors");
+  EXPECT_NE(error_of([&] { save_checkpoint(file, *model, meta); }).find("'arch'"), std::string::npos);
+  EXPECT_FALSE(fs::exists(file));
+}
+
+TEST_F(CheckpointTest, WritesAreAtomic) {
+  auto model = fresh_model(kSmall18, 1);
+  const std::string file = path("ckpt.safetensors");
+  save_checkpoint(file, *model, {});
+  CheckpointMeta meta;
+  meta.epoch = 2;
+  save_checkpoint(file, *model, meta);  // over the existing file
+  EXPECT_EQ(read_checkpoint_meta(file).epoch, 2);
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"ckpt.safetensors"});
+
+  const std::string nowhere = path("no/such/folder/ckpt.safetensors");
+  const std::string message = error_of([&] { save_checkpoint(nowhere, *model, {}); });
+  EXPECT_NE(message.find(nowhere), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(path("no")));
+}
+
+TEST_F(CheckpointTest, SafetensorsWriterAndReaderRoundTripEveryDtype) {
+  const std::vector<int64_t> i64 = {-1, 1LL << 40};
+  const std::vector<int32_t> i32 = {7, -7, 70000};
+  const std::vector<uint8_t> u8 = {1, 2, 3, 4, 5, 6};
+  const std::vector<uint16_t> bf = {0x3f80};
+  const std::vector<double> f64 = {0.1};
+  safetensors::Writer w;
+  w.add("u8", "U8", {2, 3}, u8.data(), u8.size());
+  w.add("bf16", "BF16", {1}, bf.data(), 2);
+  w.add("i32", "I32", {3}, i32.data(), 12);
+  w.add("i64", "I64", {2}, i64.data(), 16);
+  w.add("f64", "F64", {}, f64.data(), 8);
+  w.add("empty", "F32", {0, 5}, nullptr, 0);
+  w.set_metadata("note", "caf\xc3\xa9");
+  const std::string file = path("all.safetensors");
+  w.write(file);
+
+  const auto f = safetensors::File::read(file);
+  EXPECT_EQ(f.metadata().at("note"), "caf\xc3\xa9");
+  ASSERT_EQ(f.tensors().size(), 6u);
+  for (const auto& t : f.tensors()) {
+    // Packed largest elements first, each aligned to its element size in the file.
+    EXPECT_EQ(t.begin % safetensors::dtype_size(t.dtype), 0u) << t.name;
+  }
+  EXPECT_EQ(f.find("u8")->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(std::memcmp(f.find("u8")->data, u8.data(), 6), 0);
+  EXPECT_EQ(std::memcmp(f.find("i64")->data, i64.data(), 16), 0);
+  EXPECT_EQ(std::memcmp(f.find("i32")->data, i32.data(), 12), 0);
+  EXPECT_EQ(std::memcmp(f.find("bf16")->data, bf.data(), 2), 0);
+  EXPECT_TRUE(f.find("f64")->shape.empty());
+  EXPECT_EQ(f.find("empty")->bytes(), 0u);
+  EXPECT_EQ(f.find("nope"), nullptr);
+
+  // The writer refuses inconsistent entries, naming the path and the tensor.
+  safetensors::Writer bad;
+  bad.add("w", "F32", {3}, f64.data(), 8);
+  const std::string message = error_of([&] { bad.write(file); });
+  EXPECT_NE(message.find(file), std::string::npos) << message;
+  EXPECT_NE(message.find("'w'"), std::string::npos) << message;
+  EXPECT_TRUE(safetensors::File::read(file).find("u8") != nullptr);  // the old file is intact
+}
+
+}  // namespace
+}  // namespace aslnet
