@@ -7,7 +7,8 @@
 
 namespace aslnet {
 
-ToyTask make_toy_task(int64_t count, int64_t classes, int64_t size, uint64_t seed, DType dtype, double noise) {
+ToyTask make_toy_task(int64_t count, int64_t classes, int64_t size, uint64_t seed, DType dtype, double noise,
+                      uint64_t sample_stream) {
   ASLNET_CHECK(count > 0 && classes > 0 && size > 0) << "bad toy task " << count << "x" << classes << "x" << size;
   Rng rng(seed, /*stream=*/7);
   struct Blob {
@@ -21,6 +22,7 @@ ToyTask make_toy_task(int64_t count, int64_t classes, int64_t size, uint64_t see
     b.radius = rng.uniform(0.12, 0.3);
     for (double& c : b.color) c = rng.uniform(-1.5, 1.5);
   }
+  rng.reseed(seed, 1000 + sample_stream);
   ToyTask task{Tensor::empty(Shape{count, size, size, 3}, dtype), Tensor::empty(Shape{count}, DType::I32)};
   int32_t* labels = task.labels.data<int32_t>();
   dispatch_real(dtype, [&](auto tag) {

@@ -15,8 +15,10 @@ struct ToyTask {
   Tensor labels;  // [count], i32 in [0, classes)
 };
 
+// `seed` fixes the classes' patterns; `sample_stream` the samples drawn from them, so a held-out set is
+// the same task with another stream.
 ToyTask make_toy_task(int64_t count, int64_t classes, int64_t size, uint64_t seed, DType dtype = DType::F32,
-                      double noise = 0.5);
+                      double noise = 0.5, uint64_t sample_stream = 0);
 
 // Rows [first, first + count) of a task, as views (no copy).
 ToyTask toy_batch(const ToyTask& task, int64_t first, int64_t count);
