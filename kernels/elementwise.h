@@ -17,3 +17,14 @@ template <class T>
 void add_inplace(int64_t count, const T* x, T* y);
 
 }  // namespace aslnet::kernels::cpu
+
+// The CUDA versions: launched on `stream`, f32, over device buffers.
+#include <cuda_runtime.h>
+
+namespace aslnet::kernels::cuda {
+
+void relu_forward(cudaStream_t stream, int64_t count, const float* x, float* y);
+void relu_backward(cudaStream_t stream, int64_t count, const float* y, const float* dy, float* dx);
+void add(cudaStream_t stream, int64_t count, const float* a, const float* b, float* y);
+
+}  // namespace aslnet::kernels::cuda
