@@ -1,16 +1,20 @@
+#include "kernels/pool.h"
+
 #include <algorithm>
 #include <limits>
 
-#include "kernels/pool.h"
+#include "engine/core/parallel.h"
 
 namespace aslnet::kernels::cpu {
 
 template <class T>
 void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
   const int64_t oh_n = s.out_h(), ow_n = s.out_w();
-  for (int64_t n = 0; n < s.n; ++n) {
-    const T* image = x + n * s.h * s.w * s.c;
-    for (int64_t oh = 0; oh < oh_n; ++oh) {
+  // Threads split the output rows (image, oh).
+  parallel_for(s.n * oh_n, 1, [&](int64_t first, int64_t last) {
+    for (int64_t row = first; row < last; ++row) {
+      const int64_t n = row / oh_n, oh = row % oh_n;
+      const T* image = x + n * s.h * s.w * s.c;
       for (int64_t ow = 0; ow < ow_n; ++ow) {
         T* out = y + ((n * oh_n + oh) * ow_n + ow) * s.c;
         int32_t* arg = argmax + ((n * oh_n + oh) * ow_n + ow) * s.c;
@@ -34,16 +38,18 @@ void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
         }
       }
     }
-  }
+  });
 }
 
 template <class T>
 void maxpool_backward(const PoolShape& s, const T* dy, const int32_t* argmax, T* dx) {
   const int64_t per_out = s.out_h() * s.out_w() * s.c, per_in = s.h * s.w * s.c;
-  std::fill_n(dx, s.n * per_in, T(0));
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t i = 0; i < per_out; ++i) dx[n * per_in + argmax[n * per_out + i]] += dy[n * per_out + i];
-  }
+  // Threads split the images: each scatters only into its own image.
+  parallel_for(s.n, 1, [&](int64_t first, int64_t last) {
+    std::fill_n(dx + first * per_in, (last - first) * per_in, T(0));
+    for (int64_t n = first; n < last; ++n)
+      for (int64_t i = 0; i < per_out; ++i) dx[n * per_in + argmax[n * per_out + i]] += dy[n * per_out + i];
+  });
 }
 
 template <class T>
@@ -69,10 +75,10 @@ void global_avgpool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* d
   }
 }
 
-#define ASLNET_INSTANTIATE(T)                                                              \
-  template void maxpool_forward<T>(const PoolShape&, const T*, T*, int32_t*);              \
-  template void maxpool_backward<T>(const PoolShape&, const T*, const int32_t*, T*);       \
-  template void global_avgpool_forward<T>(int64_t, int64_t, int64_t, const T*, T*);       \
+#define ASLNET_INSTANTIATE(T)                                                        \
+  template void maxpool_forward<T>(const PoolShape&, const T*, T*, int32_t*);        \
+  template void maxpool_backward<T>(const PoolShape&, const T*, const int32_t*, T*); \
+  template void global_avgpool_forward<T>(int64_t, int64_t, int64_t, const T*, T*);  \
   template void global_avgpool_backward<T>(int64_t, int64_t, int64_t, const T*, T*);
 ASLNET_INSTANTIATE(float)
 ASLNET_INSTANTIATE(double)
