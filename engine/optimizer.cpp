@@ -45,19 +45,25 @@ void Optimizer::step(Context& ctx, double lr) {
     T* v = second_.defined() ? second_.data<T>() : nullptr;
     const double wd = config_.weight_decay;
     if (config_.kind == "sgd") {
-      // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf.
-      const double mu = config_.momentum;
+      // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf;
+      // p -= lr * g. Computed in the arena's own type, in torch's order, so it vectorises and rounds as
+      // torch does.
+      const T mu = T(config_.momentum), rate = T(lr);
+      const bool nesterov = config_.nesterov;
       for (const Segment& s : segments_) {
-        const double decay = s.decays ? wd : 0.0;
+        const T decay = T(s.decays ? wd : 0.0);
         parallel_for(s.count, kGrain, [&](int64_t b, int64_t e) {
-          for (int64_t i = s.offset + b; i < s.offset + e; ++i) {
-            double g = double(grad[i]) + decay * double(param[i]);
-            if (m != nullptr) {
-              const double buf = mu * double(m[i]) + g;
-              m[i] = T(buf);
-              g = config_.nesterov ? g + mu * buf : buf;
-            }
-            param[i] = T(double(param[i]) - lr * g);
+          T* p = param + s.offset;
+          const T* gr = grad + s.offset;
+          if (m == nullptr) {
+            for (int64_t i = b; i < e; ++i) p[i] -= rate * (gr[i] + decay * p[i]);
+            return;
+          }
+          T* buf = m + s.offset;
+          for (int64_t i = b; i < e; ++i) {
+            const T g = gr[i] + decay * p[i];
+            buf[i] = mu * buf[i] + g;
+            p[i] -= rate * (nesterov ? g + mu * buf[i] : buf[i]);
           }
         });
       }

@@ -44,7 +44,9 @@ TEST(ResNet, ArenaHoldsParametersInReverseLayerOrder) {
   for (auto it = model->parameters().rbegin(); it != model->parameters().rend(); ++it) {
     const float* at = (*it)->value.data<float>();
     EXPECT_EQ(reinterpret_cast<uintptr_t>(at) % 64, 0u) << (*it)->name;
-    if (previous) EXPECT_GE(at, previous->value.data<float>() + previous->shape.numel()) << (*it)->name;
+    if (previous) {
+      EXPECT_GE(at, previous->value.data<float>() + previous->shape.numel()) << (*it)->name;
+    }
     previous = *it;
   }
   EXPECT_EQ(model->gradient_arena().numel(), model->parameter_arena().numel());
