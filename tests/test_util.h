@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "engine/core/rng.h"
@@ -34,6 +35,14 @@ void fill_normal(Tensor& t, Rng& rng, double std = 1.0);
       FAIL() << (reason) << " (and " << (require_env) << " is set)";      \
     }                                                                     \
     GTEST_SKIP() << (reason);                                             \
+  } while (0)
+
+// Skips (or fails under ASLNET_REQUIRE_DATA=1) unless `path` exists.
+#define ASLNET_REQUIRE_DATA_OR_SKIP(path)                                                                   \
+  do {                                                                                                      \
+    if (!std::filesystem::exists(path))                                                                     \
+      ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_DATA",                                                            \
+                          "real ASL data not found at " + std::string(path) + " (set ASLNET_DATA)");        \
   } while (0)
 
 #define ASLNET_REQUIRE_GPU_OR_SKIP()                                                     \
