@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what aslnet needs from Debian 12's archive, skipping what is already there.
 # Usage: scripts/install-deps.sh [--with-torch]
-#   --with-torch  also Debian's PyTorch and torchvision (CPU), the reference of the golden tests and the
-#                 peer of the CPU benchmark.
+#   --with-torch  also Debian's PyTorch, torchvision and Pillow (CPU): the references of the golden and
+#                 JPEG tests and the peers of the benchmarks.
 # The CUDA toolkit (with cuDNN and NCCL) is not in Debian's archive: it must already be in
 # /usr/local/cuda (or wherever CUDACXX / PATH's nvcc points).
 set -euo pipefail
 
-packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev)
+packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  libturbojpeg0-dev)
 if [[ "${1:-}" == "--with-torch" ]]; then
-  packages+=(python3-torch python3-torchvision)
+  packages+=(python3-torch python3-torchvision python3-pil)
 fi
 
 missing=()
