@@ -1,0 +1,28 @@
+// Where the trainer's batches come from: the JPEG loader (data/loader.h) in real runs, anything else
+// in tests. A batch is a pair of tensors viewing memory the source owns; it stays valid until the next
+// call to next(). The interface lives in engine/core so that engine/ (the trainer) and data/ (the
+// loader) can meet without depending on each other.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/core/tensor.h"
+
+namespace aslnet {
+
+struct Batch {
+  Tensor images;      // [batch, height, width, 3], NHWC (f32, bf16 or u8)
+  Tensor labels;      // i32 [batch]
+  int64_t valid = 0;  // leading rows that are real samples; an evaluation's last batch is padded after them
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual int64_t batches_per_epoch() const = 0;
+  virtual void start_epoch(int64_t epoch) = 0;
+  // The epoch's next batch, or false at its end.
+  virtual bool next(Batch& batch) = 0;
+};
+
+}  // namespace aslnet

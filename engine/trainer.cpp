@@ -1,0 +1,79 @@
+#include "engine/trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace aslnet {
+
+Trainer::Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOptions options)
+    : ctx_(ctx), model_(model), optimizer_(optimizer), options_(std::move(options)), loss_(options_.label_smoothing) {
+  ASLNET_CHECK(options_.epochs > 0) << "--epochs must be positive, got " << options_.epochs;
+  ASLNET_CHECK(options_.accum_steps > 0) << "--accum-steps must be positive, got " << options_.accum_steps;
+}
+
+int64_t Trainer::steps_per_epoch(const BatchSource& train) const {
+  return train.batches_per_epoch() / options_.accum_steps;
+}
+
+bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hooks) {
+  const int64_t per_epoch = steps_per_epoch(train);
+  ASLNET_CHECK(per_epoch > 0) << "an epoch has " << train.batches_per_epoch() << " batches, fewer than --accum-steps "
+                              << options_.accum_steps;
+  ScheduleConfig schedule = options_.schedule;
+  schedule.total_steps = per_epoch * options_.epochs;
+  const double scale = 1.0 / double(options_.accum_steps);
+
+  int64_t step = optimizer_.step_count();
+  for (int64_t epoch = step / per_epoch; epoch < options_.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    train.start_epoch(epoch);
+    Batch batch;
+    // A resumed run skips the micro-batches its checkpoint already trained on: the loader is
+    // deterministic per epoch, so the rest of the epoch is exactly what the uninterrupted run saw.
+    for (int64_t skip = (step % per_epoch) * options_.accum_steps; skip > 0; --skip) train.next(batch);
+    double epoch_loss = 0.0;
+    int64_t epoch_correct = 0, epoch_images = 0;
+    for (int64_t in_epoch = step % per_epoch; in_epoch < per_epoch; ++in_epoch) {
+      if (hooks.should_stop && hooks.should_stop()) return false;
+      StepReport report{epoch, step, schedule.total_steps, in_epoch, per_epoch};
+      report.lr = learning_rate(schedule, step);
+      double loss_sum = 0.0;
+      int64_t correct = 0;
+      for (int64_t micro = 0; micro < options_.accum_steps; ++micro) {
+        ASLNET_CHECK(train.next(batch)) << "the loader ended its epoch early";
+        const Tensor& logits = model_.forward(ctx_, batch.images, /*training=*/true);
+        const LossResult r = loss_.forward_backward(ctx_, logits, batch.labels, scale);
+        if (!std::isfinite(r.loss))
+          throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
+                              ", step " + std::to_string(step + 1) +
+                              " (hint: a lower --lr, or --warmup-epochs); the weights of the step before are kept");
+        model_.backward(ctx_, loss_.dlogits(), /*accumulate=*/micro > 0);
+        loss_sum += r.loss * double(batch.labels.numel());
+        correct += r.correct;
+        report.images += batch.labels.numel();
+      }
+      optimizer_.step(ctx_, report.lr);
+      ++step;
+      report.step = step;
+      report.loss = loss_sum / double(report.images);
+      report.accuracy = double(correct) / double(report.images);
+      epoch_loss += loss_sum;
+      epoch_correct += correct;
+      epoch_images += report.images;
+      if (hooks.on_step) hooks.on_step(report);
+    }
+    EpochReport er;
+    er.epoch = epoch;
+    er.train_loss = epoch_images ? epoch_loss / double(epoch_images) : 0.0;
+    er.train_accuracy = epoch_images ? double(epoch_correct) / double(epoch_images) : 0.0;
+    if (val != nullptr) {
+      er.has_val = true;
+      er.val = evaluate(ctx_, model_, *val);
+    }
+    er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (hooks.on_epoch) hooks.on_epoch(er);
+  }
+  return true;
+}
+
+}  // namespace aslnet

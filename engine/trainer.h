@@ -1,0 +1,72 @@
+// The training loop: epochs of micro-batches from a BatchSource, gradient accumulation over
+// `accum_steps` micro-batches per optimizer step, the learning-rate schedule, validation after each
+// epoch, and hooks through which the command line shows progress, writes logs and checkpoints, and asks
+// to stop (Ctrl-C). A non-finite loss stops training before the optimizer touches the weights, so the
+// last good weights (and checkpoint) survive.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+
+#include "engine/core/batch_source.h"
+#include "engine/evaluate.h"
+#include "engine/loss.h"
+#include "engine/optimizer.h"
+#include "engine/schedule.h"
+
+namespace aslnet {
+
+struct TrainerOptions {
+  int64_t epochs = 10;
+  int64_t accum_steps = 1;
+  double label_smoothing = 0.0;
+  ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
+};
+
+struct StepReport {
+  int64_t epoch = 0, step = 0, total_steps = 0;  // step: optimizer steps done, over the whole run
+  int64_t step_in_epoch = 0, steps_per_epoch = 0;
+  double loss = 0.0, accuracy = 0.0, lr = 0.0;   // of this step's micro-batches
+  int64_t images = 0;                            // images in this step
+};
+
+struct EpochReport {
+  int64_t epoch = 0;
+  double train_loss = 0.0, train_accuracy = 0.0;
+  bool has_val = false;
+  EvalResult val;
+  double seconds = 0.0;
+};
+
+struct TrainerHooks {
+  std::function<void(const StepReport&)> on_step;
+  std::function<void(const EpochReport&)> on_epoch;  // after validation
+  std::function<bool()> should_stop;                 // checked before every step
+};
+
+// Thrown when the loss stops being a finite number.
+class NonFiniteLoss : public Error {
+ public:
+  using Error::Error;
+};
+
+class Trainer {
+ public:
+  Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOptions options);
+
+  // Trains from optimizer step `optimizer.step_count()` (0, or where a resumed checkpoint stopped) to
+  // the end of the last epoch. Returns false when should_stop() interrupted it.
+  bool fit(BatchSource& train, BatchSource* val, const TrainerHooks& hooks);
+
+  int64_t steps_per_epoch(const BatchSource& train) const;
+  const TrainerOptions& options() const { return options_; }
+
+ private:
+  Context& ctx_;
+  Model& model_;
+  Optimizer& optimizer_;
+  TrainerOptions options_;
+  CrossEntropyLoss loss_;
+};
+
+}  // namespace aslnet
