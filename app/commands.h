@@ -7,5 +7,9 @@ namespace aslnet::app {
 
 void register_demo(CLI::App& app);
 void register_info(CLI::App& app);
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_predict(CLI::App& app);
+void register_check_data(CLI::App& app);
 
 }  // namespace aslnet::app

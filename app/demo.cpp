@@ -35,8 +35,9 @@ void run_demo(const DemoOptions& o) {
   CrossEntropyLoss loss;
   Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4, .decay_norm_and_bias = false});
   const ScheduleConfig schedule{.kind = "cosine", .base_lr = o.lr, .total_steps = o.steps, .warmup_steps = 10};
-  fmt::print("aslnet demo: {} (width {}, {} stem), {} generated {}x{} images in {} classes, batch {}, cpu ({} threads)\n",
-             o.arch, o.width, o.stem, o.samples, o.size, o.size, o.classes, o.batch, Context::cpu_threads());
+  fmt::print(
+      "aslnet demo: {} (width {}, {} stem), {} generated {}x{} images in {} classes, batch {}, cpu ({} threads)\n",
+      o.arch, o.width, o.stem, o.samples, o.size, o.size, o.classes, o.batch, Context::cpu_threads());
   const auto start = std::chrono::steady_clock::now();
   double window_loss = 0.0;
   int64_t window_correct = 0, window_seen = 0;
@@ -71,7 +72,8 @@ void run_demo(const DemoOptions& o) {
 void register_demo(CLI::App& app) {
   auto options = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand("demo", "Train a small ResNet on generated tensors and watch the loss fall (CPU)");
-  cmd->add_option("--arch", options->arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
+  cmd->add_option("--arch", options->arch, "resnet18, resnet34 or resnet50")
+      ->check(CLI::IsMember(resnet_architectures()));
   cmd->add_option("--stem", options->stem, "imagenet (7x7/2 convolution and max pool) or small (3x3/1, no pool)")
       ->check(CLI::IsMember({"imagenet", "small"}));
   cmd->add_option("--width", options->width, "channel multiplier")->check(CLI::PositiveNumber);

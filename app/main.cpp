@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   aslnet::app::register_demo(app);
   aslnet::app::register_info(app);
+  aslnet::app::register_train(app);
+  aslnet::app::register_eval(app);
+  aslnet::app::register_predict(app);
+  aslnet::app::register_check_data(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

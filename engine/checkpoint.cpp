@@ -303,11 +303,27 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   return parse_meta(safetensors::File::read_header(path));
 }
 
+CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head);
+
+namespace {
+// The classifier's tensors: fine-tuning with a reset head neither needs nor loads them.
+bool is_head(const std::string& name) { return name.starts_with("fc."); }
+}  // namespace
+
 CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer) {
+  return load_checkpoint_impl(path, model, optimizer, /*reset_head=*/false);
+}
+
+CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_head) {
+  return load_checkpoint_impl(path, model, nullptr, reset_head);
+}
+
+CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
   const safetensors::File file = safetensors::File::read(path);
   CheckpointMeta meta = parse_meta(file);
   const ModelInfo& info = model.info();
-  const bool same_network = meta.model.arch == info.arch && meta.model.num_classes == info.num_classes &&
+  const bool same_network = meta.model.arch == info.arch &&
+                            (reset_head || meta.model.num_classes == info.num_classes) &&
                             meta.model.stem == info.stem && meta.model.width == info.width &&
                             meta.model.in_channels == info.in_channels;
   ASLNET_CHECK(same_network)
@@ -335,6 +351,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer*
   Staged staged;
   staged.params = model.parameter_arena().to(Device::cpu());
   for (const Parameter* p : model.parameters()) {
+    if (reset_head && is_head(p->name)) continue;  // keeps the model's own initialisation
     const safetensors::TensorInfo& t = tensor(p->name, torch_shape(*p));
     Tensor dst = staged.params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
     if (p->role == ParamRole::ConvWeight) {
@@ -362,7 +379,7 @@ CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer*
     used.insert(c->name);
   }
   for (const safetensors::TensorInfo& t : file.tensors()) {
-    ASLNET_CHECK(used.count(t.name) || t.name.starts_with(kOptimizerPrefix))
+    ASLNET_CHECK(used.count(t.name) || t.name.starts_with(kOptimizerPrefix) || (reset_head && is_head(t.name)))
         << "checkpoint " << path << " has tensor " << t.name << ", which this " << info.arch << " does not have";
   }
 

@@ -37,4 +37,9 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 // shapes; the model is left untouched unless every tensor checks out.
 CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer = nullptr);
 
+// Fine-tuning: the weights and batch-norm statistics of a checkpoint of the same architecture, stem and
+// width, without optimizer state. With `reset_head`, the classifier (fc.*) is not loaded (and may have
+// another number of classes): it keeps the model's own initialisation.
+CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_head);
+
 }  // namespace aslnet

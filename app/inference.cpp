@@ -1,0 +1,30 @@
+#include "app/inference.h"
+
+#include "data/classes.h"
+#include "models/resnet.h"
+
+namespace aslnet::app {
+
+InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch) {
+  InferenceModel m;
+  m.meta = read_checkpoint_meta(checkpoint);
+  ASLNET_CHECK(m.meta.input_height > 0 && m.meta.input_height == m.meta.input_width)
+      << "checkpoint " << checkpoint << " does not record a square input size (was it written by aslnet train?)";
+  m.image_size = int(m.meta.input_height);
+  ASLNET_CHECK(m.meta.mean.size() == 3 && m.meta.std.size() == 3)
+      << "checkpoint " << checkpoint << " does not record the input normalisation (mean and std of 3 channels)";
+  for (int c = 0; c < 3; ++c) {
+    m.norm.mean[size_t(c)] = float(m.meta.mean[size_t(c)]);
+    m.norm.std[size_t(c)] = float(m.meta.std[size_t(c)]);
+  }
+  m.classes = m.meta.classes.empty() ? asl_classes() : m.meta.classes;
+  ASLNET_CHECK(int64_t(m.classes.size()) == m.meta.model.num_classes)
+      << "checkpoint " << checkpoint << " names " << m.classes.size() << " classes for a " << m.meta.model.num_classes
+      << "-class model";
+  m.model = make_model(m.meta.model);
+  load_checkpoint(checkpoint, *m.model);
+  m.model->setup(ctx, batch, m.image_size, m.image_size);
+  return m;
+}
+
+}  // namespace aslnet::app

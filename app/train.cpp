@@ -1,0 +1,266 @@
+// aslnet train: trains a ResNet on a folder of class folders (the Kaggle layout), validating on a
+// split of it (grouped by default: near-duplicate video frames never straddle the split) or on
+// --val-dir. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
+// OUT/best.safetensors (best validation accuracy) and OUT/log.jsonl. A non-finite loss stops the run
+// and keeps the last good checkpoint.
+#include "app/train.h"
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+
+#include "app/commands.h"
+#include "app/progress.h"
+#include "data/classes.h"
+#include "data/dataset_index.h"
+#include "data/loader.h"
+#include "engine/checkpoint.h"
+#include "engine/trainer.h"
+#include "models/resnet.h"
+
+namespace aslnet::app {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+nlohmann::json eval_json(const EvalResult& r) {
+  return {{"loss", r.loss}, {"accuracy", r.accuracy()}, {"count", r.count}};
+}
+
+}  // namespace
+
+void run_train(const TrainOptions& o) {
+  ASLNET_CHECK(o.device == "cpu") << "--device " << o.device
+                                  << ": this build trains on the CPU only (the CUDA backend is the next milestone)";
+  ASLNET_CHECK(o.precision == "fp32") << "--precision " << o.precision << ": only fp32 on the CPU";
+  ASLNET_CHECK(o.resume.empty() || o.init_from.empty()) << "--resume and --init-from exclude each other";
+  Context::set_cpu_threads(o.threads);
+  Context ctx(Device::cpu(), o.seed);
+
+  // Data: the training folder, and validation from --val-dir or a split of the training folder.
+  const DatasetIndex all = index_class_folders(o.data);
+  Split split;
+  if (!o.val_dir.empty()) {
+    split.train = all;
+    split.val = index_class_folders(o.val_dir);
+  } else if (o.split.val_fraction > 0) {
+    split = split_train_val(all, o.split);
+  } else {
+    split.train = all;
+  }
+  LoaderOptions train_opts;
+  train_opts.batch = o.batch;
+  train_opts.image_size = o.image_size;
+  train_opts.train = true;
+  train_opts.seed = o.seed;
+  train_opts.threads = o.threads;
+  AugmentOptions& aug = train_opts.augment;
+  aug.random_resized_crop = !(o.no_augment || o.no_crop);
+  aug.flip = !(o.no_augment || o.no_flip);
+  aug.brightness = aug.contrast = aug.saturation = o.no_augment ? 0.0 : o.jitter;
+  aug.rotation_degrees = o.no_augment ? 0.0 : o.rotation;
+  Loader train_loader(split.train, train_opts);
+  std::unique_ptr<Loader> val_loader;
+  if (!split.val.samples.empty()) {
+    LoaderOptions val_opts = train_opts;
+    val_opts.train = false;
+    val_opts.drop_last = false;
+    val_loader = std::make_unique<Loader>(split.val, val_opts);
+  }
+
+  // Model and optimizer, fresh or from a checkpoint.
+  ModelInfo info{o.arch, o.stem, o.width, int64_t(asl_classes().size()), 3};
+  if (!o.resume.empty()) info = read_checkpoint_meta(o.resume).model;
+  auto model = make_model(info);
+  init_torchvision(*model, ctx.rng());
+  OptimizerConfig opt_config{.kind = o.optimizer,
+                             .momentum = o.momentum,
+                             .nesterov = o.nesterov,
+                             .weight_decay = o.weight_decay,
+                             .decay_norm_and_bias = !o.no_decay_norm_bias};
+  Optimizer optimizer(*model, opt_config);
+  if (!o.resume.empty()) {
+    load_checkpoint(o.resume, *model, &optimizer);
+  } else if (!o.init_from.empty()) {
+    load_weights(o.init_from, *model, o.reset_head);
+  }
+  model->setup(ctx, o.batch, o.image_size, o.image_size);
+
+  TrainerOptions trainer_opts;
+  trainer_opts.epochs = o.epochs;
+  trainer_opts.accum_steps = o.accum_steps;
+  trainer_opts.label_smoothing = o.label_smoothing;
+  const int64_t per_epoch = train_loader.batches_per_epoch() / o.accum_steps;
+  ScheduleConfig& sched = trainer_opts.schedule;
+  sched.kind = o.schedule;
+  sched.base_lr = o.lr;
+  sched.min_lr = o.min_lr;
+  sched.warmup_steps = int64_t(o.warmup_epochs * double(per_epoch));
+  sched.step_size = std::max<int64_t>(1, int64_t(o.step_epochs * double(per_epoch)));
+  sched.gamma = o.gamma;
+  Trainer trainer(ctx, *model, optimizer, trainer_opts);
+
+  std::filesystem::create_directories(o.out);
+  Progress progress(o.quiet, (std::filesystem::path(o.out) / "log.jsonl").string());
+  CheckpointMeta meta;
+  meta.classes = asl_classes();
+  meta.input_height = meta.input_width = o.image_size;
+  meta.mean = {train_opts.norm.mean.begin(), train_opts.norm.mean.end()};
+  meta.std = {train_opts.norm.std.begin(), train_opts.norm.std.end()};
+  meta.extra["train_dir"] = o.data;
+  meta.extra["split"] = o.val_dir.empty() ? o.split.mode : "val-dir";
+  auto save = [&](const std::string& name) {
+    meta.step = optimizer.step_count();
+    meta.epoch = meta.step / per_epoch;
+    save_checkpoint((std::filesystem::path(o.out) / name).string(), *model, meta, &optimizer);
+  };
+
+  progress.line(
+      fmt::format("training {} ({} stem, width {}) on {} images ({} for validation, {} split), {} px, "
+                  "batch {}{}, {} epochs of {} steps, cpu ({} threads)",
+                  info.arch, info.stem, info.width, split.train.samples.size(), split.val.samples.size(),
+                  o.val_dir.empty() ? o.split.mode : "--val-dir", o.image_size, o.batch,
+                  o.accum_steps > 1 ? fmt::format(" x {} accumulated", o.accum_steps) : "", o.epochs, per_epoch,
+                  Context::cpu_threads()));
+  progress.json({{"event", "start"},
+                 {"arch", info.arch},
+                 {"train_images", split.train.samples.size()},
+                 {"val_images", split.val.samples.size()},
+                 {"epochs", o.epochs},
+                 {"steps_per_epoch", per_epoch}});
+
+  double best = -1.0;
+  size_t skipped_reported = 0;
+  auto epoch_start = std::chrono::steady_clock::now();
+  int64_t images_this_epoch = 0;
+  TrainerHooks hooks;
+  hooks.should_stop = [&] {
+    return g_interrupted.load() || (o.stop_after > 0 && optimizer.step_count() >= o.stop_after);
+  };
+  hooks.on_step = [&](const StepReport& r) {
+    if (r.step_in_epoch == 0 || images_this_epoch == 0) {
+      epoch_start = std::chrono::steady_clock::now();
+      images_this_epoch = 0;
+    }
+    images_this_epoch += r.images;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double rate = seconds > 0 ? double(images_this_epoch) / seconds : 0.0;
+    progress.bar(fmt::format("epoch {}/{}", r.epoch + 1, o.epochs), r.step_in_epoch + 1, r.steps_per_epoch, r.loss,
+                 r.accuracy, rate);
+    if (r.step % 10 == 0)
+      progress.json({{"event", "step"},
+                     {"epoch", r.epoch + 1},
+                     {"step", r.step},
+                     {"loss", r.loss},
+                     {"accuracy", r.accuracy},
+                     {"lr", r.lr},
+                     {"images_per_second", rate}});
+  };
+  hooks.on_epoch = [&](const EpochReport& r) {
+    images_this_epoch = 0;
+    std::string text = fmt::format("epoch {}/{}  train loss {:.4f} acc {:5.1f}%", r.epoch + 1, o.epochs, r.train_loss,
+                                   100.0 * r.train_accuracy);
+    if (r.has_val) text += fmt::format("  val loss {:.4f} acc {:5.1f}%", r.val.loss, 100.0 * r.val.accuracy());
+    text += fmt::format("  {:.0f}s", r.seconds);
+    const auto skipped = train_loader.skipped_files();
+    if (skipped.size() > skipped_reported) {
+      text += fmt::format("  skipped {} unreadable file(s):", skipped.size() - skipped_reported);
+      for (size_t i = skipped_reported; i < skipped.size(); ++i) text += " " + skipped[i];
+      skipped_reported = skipped.size();
+    }
+    progress.line(text);
+    nlohmann::json record{{"event", "epoch"},           {"epoch", r.epoch + 1},
+                          {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                          {"seconds", r.seconds},       {"skipped_files", skipped.size()}};
+    if (r.has_val) record["val"] = eval_json(r.val);
+    progress.json(record);
+    const bool last = r.epoch + 1 == o.epochs;
+    if (last || (o.checkpoint_every > 0 && (r.epoch + 1) % o.checkpoint_every == 0)) save("last.safetensors");
+    if (r.has_val && r.val.accuracy() > best) {
+      best = r.val.accuracy();
+      save("best.safetensors");
+    }
+  };
+
+  g_interrupted = false;
+  std::signal(SIGINT, on_sigint);
+  bool finished = false;
+  try {
+    finished = trainer.fit(train_loader, val_loader.get(), hooks);
+  } catch (const NonFiniteLoss& e) {
+    std::signal(SIGINT, SIG_DFL);
+    progress.json({{"event", "stopped"}, {"reason", e.what()}});
+    throw;
+  }
+  std::signal(SIGINT, SIG_DFL);
+  if (!finished) {
+    save("last.safetensors");
+    progress.line(fmt::format("interrupted at step {}: wrote {} (continue with --resume {})", optimizer.step_count(),
+                              (std::filesystem::path(o.out) / "last.safetensors").string(),
+                              (std::filesystem::path(o.out) / "last.safetensors").string()));
+    progress.json({{"event", "interrupted"}, {"step", optimizer.step_count()}});
+    return;
+  }
+  progress.json({{"event", "done"}, {"step", optimizer.step_count()}, {"best_val_accuracy", best}});
+  fmt::print("done: {} steps; checkpoints in {}{}\n", optimizer.step_count(), o.out,
+             best >= 0 ? fmt::format(" (best validation accuracy {:.2f}%)", 100.0 * best) : "");
+}
+
+void register_train(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  auto* cmd = app.add_subcommand("train", "Train a ResNet on a folder of class folders (Kaggle ASL layout)");
+  cmd->add_option("data", o->data, "training folder: one folder per class (A..Z, del, nothing, space)")->required();
+  cmd->add_option("--val-dir", o->val_dir, "validate on this folder instead of a split of the training folder");
+  cmd->add_option("--val-fraction", o->split.val_fraction, "share of each class held out for validation (0: none)");
+  cmd->add_option("--split", o->split.mode, "grouped (blocks of consecutive file numbers) or random")
+      ->check(CLI::IsMember({"grouped", "random"}));
+  cmd->add_option("--group-size", o->split.group_size, "grouped split: consecutive file numbers kept together");
+  cmd->add_option("--arch", o->arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
+  cmd->add_option("--stem", o->stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
+      ->check(CLI::IsMember({"imagenet", "small"}));
+  cmd->add_option("--width", o->width, "channel multiplier (1: torchvision's widths)")->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", o->image_size, "input side in pixels")->check(CLI::Range(8, 1024));
+  cmd->add_option("--epochs", o->epochs)->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "images per micro-batch")->check(CLI::PositiveNumber);
+  cmd->add_option("--accum-steps", o->accum_steps, "micro-batches per optimizer step")->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", o->optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
+  cmd->add_option("--lr", o->lr, "peak learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--momentum", o->momentum, "sgd momentum (adamw: beta1 stays 0.9)");
+  cmd->add_flag("--nesterov", o->nesterov);
+  cmd->add_option("--weight-decay", o->weight_decay)->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-decay-norm-bias", o->no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");
+  cmd->add_option("--schedule", o->schedule)->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
+  cmd->add_option("--warmup-epochs", o->warmup_epochs, "linear warm-up (cosine, step)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--min-lr", o->min_lr, "cosine: final learning rate");
+  cmd->add_option("--step-epochs", o->step_epochs, "step: epochs between decays")->check(CLI::PositiveNumber);
+  cmd->add_option("--gamma", o->gamma, "step: decay factor");
+  cmd->add_option("--label-smoothing", o->label_smoothing)->check(CLI::Range(0.0, 0.99));
+  cmd->add_flag("--no-augment", o->no_augment, "no augmentation at all");
+  cmd->add_flag("--no-crop", o->no_crop, "no random resized crop");
+  cmd->add_flag("--no-flip", o->no_flip, "no horizontal flip");
+  cmd->add_option("--jitter", o->jitter, "brightness/contrast/saturation jitter (0: off)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--rotation", o->rotation, "random rotation in degrees (0: off)")->check(CLI::Range(0.0, 45.0));
+  cmd->add_option("--device", o->device, "cpu (cuda arrives with the CUDA backend)");
+  cmd->add_option("--precision", o->precision, "fp32");
+  cmd->add_option("--seed", o->seed);
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--out", o->out, "output folder for checkpoints and log.jsonl");
+  cmd->add_option("--resume", o->resume, "continue a run from its checkpoint (same options)");
+  cmd->add_option("--init-from", o->init_from, "start from a checkpoint's weights (fine-tuning)");
+  cmd->add_flag("--reset-head", o->reset_head, "with --init-from: re-initialise the classifier");
+  cmd->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stop-after", o->stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--quiet", o->quiet, "no progress bar or epoch lines");
+  cmd->callback([o] { run_train(*o); });
+}
+
+}  // namespace aslnet::app

@@ -1,0 +1,35 @@
+// aslnet train's options and entry point (also used by aslnet demo).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "data/dataset_index.h"
+
+namespace aslnet::app {
+
+struct TrainOptions {
+  std::string data, val_dir, out = "runs/latest", resume, init_from;
+  bool reset_head = false;
+  SplitOptions split;
+  std::string arch = "resnet18", stem = "imagenet";
+  double width = 1.0;
+  int image_size = 64;
+  int64_t epochs = 10, batch = 64, accum_steps = 1;
+  std::string optimizer = "sgd", schedule = "cosine";
+  double lr = 0.1, momentum = 0.9, weight_decay = 5e-4, label_smoothing = 0.1, min_lr = 0.0, gamma = 0.1;
+  bool nesterov = false, no_decay_norm_bias = false;
+  double warmup_epochs = 1.0, step_epochs = 30;
+  bool no_augment = false, no_crop = false, no_flip = false;
+  double jitter = 0.2, rotation = 10.0;
+  std::string device = "cpu", precision = "fp32";
+  uint64_t seed = 0;
+  int threads = 0;
+  int64_t checkpoint_every = 1;
+  int64_t stop_after = 0;
+  bool quiet = false;
+};
+
+void run_train(const TrainOptions& options);
+
+}  // namespace aslnet::app

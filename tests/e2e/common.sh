@@ -1,0 +1,19 @@
+# Shared by the end-to-end tests: where things are, and how to skip.
+# Every script gets: $1 = the aslnet binary, $2 = the work folder shared by the fixture.
+set -euo pipefail
+ASLNET=${1:?aslnet binary}
+WORK=${2:?work folder}
+DATA_DIR=${ASLNET_DATA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/data}
+
+# Exit code 77 is ctest's "skipped" for these tests (SKIP_RETURN_CODE); scripts/print-skips.sh lists the reason.
+skip() {
+  if [[ "${ASLNET_REQUIRE_DATA:-0}" != "0" && -n "${ASLNET_REQUIRE_DATA:-}" ]]; then
+    echo "FAILED: $1 (and ASLNET_REQUIRE_DATA is set)" >&2
+    exit 1
+  fi
+  echo "skipped: $(basename "$0" .sh): $1"
+  exit 77
+}
+
+# A JSON field of a one-object file, through the aslnet-independent python3 on PATH or /usr/bin/python3.
+json_field() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
