@@ -77,7 +77,12 @@ void run_train(const TrainOptions& o) {
 
   // Model and optimizer, fresh or from a checkpoint.
   ModelInfo info{o.arch, o.stem, o.width, int64_t(asl_classes().size()), 3};
+  // Resuming and fine-tuning take the network from the checkpoint; fine-tuning keeps 29 outputs.
   if (!o.resume.empty()) info = read_checkpoint_meta(o.resume).model;
+  if (!o.init_from.empty()) {
+    info = read_checkpoint_meta(o.init_from).model;
+    info.num_classes = int64_t(asl_classes().size());
+  }
   auto model = make_model(info);
   init_torchvision(*model, ctx.rng());
   OptimizerConfig opt_config{.kind = o.optimizer,
