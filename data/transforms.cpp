@@ -1,0 +1,393 @@
+// Image transforms between the decoder and the batch. The resize is Pillow's separable resampling with its
+// bilinear (triangle) filter, in Pillow's own fixed-point arithmetic: the filter's support widens with the
+// downscale factor, so shrinking averages every source pixel (antialiasing) instead of skipping most of them,
+// and since torchvision's Resize on PIL images is exactly this code, images here look like the ones a
+// PyTorch user trained on (equal to the level in our tests). Augmentation follows torchvision's
+// RandomResizedCrop, RandomRotation, RandomHorizontalFlip and ColorJitter, with every random draw taken
+// from the caller's Rng in a fixed order, so a sample depends only on its seed.
+//
+// Speed matters (the loader has to beat torchvision's pipeline several times over): filter weights are
+// computed once per output row/column per call, the inner loops are integer multiply-adds over uint8 that
+// the compiler vectorises, scratch buffers are thread_local, and the evaluation crop computes only the
+// output pixels it keeps.
+#include "data/transforms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace aslnet {
+namespace {
+
+// Pillow's fixed point for 8-bit images (Resample.c): 32 bits minus 8 for the pixel minus 2 for headroom.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+inline uint8_t clip8(int32_t v) {
+  if (v >= (1 << kPrecisionBits << 8)) return 255;
+  if (v <= 0) return 0;
+  return uint8_t(v >> kPrecisionBits);
+}
+
+inline uint8_t clamp_round(float v) { return uint8_t(std::min(255.0f, std::max(0.0f, v)) + 0.5f); }
+
+// One axis of a resampling: for each output position, the first source index, the tap count, and the
+// fixed-point weights (ksize per output, zero-padded).
+struct Taps {
+  int ksize = 0;
+  std::vector<int> first, count;
+  std::vector<int32_t> weights;
+};
+
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for in_size -> out_size with the bilinear filter
+// (triangle of support 1, scaled by the downscale factor), for outputs [out0, out0 + n) only.
+void compute_taps(int in_size, int out_size, int out0, int n, Taps& taps) {
+  const double scale = double(in_size) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = 1.0 * filterscale;
+  const double inv = 1.0 / filterscale;
+  taps.ksize = int(std::ceil(support)) * 2 + 1;
+  taps.first.resize(size_t(n));
+  taps.count.resize(size_t(n));
+  taps.weights.assign(size_t(n) * taps.ksize, 0);
+  thread_local std::vector<double> k;
+  k.resize(size_t(taps.ksize));
+  for (int i = 0; i < n; ++i) {
+    const int xx = out0 + i;
+    const double center = (xx + 0.5) * scale;
+    const int xmin = std::max(0, int(center - support + 0.5));
+    const int xmax = std::min(in_size, int(center + support + 0.5)) - xmin;
+    double total = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      const double t = std::abs((x + xmin - center + 0.5) * inv);
+      k[size_t(x)] = t < 1.0 ? 1.0 - t : 0.0;
+      total += k[size_t(x)];
+    }
+    int32_t* out = &taps.weights[size_t(i) * taps.ksize];
+    for (int x = 0; x < xmax; ++x) {
+      const double v = total != 0.0 ? k[size_t(x)] / total : k[size_t(x)];
+      out[x] = int32_t(v < 0 ? -0.5 + v * (1 << kPrecisionBits) : 0.5 + v * (1 << kPrecisionBits));
+    }
+    taps.first[size_t(i)] = xmin;
+    taps.count[size_t(i)] = std::max(0, xmax);
+  }
+}
+
+// Horizontal pass: rows [row0, row0 + rows) of src -> dst (taps.first.size() pixels a row).
+void horizontal_pass(const uint8_t* src, size_t src_stride, int row0, int rows, const Taps& taps, uint8_t* dst,
+                     size_t dst_stride) {
+  const int n = int(taps.first.size());
+  constexpr int32_t half = 1 << (kPrecisionBits - 1);
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* row = src + size_t(row0 + y) * src_stride;
+    uint8_t* out = dst + size_t(y) * dst_stride;
+    for (int i = 0; i < n; ++i) {
+      const uint8_t* p = row + size_t(taps.first[size_t(i)]) * 3;
+      const int32_t* k = &taps.weights[size_t(i) * taps.ksize];
+      const int count = taps.count[size_t(i)];
+      int32_t s0 = half, s1 = half, s2 = half;
+      for (int x = 0; x < count; ++x, p += 3) {
+        s0 += p[0] * k[x];
+        s1 += p[1] * k[x];
+        s2 += p[2] * k[x];
+      }
+      out[3 * i + 0] = clip8(s0);
+      out[3 * i + 1] = clip8(s1);
+      out[3 * i + 2] = clip8(s2);
+    }
+  }
+}
+
+// Vertical pass: `bytes` bytes of each source row (starting at src) -> one dst row per output, summing
+// whole rows at a time into an int32 accumulator so that the inner loop is a straight vector FMA.
+void vertical_pass(const uint8_t* src, size_t src_stride, int bytes, const Taps& taps, uint8_t* dst,
+                   size_t dst_stride) {
+  thread_local std::vector<int32_t> acc;
+  acc.resize(size_t(bytes));
+  const int n = int(taps.first.size());
+  for (int i = 0; i < n; ++i) {
+    std::fill(acc.begin(), acc.end(), int32_t(1) << (kPrecisionBits - 1));
+    const int32_t* k = &taps.weights[size_t(i) * taps.ksize];
+    int32_t* a = acc.data();
+    for (int y = 0; y < taps.count[size_t(i)]; ++y) {
+      const uint8_t* row = src + size_t(taps.first[size_t(i)] + y) * src_stride;
+      const int32_t w = k[y];
+      for (int c = 0; c < bytes; ++c) a[c] += row[c] * w;
+    }
+    uint8_t* out = dst + size_t(i) * dst_stride;
+    for (int c = 0; c < bytes; ++c) out[c] = clip8(a[c]);
+  }
+}
+
+// Resizes the in_w x in_h image at src (row stride src_stride bytes) to out_w x out_h, as Pillow's
+// Image.resize(BILINEAR) would the same pixels, and returns only the window [ox, ox + ow) x [oy, oy + oh)
+// of the result: each output pixel depends only on its own row's and column's taps, so a crop of the
+// resize costs only what it keeps.
+Image resample(const uint8_t* src, size_t src_stride, int in_w, int in_h, int out_w, int out_h, int ox, int oy,
+               int ow, int oh) {
+  ASLNET_CHECK(in_w > 0 && in_h > 0 && out_w > 0 && out_h > 0)
+      << "cannot resize " << in_w << "x" << in_h << " to " << out_w << "x" << out_h;
+  ASLNET_CHECK(ox >= 0 && oy >= 0 && ow > 0 && oh > 0 && ox + ow <= out_w && oy + oh <= out_h)
+      << "window " << ow << "x" << oh << "+" << ox << "+" << oy << " outside " << out_w << "x" << out_h;
+  Image out;
+  out.width = ow;
+  out.height = oh;
+  out.pixels.resize(size_t(ow) * oh * 3);
+  const size_t out_stride = size_t(ow) * 3;
+  const bool horizontal = out_w != in_w, vertical = out_h != in_h;
+  thread_local Taps htaps, vtaps;
+  if (horizontal) compute_taps(in_w, out_w, ox, ow, htaps);
+  if (vertical) compute_taps(in_h, out_h, oy, oh, vtaps);
+
+  if (horizontal && vertical) {
+    // Only the source rows the kept output rows read go through the horizontal pass (as Pillow does).
+    const int row0 = vtaps.first.front();
+    const int row1 = vtaps.first.back() + vtaps.count.back();
+    thread_local std::vector<uint8_t> temp;
+    temp.resize(size_t(row1 - row0) * out_stride);
+    horizontal_pass(src, src_stride, row0, row1 - row0, htaps, temp.data(), out_stride);
+    for (auto& f : vtaps.first) f -= row0;
+    vertical_pass(temp.data(), out_stride, int(out_stride), vtaps, out.pixels.data(), out_stride);
+  } else if (horizontal) {
+    horizontal_pass(src, src_stride, oy, oh, htaps, out.pixels.data(), out_stride);
+  } else if (vertical) {
+    vertical_pass(src + size_t(ox) * 3, src_stride, int(out_stride), vtaps, out.pixels.data(), out_stride);
+  } else {
+    for (int y = 0; y < oh; ++y)
+      std::memcpy(out.pixels.data() + size_t(y) * out_stride, src + size_t(oy + y) * src_stride + size_t(ox) * 3,
+                  out_stride);
+  }
+  return out;
+}
+
+void check_image(const Image& image, const char* what) {
+  ASLNET_CHECK(image.width > 0 && image.height > 0 && image.pixels.size() == size_t(image.width) * image.height * 3)
+      << what << ": expected a non-empty RGB image, got " << image.width << "x" << image.height << " with "
+      << image.pixels.size() << " bytes";
+}
+
+// The evaluation resize's shorter side: torchvision's ImageNet recipe resizes to 256 for a 224 crop.
+int eval_resize_side(int size) { return int(std::lround(size / 0.875)); }
+
+struct Box {
+  int x, y, w, h;
+};
+
+// torchvision's RandomResizedCrop.get_params: up to 10 tries at a random area fraction and log-uniform
+// aspect ratio, else the centre crop at the nearest allowed ratio. Python's round() rounds half to even,
+// hence nearbyint.
+Box random_resized_crop_box(int width, int height, const AugmentOptions& o, Rng& rng) {
+  const double area = double(width) * height;
+  const double log_lo = std::log(o.crop_ratio_min), log_hi = std::log(o.crop_ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * rng.uniform(o.crop_scale_min, o.crop_scale_max);
+    const double ratio = std::exp(rng.uniform(log_lo, log_hi));
+    const int w = int(std::nearbyint(std::sqrt(target * ratio)));
+    const int h = int(std::nearbyint(std::sqrt(target / ratio)));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const int y = int(rng.below(uint64_t(height - h + 1)));
+      const int x = int(rng.below(uint64_t(width - w + 1)));
+      return {x, y, w, h};
+    }
+  }
+  const double in_ratio = double(width) / height;
+  int w = width, h = height;
+  if (in_ratio < std::min(o.crop_ratio_min, o.crop_ratio_max)) {
+    h = std::clamp(int(std::nearbyint(w / std::min(o.crop_ratio_min, o.crop_ratio_max))), 1, height);
+  } else if (in_ratio > std::max(o.crop_ratio_min, o.crop_ratio_max)) {
+    w = std::clamp(int(std::nearbyint(h * std::max(o.crop_ratio_min, o.crop_ratio_max))), 1, width);
+  }
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+// The box's pixels rotated by `degrees` counter-clockwise (torchvision's sign) about the box's centre,
+// bilinear. Samples come from the whole source image, so a rotated crop shows the real surroundings in its
+// corners where the image has them; beyond the image's edge the nearest edge pixel repeats (no black
+// wedges, which a network could learn to read as a sign of augmentation).
+Image rotate_box(const Image& src, const Box& box, double degrees) {
+  Image out;
+  out.width = box.w;
+  out.height = box.h;
+  out.pixels.resize(size_t(box.w) * box.h * 3);
+  const double rad = degrees * M_PI / 180.0;
+  const float c = float(std::cos(rad)), s = float(std::sin(rad));
+  // Source pixel-index coordinates of output pixel (x, y): the box centre plus the rotated offset.
+  const float cx = box.w * 0.5f, cy = box.h * 0.5f;
+  const float sx0 = float(box.x) + cx - 0.5f, sy0 = float(box.y) + cy - 0.5f;
+  const int max_x = src.width - 1, max_y = src.height - 1;
+  const size_t stride = size_t(src.width) * 3;
+  const uint8_t* base = src.pixels.data();
+  uint8_t* dst = out.pixels.data();
+  for (int y = 0; y < box.h; ++y) {
+    const float dy = float(y) + 0.5f - cy;
+    for (int x = 0; x < box.w; ++x, dst += 3) {
+      const float dx = float(x) + 0.5f - cx;
+      const float sx = sx0 + c * dx - s * dy, sy = sy0 + s * dx + c * dy;
+      const float fx = std::floor(sx), fy = std::floor(sy);
+      const float ax = sx - fx, ay = sy - fy;
+      const int ix = int(fx), iy = int(fy);
+      const int x0 = std::clamp(ix, 0, max_x), x1 = std::clamp(ix + 1, 0, max_x);
+      const int y0 = std::clamp(iy, 0, max_y), y1 = std::clamp(iy + 1, 0, max_y);
+      const uint8_t* p00 = base + size_t(y0) * stride + size_t(x0) * 3;
+      const uint8_t* p01 = base + size_t(y0) * stride + size_t(x1) * 3;
+      const uint8_t* p10 = base + size_t(y1) * stride + size_t(x0) * 3;
+      const uint8_t* p11 = base + size_t(y1) * stride + size_t(x1) * 3;
+      for (int k = 0; k < 3; ++k) {
+        const float top = p00[k] + ax * (p01[k] - p00[k]);
+        const float bottom = p10[k] + ax * (p11[k] - p10[k]);
+        dst[k] = uint8_t(top + ay * (bottom - top) + 0.5f);
+      }
+    }
+  }
+  return out;
+}
+
+void flip_horizontal(Image& image) {
+  for (int y = 0; y < image.height; ++y) {
+    uint8_t* left = image.at(0, y);
+    uint8_t* right = image.at(image.width - 1, y);
+    for (; left < right; left += 3, right -= 3) {
+      std::swap(left[0], right[0]);
+      std::swap(left[1], right[1]);
+      std::swap(left[2], right[2]);
+    }
+  }
+}
+
+// torchvision's ColorJitter without hue, in a fixed order (brightness, contrast, saturation; torchvision
+// shuffles the order per sample, which adds nothing for these three mild factors). Each step is a blend
+// img * f + other * (1 - f), clamped to [0, 255] and rounded back to 8 bits as a uint8 pipeline would:
+// brightness blends with black, contrast with the mean grey level of the (brightened) image, saturation
+// with each pixel's grey level (ITU-R 601 luma weights, as torchvision's rgb_to_grayscale).
+void color_jitter(Image& image, const AugmentOptions& o, Rng& rng) {
+  auto factor = [&](double x) { return x > 0 ? float(rng.uniform(std::max(0.0, 1.0 - x), 1.0 + x)) : 1.0f; };
+  const bool b_on = o.brightness > 0, c_on = o.contrast > 0, s_on = o.saturation > 0;
+  const float fb = factor(o.brightness), fc = factor(o.contrast), fs = factor(o.saturation);
+  if (!b_on && !c_on && !s_on) return;
+  uint8_t* p = image.pixels.data();
+  const size_t n = size_t(image.width) * image.height;
+
+  // Pass 1: brightness (a table: it is per value) and, for contrast, the grey mean of the result.
+  double grey_sum = 0.0;
+  if (b_on) {
+    uint8_t table[256];
+    for (int v = 0; v < 256; ++v) table[v] = clamp_round(float(v) * fb);
+    for (size_t i = 0; i < n * 3; ++i) p[i] = table[p[i]];
+  }
+  if (c_on) {
+    for (size_t i = 0; i < n; ++i) grey_sum += 0.299f * p[3 * i] + 0.587f * p[3 * i + 1] + 0.114f * p[3 * i + 2];
+  }
+  if (!c_on && !s_on) return;
+
+  // Pass 2: contrast then saturation, per pixel (saturation needs only the pixel's own channels).
+  const float mean_term = float(grey_sum / double(n)) * (1.0f - fc);
+  for (size_t i = 0; i < n; ++i, p += 3) {
+    if (c_on) {
+      for (int k = 0; k < 3; ++k) p[k] = clamp_round(fc * p[k] + mean_term);
+    }
+    if (s_on) {
+      const float grey = (0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]) * (1.0f - fs);
+      for (int k = 0; k < 3; ++k) p[k] = clamp_round(fs * p[k] + grey);
+    }
+  }
+}
+
+}  // namespace
+
+Image resize(const Image& src, int width, int height) {
+  check_image(src, "resize");
+  return resample(src.pixels.data(), size_t(src.width) * 3, src.width, src.height, width, height, 0, 0, width,
+                  height);
+}
+
+Image eval_transform(const Image& src, int size) {
+  check_image(src, "eval_transform");
+  ASLNET_CHECK(size > 0) << "eval_transform: output size must be positive, got " << size;
+  // torchvision's Resize(int): the shorter side to `side`, the longer one int(side * long / short)
+  // (truncated), then CenterCrop's offsets int(round((resized - size) / 2)).
+  const int side = eval_resize_side(size);
+  const bool wide = src.width > src.height;
+  const int shorter = wide ? src.height : src.width, longer = wide ? src.width : src.height;
+  const int resized_long = int(double(side) * longer / shorter);
+  const int rw = wide ? resized_long : side, rh = wide ? side : resized_long;
+  const int left = int(std::nearbyint((rw - size) / 2.0)), top = int(std::nearbyint((rh - size) / 2.0));
+  return resample(src.pixels.data(), size_t(src.width) * 3, src.width, src.height, rw, rh, left, top, size, size);
+}
+
+Image train_transform(const Image& src, int size, const AugmentOptions& options, Rng& rng) {
+  check_image(src, "train_transform");
+  ASLNET_CHECK(size > 0) << "train_transform: output size must be positive, got " << size;
+  const bool rotate = options.rotation_degrees > 0;
+  Image out;
+  if (options.random_resized_crop) {
+    const Box box = random_resized_crop_box(src.width, src.height, options, rng);
+    if (rotate) {
+      const Image rotated = rotate_box(src, box, rng.uniform(-options.rotation_degrees, options.rotation_degrees));
+      out = resize(rotated, size, size);
+    } else {
+      // Resizing the box in place is the same as cropping then resizing (taps stop at the box's edges).
+      out = resample(src.at(box.x, box.y), size_t(src.width) * 3, box.w, box.h, size, size, 0, 0, size, size);
+    }
+  } else if (rotate) {
+    // No random crop: the whole image, rotated, then evaluation's resize and centre crop, so that with
+    // every augmentation off training sees exactly what evaluation does.
+    const Box whole{0, 0, src.width, src.height};
+    out = eval_transform(rotate_box(src, whole, rng.uniform(-options.rotation_degrees, options.rotation_degrees)),
+                         size);
+  } else {
+    out = eval_transform(src, size);
+  }
+  if (options.flip && rng.uniform() < 0.5) flip_horizontal(out);
+  color_jitter(out, options, rng);
+  return out;
+}
+
+void normalize_into(const Image& image, const Normalization& norm, DType dtype, void* dst) {
+  check_image(image, "normalize_into");
+  const size_t n = image.pixels.size();
+  const uint8_t* p = image.pixels.data();
+  if (dtype == DType::U8) {
+    std::memcpy(dst, p, n);
+    return;
+  }
+  ASLNET_CHECK(dtype == DType::F32 || dtype == DType::BF16)
+      << "normalize_into: expected f32, bf16 or u8, got " << dtype_name(dtype);
+  // A table per channel and value: 768 exact evaluations of the formula instead of one per pixel.
+  float table[3][256];
+  for (int k = 0; k < 3; ++k)
+    for (int v = 0; v < 256; ++v) table[k][v] = (float(v) / 255.0f - norm.mean[size_t(k)]) / norm.std[size_t(k)];
+  if (dtype == DType::F32) {
+    float* out = static_cast<float*>(dst);
+    for (size_t i = 0; i < n; i += 3) {
+      out[i] = table[0][p[i]];
+      out[i + 1] = table[1][p[i + 1]];
+      out[i + 2] = table[2][p[i + 2]];
+    }
+  } else {
+    bf16 btable[3][256];
+    for (int k = 0; k < 3; ++k)
+      for (int v = 0; v < 256; ++v) btable[k][v] = to_bf16(table[k][v]);
+    bf16* out = static_cast<bf16*>(dst);
+    for (size_t i = 0; i < n; i += 3) {
+      out[i] = btable[0][p[i]];
+      out[i + 1] = btable[1][p[i + 1]];
+      out[i + 2] = btable[2][p[i + 2]];
+    }
+  }
+}
+
+int min_decode_side(int size, bool train) {
+  // Evaluation resizes the shorter side to size / 0.875 (with downscaling only if the image is larger).
+  // Training crops a random box of at least crop_scale_min of the area (default options: the loader's
+  // decode size does not depend on per-run options) and resizes it to size: asking for
+  // size / sqrt(crop_scale_min) makes the smallest square crop still cover size pixels, so crops are
+  // never upscaled except the extreme-ratio ones, by at most sqrt(4/3) along one axis. For 64 that is 84,
+  // so a 200x200 photo decodes at 1/2 scale (100x100); the training value also covers the evaluation
+  // path that training falls back to without random crops.
+  const int eval_side = eval_resize_side(size);
+  if (!train) return eval_side;
+  const int train_side = int(std::ceil(size / std::sqrt(AugmentOptions{}.crop_scale_min)));
+  return std::max(train_side, eval_side);
+}
+
+}  // namespace aslnet
