@@ -16,3 +16,20 @@ template <class T>
 int64_t top1_correct(int64_t batch, int64_t classes, const T* logits, const int32_t* labels);
 
 }  // namespace aslnet::kernels::cpu
+
+// The CUDA version: one launch computes the loss, dlogits and the top-1 hits, and leaves the results
+// on the device (loss_sum: the sum over rows of the per-row loss, as one float; correct: the hit count),
+// so the host reads them only when it wants to (every N steps) and a step never waits on the host.
+// Deterministic: one block, a fixed reduction order.
+#include <cuda_runtime.h>
+
+namespace aslnet::kernels::cuda {
+
+// dlogits may be null (evaluation). T is float or bf16 (logits and dlogits); math in fp32.
+// `loss_sum` and `correct` are overwritten, or added to with `accumulate` (evaluation over many batches).
+template <class T>
+void softmax_cross_entropy(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
+                           const int32_t* labels, double label_smoothing, T* dlogits, double scale, float* loss_sum,
+                           int32_t* correct, bool accumulate = false);
+
+}  // namespace aslnet::kernels::cuda

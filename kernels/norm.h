@@ -32,3 +32,28 @@ void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T
 
 }  // namespace cpu
 }  // namespace aslnet::kernels
+
+// The CUDA versions (hand-written NHWC kernels). Activations x, y, dy, dx are T (float or bf16);
+// gamma, beta, the saved and running statistics and the parameter gradients are always fp32 (mixed
+// precision keeps parameters in fp32). Statistics are accumulated in fp32 over a fixed reduction tree,
+// so results do not depend on timing. `scratch` is device memory of batchnorm_scratch_floats(shape)
+// floats, taken from the Context's workspace (nothing is allocated inside a step).
+#include <cuda_runtime.h>
+
+namespace aslnet::kernels::cuda {
+
+int64_t batchnorm_scratch_floats(const NormShape& shape);
+
+template <class T>
+void batchnorm_forward_train(cudaStream_t stream, const NormShape& shape, const T* x, const float* gamma,
+                             const float* beta, T* y, float* save_mean, float* save_invstd, float* running_mean,
+                             float* running_var, double momentum, double eps, float* scratch);
+template <class T>
+void batchnorm_forward_eval(cudaStream_t stream, const NormShape& shape, const T* x, const float* gamma,
+                            const float* beta, const float* running_mean, const float* running_var, double eps, T* y);
+template <class T>
+void batchnorm_backward(cudaStream_t stream, const NormShape& shape, const T* x, const T* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, T* dx, float* dgamma, float* dbeta,
+                        bool accumulate, float* scratch);
+
+}  // namespace aslnet::kernels::cuda

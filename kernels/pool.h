@@ -29,3 +29,21 @@ void global_avgpool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* d
 
 }  // namespace cpu
 }  // namespace aslnet::kernels
+
+// The CUDA versions, over device buffers; T is float or bf16. Same semantics and argmax convention as
+// the CPU kernels (first maximum in window order wins), so the two can be compared exactly.
+#include <cuda_runtime.h>
+
+namespace aslnet::kernels::cuda {
+
+template <class T>
+void maxpool_forward(cudaStream_t stream, const PoolShape& shape, const T* x, T* y, int32_t* argmax);
+// dx is overwritten (windows overlap: each input gathers from the outputs whose argmax it is).
+template <class T>
+void maxpool_backward(cudaStream_t stream, const PoolShape& shape, const T* dy, const int32_t* argmax, T* dx);
+template <class T>
+void global_avgpool_forward(cudaStream_t stream, int64_t n, int64_t hw, int64_t c, const T* x, T* y);
+template <class T>
+void global_avgpool_backward(cudaStream_t stream, int64_t n, int64_t hw, int64_t c, const T* dy, T* dx);
+
+}  // namespace aslnet::kernels::cuda

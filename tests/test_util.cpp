@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <random>
 
 namespace aslnet::test {
 
@@ -58,5 +60,61 @@ void fill_normal(Tensor& t, Rng& rng, double std) {
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = T(rng.normal(0.0, std));
   });
 }
+
+double max_relative_error(const Tensor& actual, const Tensor& reference) {
+  double most_diff = 0.0, most_ref = 0.0;
+  for_pairs(actual, reference, [&](double x, double y) {
+    // A NaN difference must fail the comparison, and std::max would drop it.
+    const double d = std::abs(x - y);
+    most_diff = (d > most_diff || std::isnan(d)) ? d : most_diff;
+    most_ref = std::max(most_ref, std::abs(y));
+  });
+  return most_ref > 0 ? most_diff / most_ref : most_diff;
+}
+
+Tensor poisoned(const Shape& shape, DType dtype, Device device) {
+  Tensor host = Tensor::empty(shape, dtype);
+  switch (dtype) {
+    case DType::F32: std::fill_n(host.data<float>(), host.numel(), std::nanf("")); break;
+    case DType::F64: std::fill_n(host.data<double>(), host.numel(), std::nan("")); break;
+    case DType::BF16: std::fill_n(host.data<bf16>(), host.numel(), bf16{0x7fc0}); break;
+    default: std::memset(host.raw(), 0x7f, host.bytes()); break;
+  }
+  return device.is_cpu() ? host : host.to(device);
+}
+
+Tensor random_f32(const Shape& shape, Rng& rng, double std, bool bf16_exact) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  fill_normal(t, rng, std);
+  if (bf16_exact) {
+    float* p = t.data<float>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = from_bf16(aslnet::to_bf16(p[i]));
+  }
+  return t;
+}
+
+Tensor to_bf16(const Tensor& f32) {
+  const Tensor src = f32.device().is_cpu() ? f32 : f32.to(Device::cpu());
+  Tensor out = Tensor::empty(src.shape(), DType::BF16);
+  for (int64_t i = 0; i < src.numel(); ++i) out.data<bf16>()[i] = aslnet::to_bf16(src.data<float>()[i]);
+  return out;
+}
+
+Tensor to_f32(const Tensor& any_float) {
+  const Tensor src = any_float.device().is_cpu() ? any_float : any_float.to(Device::cpu());
+  Tensor out = Tensor::empty(src.shape(), DType::F32);
+  float* o = out.data<float>();
+  for (int64_t i = 0; i < src.numel(); ++i) {
+    switch (src.dtype()) {
+      case DType::F32: o[i] = src.data<float>()[i]; break;
+      case DType::F64: o[i] = float(src.data<double>()[i]); break;
+      case DType::BF16: o[i] = from_bf16(src.data<bf16>()[i]); break;
+      default: ASLNET_CHECK(false) << "to_f32: expected a floating-point tensor, got " << dtype_name(src.dtype());
+    }
+  }
+  return out;
+}
+
+uint64_t fresh_seed() { return std::random_device{}(); }
 
 }  // namespace aslnet::test

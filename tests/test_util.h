@@ -26,6 +26,26 @@ double max_abs_diff(const Tensor& a, const Tensor& b);
 // Fills an f32 or f64 CPU tensor with N(0, std).
 void fill_normal(Tensor& t, Rng& rng, double std = 1.0);
 
+// The two error measures of the GPU-against-CPU tests (CPU copies are made as needed; bf16 is widened):
+// |actual - reference| / |reference| in the L2 norm (relative_error above), and
+// max |actual - reference| / max |reference|.
+double max_relative_error(const Tensor& actual, const Tensor& reference);
+
+// A fresh tensor full of NaN (f32, f64, bf16) or 0x7f bytes (other types) on `device`: an output that a
+// kernel forgets to write shows up in the comparison.
+Tensor poisoned(const Shape& shape, DType dtype, Device device);
+
+// A CPU f32 tensor of N(0, std) values; with `bf16_exact`, each value is rounded to the nearest bf16, so
+// that bf16 kernels and the fp32 CPU reference start from the same numbers.
+Tensor random_f32(const Shape& shape, Rng& rng, double std = 1.0, bool bf16_exact = false);
+
+// Conversions of CPU tensors between f32 and bf16 (round to nearest even).
+Tensor to_bf16(const Tensor& f32);
+Tensor to_f32(const Tensor& any_float);
+
+// A seed that differs on every run (tests draw fresh inputs), printed by the caller on failure.
+uint64_t fresh_seed();
+
 }  // namespace aslnet::test
 
 // Skips the test with `reason`, or fails it when `require_env` (ASLNET_REQUIRE_GPU, ...) is set.

@@ -22,7 +22,14 @@ Context::Context(Device device, uint64_t seed) : device_(device), seed_(seed), r
     copy_stream_ = make_stream();
     cublas_ = make_cublas(stream_.get());
     cudnn_ = make_cudnn(stream_.get());
+    set_allow_tf32(false);
   }
+}
+
+void Context::set_allow_tf32(bool allow) {
+  allow_tf32_ = allow;
+  if (device_.is_cuda())
+    CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
 }
 
 void Context::set_cpu_threads(int threads) {

@@ -1,0 +1,46 @@
+// Fused optimizer updates over a flat fp32 parameter arena: one launch updates every parameter (torch's
+// update rules, in torch's order of operations), and in mixed precision writes the bf16 compute copy of
+// each weight as it goes. Weight decay differs per parameter (batch-norm and bias parameters may be
+// exempt), so the arena is described as spans with their own decay; a thread finds its span by a
+// binary search over the (few hundred) span ends.
+//
+// Hyper-parameters that change between steps (learning rate, Adam's bias corrections) are read from
+// device memory, not passed by value: a captured CUDA graph replays with the values of the moment.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "engine/core/dtype.h"
+
+namespace aslnet::kernels::cuda {
+
+// Span i covers arena elements [i ? ends[i - 1] : 0, ends[i]) and decays with weight_decay[i].
+// Both arrays live on the device, `count` entries each; ends[count - 1] is the arena's length.
+struct DecaySpans {
+  const int64_t* ends = nullptr;
+  const float* weight_decay = nullptr;
+  int count = 0;
+};
+
+// Step-varying values, on the device.
+struct StepHyper {
+  float lr;
+  float bias_correction1;  // AdamW: 1 - beta1^t
+  float bias_correction2;  // AdamW: 1 - beta2^t
+};
+
+// torch.optim.SGD (dampening 0): g = grad + wd * p; buf = mu * buf + g (buf = g at the first step is
+// torch's rule; zero-initialised buffers give the same); g = nesterov ? g + mu * buf : buf; p -= lr * g.
+// momentum_buf is null when mu == 0. param_bf16 (null in fp32 training) receives bf16(p).
+void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
+              bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov);
+
+// torch.optim.AdamW: p *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+// p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
+                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float beta1,
+                float beta2, float eps);
+
+}  // namespace aslnet::kernels::cuda
