@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "app/commands.h"
+#include "app/device_options.h"
 #include "app/progress.h"
 #include "data/classes.h"
 #include "data/dataset_index.h"
@@ -37,12 +38,13 @@ nlohmann::json eval_json(const EvalResult& r) {
 }  // namespace
 
 void run_train(const TrainOptions& o) {
-  ASLNET_CHECK(o.device == "cpu") << "--device " << o.device
-                                  << ": this build trains on the CPU only (the CUDA backend is the next milestone)";
-  ASLNET_CHECK(o.precision == "fp32") << "--precision " << o.precision << ": only fp32 on the CPU";
+  const Device device = training_device(o.device, o.devices);
+  const DType dtype = training_dtype(o.precision, device);
   ASLNET_CHECK(o.resume.empty() || o.init_from.empty()) << "--resume and --init-from exclude each other";
   Context::set_cpu_threads(o.threads);
-  Context ctx(Device::cpu(), o.seed);
+  Context ctx(device, o.seed);
+  ctx.set_allow_tf32(o.tf32);
+  ctx.set_deterministic(o.deterministic);
 
   // Data: the training folder, and validation from --val-dir or a split of the training folder.
   const DatasetIndex all = index_class_folders(o.data);
@@ -83,8 +85,14 @@ void run_train(const TrainOptions& o) {
     info = read_checkpoint_meta(o.init_from).model;
     info.num_classes = int64_t(asl_classes().size());
   }
+  // Initialised on the CPU (one random stream, the same weights on every device), then copied over.
   auto model = make_model(info);
   init_torchvision(*model, ctx.rng());
+  if (device.is_cuda() || dtype != DType::F32) {
+    auto placed = make_model(info, dtype, device);
+    placed->copy_weights_from(*model);
+    model = std::move(placed);
+  }
   OptimizerConfig opt_config{.kind = o.optimizer,
                              .momentum = o.momentum,
                              .nesterov = o.nesterov,
@@ -96,7 +104,7 @@ void run_train(const TrainOptions& o) {
   } else if (!o.init_from.empty()) {
     load_weights(o.init_from, *model, o.reset_head);
   }
-  model->setup(ctx, o.batch, o.image_size, o.image_size);
+  setup_or_explain(ctx, *model, o.batch, o.image_size);
 
   TrainerOptions trainer_opts;
   trainer_opts.epochs = o.epochs;
@@ -129,11 +137,11 @@ void run_train(const TrainOptions& o) {
 
   progress.line(
       fmt::format("training {} ({} stem, width {}) on {} images ({} for validation, {} split), {} px, "
-                  "batch {}{}, {} epochs of {} steps, cpu ({} threads)",
+                  "batch {}{}, {} epochs of {} steps, {}",
                   info.arch, info.stem, info.width, split.train.samples.size(), split.val.samples.size(),
                   o.val_dir.empty() ? o.split.mode : "--val-dir", o.image_size, o.batch,
                   o.accum_steps > 1 ? fmt::format(" x {} accumulated", o.accum_steps) : "", o.epochs, per_epoch,
-                  Context::cpu_threads()));
+                  describe_device(ctx, o.precision)));
   progress.json({{"event", "start"},
                  {"arch", info.arch},
                  {"train_images", split.train.samples.size()},
@@ -252,8 +260,12 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--no-flip", o->no_flip, "no horizontal flip");
   cmd->add_option("--jitter", o->jitter, "brightness/contrast/saturation jitter (0: off)")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--rotation", o->rotation, "random rotation in degrees (0: off)")->check(CLI::Range(0.0, 45.0));
-  cmd->add_option("--device", o->device, "cpu (cuda arrives with the CUDA backend)");
-  cmd->add_option("--precision", o->precision, "fp32");
+  cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--devices", o->devices, "GPU indices, e.g. 0 (with --device cuda; one device per process for now)");
+  cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
+  cmd->add_flag("--deterministic", o->deterministic, "only deterministic cuDNN algorithms (GPU)");
   cmd->add_option("--seed", o->seed);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", o->out, "output folder for checkpoints and log.jsonl");

@@ -412,6 +412,7 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
   params.copy_from(staged.params);
   Tensor state = model.state_arena();
   state.copy_from(staged.state);
+  model.parameters_changed();
   for (size_t i = 0; i < staged.counters.size(); ++i) model.counters()[i]->value = staged.counters[i];
   if (restore_optimizer) {
     const auto targets = optimizer->state_tensors();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/input_stager.h"
 #include "kernels/loss.h"
 
 namespace aslnet {
@@ -24,9 +25,10 @@ EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epo
   r.confusion.assign(size_t(r.classes * r.classes), 0);
   source.start_epoch(epoch);
   Batch batch;
+  InputStager stager(ctx, model);
   double loss_sum = 0.0;
   while (source.next(batch)) {
-    const Tensor logits = model.forward(ctx, batch.images, /*training=*/false).to(Device::cpu());
+    const Tensor logits = host_float_copy(model.forward(ctx, stager.stage(batch).images, /*training=*/false));
     const int32_t* labels = batch.labels.data<int32_t>();
     dispatch_real(logits.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -47,7 +49,7 @@ EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epo
 }
 
 std::vector<std::vector<double>> softmax_rows(const Tensor& logits, int64_t rows) {
-  const Tensor host = logits.device().is_cpu() ? logits : logits.to(Device::cpu());
+  const Tensor host = host_float_copy(logits);
   const int64_t classes = host.shape()[1];
   std::vector<std::vector<double>> out(static_cast<size_t>(rows), std::vector<double>(static_cast<size_t>(classes)));
   dispatch_real(host.dtype(), [&](auto tag) {

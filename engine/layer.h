@@ -21,8 +21,11 @@ struct Parameter {
   std::string name;  // torchvision's name: "layer1.0.conv1.weight"
   Shape shape;       // in the engine's layout
   ParamRole role;
-  Tensor value;  // views into the model's flat parameter and gradient arenas
+  Tensor value;  // views into the model's flat parameter and gradient arenas (fp32 masters in mixed precision)
   Tensor grad;
+  // The weights the layer computes with: `value` itself, or in bf16 mixed precision its bf16 copy (a
+  // view into the model's compute arena, refreshed by the optimizer). Batch norm always uses `value`.
+  Tensor compute;
   bool is_norm_or_bias() const { return role != ParamRole::ConvWeight && role != ParamRole::LinearWeight; }
 };
 

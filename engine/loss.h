@@ -23,9 +23,23 @@ class CrossEntropyLoss {
   LossResult evaluate(Context& ctx, const Tensor& logits, const Tensor& labels) const;
   const Tensor& dlogits() const { return dlogits_; }
 
+  // GPU: forward_backward without waiting. The loss and hit count stay on the device (summed over the
+  // calls since the last reset, so a whole accumulation of micro-batches costs one read) until
+  // read_pending() copies them back, which waits for the step. On the CPU, the same calls work
+  // (computed at once) so that callers need not care.
+  void forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0);
+  // Mean loss over the images of the pending calls, their hits; resets the pending sums.
+  LossResult read_pending(Context& ctx);
+
  private:
+  void ensure_buffers(const Tensor& logits);
+
   double label_smoothing_;
   Tensor dlogits_;
+  Tensor loss_sum_, correct_;  // GPU: device sums of the pending calls
+  double pending_loss_sum_ = 0.0;  // CPU: host sums of the pending calls
+  int64_t pending_correct_ = 0, pending_rows_ = 0;
+  bool pending_on_device_ = false;
 };
 
 }  // namespace aslnet

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "engine/core/cuda_check.h"
+#include "kernels/elementwise.h"
+
 namespace aslnet {
 
 namespace {
@@ -13,7 +16,17 @@ int64_t align_elems(int64_t count, DType dtype) {
 }  // namespace
 
 Model::Model(std::unique_ptr<Sequential> net, ModelInfo info, DType dtype, Device device)
-    : net_(std::move(net)), info_(std::move(info)), dtype_(dtype), device_(device) {
+    : net_(std::move(net)),
+      info_(std::move(info)),
+      dtype_(dtype),
+      master_dtype_(dtype == DType::BF16 ? DType::F32 : dtype),
+      device_(device) {
+  if (device_.is_cpu())
+    ASLNET_CHECK(dtype_ == DType::F32 || dtype_ == DType::F64)
+        << "the CPU trains in f32 or f64, not " << dtype_name(dtype_) << " (bf16 mixed precision needs --device cuda)";
+  else
+    ASLNET_CHECK(dtype_ == DType::F32 || dtype_ == DType::BF16)
+        << "the GPU trains in f32 or bf16, not " << dtype_name(dtype_);
   net_->collect_parameters(parameters_);
   net_->collect_state(state_, counters_);
   // The input image needs no gradient.
@@ -24,22 +37,25 @@ Model::Model(std::unique_ptr<Sequential> net, ModelInfo info, DType dtype, Devic
   std::vector<int64_t> offsets(parameters_.size());
   for (size_t i = parameters_.size(); i-- > 0;) {
     offsets[i] = total;
-    total += align_elems(parameters_[i]->shape.numel(), dtype_);
+    total += align_elems(parameters_[i]->shape.numel(), master_dtype_);
   }
-  params_ = Tensor::zeros(Shape{total}, dtype_, device_);
-  grads_ = Tensor::zeros(Shape{total}, dtype_, device_);
+  params_ = Tensor::zeros(Shape{total}, master_dtype_, device_);
+  grads_ = Tensor::zeros(Shape{total}, master_dtype_, device_);
+  if (mixed_precision()) compute_ = Tensor::zeros(Shape{total}, dtype_, device_);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     parameters_[i]->value = params_.slice(offsets[i], parameters_[i]->shape);
     parameters_[i]->grad = grads_.slice(offsets[i], parameters_[i]->shape);
+    parameters_[i]->compute =
+        mixed_precision() ? compute_.slice(offsets[i], parameters_[i]->shape) : parameters_[i]->value;
   }
 
   int64_t state_total = 0;
-  for (auto* s : state_) state_total += align_elems(s->shape.numel(), dtype_);
-  state_arena_ = Tensor::zeros(Shape{state_total}, dtype_, device_);
+  for (auto* s : state_) state_total += align_elems(s->shape.numel(), master_dtype_);
+  state_arena_ = Tensor::zeros(Shape{state_total}, master_dtype_, device_);
   int64_t at = 0;
   for (auto* s : state_) {
     s->value = state_arena_.slice(at, s->shape);
-    at += align_elems(s->shape.numel(), dtype_);
+    at += align_elems(s->shape.numel(), master_dtype_);
   }
 }
 
@@ -49,6 +65,8 @@ void Model::setup(Context& ctx, int64_t batch, int64_t height, int64_t width) {
       << "bad input size " << batch << "x" << height << "x" << width;
   input_shape_ = Shape{batch, height, width, info_.in_channels};
   const Shape out = net_->setup(ctx, input_shape_, dtype_);
+  // Setup may have run cuDNN's algorithm search on the stream: let it finish before the first step.
+  ctx.synchronize();
   ASLNET_CHECK(out.rank() == 2 && out[1] == info_.num_classes) << "network ends in " << out.str();
   ctx.reserve_workspace(net_->workspace_bytes());
 }
@@ -58,7 +76,22 @@ const Tensor& Model::forward(Context& ctx, const Tensor& x, bool training) {
   ASLNET_CHECK(x.shape() == input_shape_ && x.dtype() == dtype_)
       << "model was set up for " << dtype_name(dtype_) << input_shape_.str() << ", got " << dtype_name(x.dtype())
       << x.shape().str();
+  if (compute_stale_ && mixed_precision()) {
+    kernels::cuda::cast<float, bf16>(ctx.stream(), params_.numel(), params_.data<float>(), compute_.data<bf16>());
+  }
+  compute_stale_ = false;
   return net_->forward(ctx, x, training);
+}
+
+void Model::copy_weights_from(const Model& other) {
+  ASLNET_CHECK(other.info_.arch == info_.arch && other.params_.numel() == params_.numel() &&
+               other.state_arena_.numel() == state_arena_.numel() && other.master_dtype_ == master_dtype_)
+      << "cannot copy the weights of a " << other.info_.arch << " (" << dtype_name(other.master_dtype_)
+      << ") into a " << info_.arch << " (" << dtype_name(master_dtype_) << ")";
+  params_.copy_from(other.params_);
+  state_arena_.copy_from(other.state_arena_);
+  for (size_t i = 0; i < counters_.size(); ++i) counters_[i]->value = other.counters_[i]->value;
+  parameters_changed();
 }
 
 void Model::backward(Context& ctx, const Tensor& dlogits, bool accumulate) { net_->backward(ctx, dlogits, accumulate); }

@@ -26,7 +26,9 @@ struct ModelInfo {
 class Model {
  public:
   // Allocates the arenas (zeroed) and binds every parameter to its slice; nothing else is allocated
-  // until setup().
+  // until setup(). `dtype` is the compute type: f32 or f64 (CPU), f32 or bf16 (CUDA). bf16 is mixed
+  // precision: activations and weight copies in bf16; master weights, gradients, batch-norm statistics
+  // and optimizer state in fp32 (the arenas' type, dtype()).
   Model(std::unique_ptr<Sequential> net, ModelInfo info, DType dtype = DType::F32, Device device = Device::cpu());
 
   // Allocates activations, gradients and workspace for inputs of [batch, height, width, in_channels].
@@ -39,7 +41,11 @@ class Model {
   void backward(Context& ctx, const Tensor& dlogits, bool accumulate = false);
 
   const ModelInfo& info() const { return info_; }
-  DType dtype() const { return dtype_; }
+  // The arenas' type (parameters, gradients, statistics, optimizer state).
+  DType dtype() const { return master_dtype_; }
+  // The type of activations and of the weights layers compute with (the input's type too).
+  DType compute_dtype() const { return dtype_; }
+  bool mixed_precision() const { return dtype_ != master_dtype_; }
   Device device() const { return device_; }
   const std::vector<Parameter*>& parameters() const { return parameters_; }
   const std::vector<StateTensor*>& state() const { return state_; }
@@ -50,18 +56,28 @@ class Model {
   const Tensor& parameter_arena() const { return params_; }
   const Tensor& gradient_arena() const { return grads_; }
   const Tensor& state_arena() const { return state_arena_; }
+  // bf16 copies of the parameters, in the parameter arena's layout (undefined without mixed precision).
+  const Tensor& compute_arena() const { return compute_; }
+
+  // Call after writing the parameter arena from outside the optimizer (loading, copying): the bf16
+  // copies are refreshed at the next forward.
+  void parameters_changed() { compute_stale_ = true; }
+  // Copies another model's parameters, statistics and counters (same architecture, any device): how a
+  // GPU model gets the weights initialised on the CPU.
+  void copy_weights_from(const Model& other);
   int64_t parameter_count() const;  // trainable scalars (without alignment padding)
   Sequential& net() { return *net_; }
 
  private:
   std::unique_ptr<Sequential> net_;
   ModelInfo info_;
-  DType dtype_;
+  DType dtype_, master_dtype_;
   Device device_;
+  bool compute_stale_ = true;
   std::vector<Parameter*> parameters_;  // in forward (layer) order
   std::vector<StateTensor*> state_;
   std::vector<Counter*> counters_;
-  Tensor params_, grads_, state_arena_;
+  Tensor params_, grads_, state_arena_, compute_;
   Shape input_shape_;
 };
 

@@ -1,6 +1,10 @@
 #include "engine/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "engine/core/cuda_check.h"
+#include "kernels/optimizer.h"
 
 #include "engine/core/parallel.h"
 
@@ -26,6 +30,53 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
     first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
     second_ = Tensor::zeros(arena, model_.dtype(), model_.device());
   }
+  if (model_.device().is_cuda()) {
+    // Spans in arena order, each running to the next parameter's start (alignment padding included:
+    // its gradient is always zero, so it stays zero), merged where the decay is the same.
+    std::vector<Segment> sorted = segments_;
+    std::sort(sorted.begin(), sorted.end(), [](const Segment& a, const Segment& b) { return a.offset < b.offset; });
+    std::vector<int64_t> ends;
+    std::vector<float> decay;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      const int64_t end = i + 1 < sorted.size() ? sorted[i + 1].offset : arena.numel();
+      const float wd = sorted[i].decays ? float(config_.weight_decay) : 0.0f;
+      if (!decay.empty() && decay.back() == wd)
+        ends.back() = end;
+      else
+        ends.push_back(end), decay.push_back(wd);
+    }
+    span_count_ = int(ends.size());
+    span_ends_ = Buffer::device(ends.size() * sizeof(int64_t), model_.device().index);  // no i64 tensors
+    CUDA_CHECK(cudaMemcpy(span_ends_.data(), ends.data(), ends.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
+    span_decay_ = Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device());
+    CUDA_CHECK(cudaMemcpy(span_decay_.raw(), decay.data(), decay.size() * sizeof(float), cudaMemcpyHostToDevice));
+    hyper_ = Tensor::zeros(Shape{int64_t(sizeof(kernels::cuda::StepHyper) / sizeof(float))}, DType::F32,
+                           model_.device());
+  }
+}
+
+void Optimizer::step_gpu(Context& ctx, double lr) {
+  ASLNET_CHECK(model_.dtype() == DType::F32) << "the GPU optimizer updates fp32 arenas";
+  kernels::cuda::StepHyper hyper{float(lr), 1.0f, 1.0f};
+  if (config_.kind == "adamw") {
+    hyper.bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
+    hyper.bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
+  }
+  // A pageable source: the values are taken before the call returns, and the copy is ordered on the stream.
+  CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), &hyper, sizeof hyper, cudaMemcpyHostToDevice, ctx.stream()));
+  const kernels::cuda::DecaySpans spans{static_cast<const int64_t*>(span_ends_.data()), span_decay_.data<float>(),
+                                        span_count_};
+  const Tensor& params = model_.parameter_arena();
+  bf16* copy = model_.mixed_precision() ? model_.compute_arena().data<bf16>() : nullptr;
+  const auto* h = static_cast<const kernels::cuda::StepHyper*>(hyper_.raw());
+  if (config_.kind == "sgd")
+    kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(),
+                            model_.gradient_arena().data<float>(), first_.defined() ? first_.data<float>() : nullptr,
+                            copy, spans, h, float(config_.momentum), config_.nesterov);
+  else
+    kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(),
+                              model_.gradient_arena().data<float>(), first_.data<float>(), second_.data<float>(), copy,
+                              spans, h, float(config_.beta1), float(config_.beta2), float(config_.eps));
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
@@ -35,8 +86,11 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
 }
 
 void Optimizer::step(Context& ctx, double lr) {
-  ASLNET_CHECK(ctx.device().is_cpu()) << "the optimizer runs on the CPU in this build";
   ++steps_;
+  if (ctx.device().is_cuda()) {
+    step_gpu(ctx, lr);
+    return;
+  }
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* param = model_.parameter_arena().data<T>();

@@ -39,11 +39,17 @@ class Optimizer {
     int64_t offset, count;
     bool decays;
   };
+  void step_gpu(Context& ctx, double lr);
+
   Model& model_;
   OptimizerConfig config_;
   std::vector<Segment> segments_;
   Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments
   int64_t steps_ = 0;
+  // GPU: the arena as spans of equal weight decay (device arrays), and the step's hyper-parameters.
+  Buffer span_ends_;
+  Tensor span_decay_, hyper_;
+  int span_count_ = 0;
 };
 
 }  // namespace aslnet

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "engine/input_stager.h"
+
 namespace aslnet {
 
 Trainer::Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOptions options)
@@ -28,6 +30,7 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
     const auto start = std::chrono::steady_clock::now();
     train.start_epoch(epoch);
     Batch batch;
+    InputStager stager(ctx_, model_);
     // A resumed run skips the micro-batches its checkpoint already trained on: the loader is
     // deterministic per epoch, so the rest of the epoch is exactly what the uninterrupted run saw.
     for (int64_t skip = (step % per_epoch) * options_.accum_steps; skip > 0; --skip) train.next(batch);
@@ -41,8 +44,9 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
       int64_t correct = 0;
       for (int64_t micro = 0; micro < options_.accum_steps; ++micro) {
         ASLNET_CHECK(train.next(batch)) << "the loader ended its epoch early";
-        const Tensor& logits = model_.forward(ctx_, batch.images, /*training=*/true);
-        const LossResult r = loss_.forward_backward(ctx_, logits, batch.labels, scale);
+        const Batch& input = stager.stage(batch);
+        const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/true);
+        const LossResult r = loss_.forward_backward(ctx_, logits, input.labels, scale);
         if (!std::isfinite(r.loss))
           throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
                               ", step " + std::to_string(step + 1) +

@@ -57,4 +57,17 @@ decltype(auto) dispatch_real(DType t, Fn&& fn) {
   return fn(float{});
 }
 
+// Calls fn(T{}) with T the C++ type of a floating-point tensor type that the CUDA kernels compute in:
+// float, or bf16 (mixed precision's activations and weight copies).
+template <class Fn>
+decltype(auto) dispatch_gpu(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::F32: return fn(float{});
+    case DType::BF16: return fn(bf16{});
+    default: break;
+  }
+  ASLNET_CHECK(false) << "the CUDA kernels take f32 or bf16 tensors, got " << dtype_name(t);
+  return fn(float{});
+}
+
 }  // namespace aslnet

@@ -87,7 +87,13 @@ void Tensor::copy_from(const Tensor& src) {
   if (device_.is_cpu() && src.device_.is_cpu()) {
     std::memcpy(data_, src.data_, bytes());
   } else {
+    // The engine's streams do not synchronise with the legacy default stream that cudaMemcpy uses, so
+    // "synchronous" is made true by hand: every kernel queued before sees its data, and the copy has
+    // landed before anything queued after it runs. Copies between devices are for set-up, checkpoints
+    // and tests, never inside a step.
+    CUDA_CHECK(cudaDeviceSynchronize());
     CUDA_CHECK(cudaMemcpy(data_, src.data_, bytes(), cudaMemcpyDefault));
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
 }
 
@@ -103,8 +109,18 @@ void Tensor::fill_zero() {
     std::memset(data_, 0, bytes());
   } else {
     CUDA_CHECK(cudaSetDevice(device_.index));
+    CUDA_CHECK(cudaDeviceSynchronize());
     CUDA_CHECK(cudaMemset(data_, 0, bytes()));
+    CUDA_CHECK(cudaDeviceSynchronize());
   }
+}
+
+Tensor host_float_copy(const Tensor& t) {
+  const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+  if (host.dtype() != DType::BF16) return host;
+  Tensor wide = Tensor::empty(host.shape(), DType::F32);
+  for (int64_t i = 0; i < host.numel(); ++i) wide.data<float>()[i] = from_bf16(host.data<bf16>()[i]);
+  return wide;
 }
 
 }  // namespace aslnet

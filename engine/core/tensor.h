@@ -85,4 +85,7 @@ class Tensor {
   Device device_;
 };
 
+// A host copy that the CPU kernels can read: f32 and f64 as they are, bf16 widened to f32.
+Tensor host_float_copy(const Tensor& t);
+
 }  // namespace aslnet

@@ -4,8 +4,8 @@ namespace aslnet {
 
 BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps)
     : momentum_(momentum), eps_(eps) {
-  weight_ = {name + ".weight", Shape{channels}, ParamRole::NormWeight, {}, {}};
-  bias_ = {name + ".bias", Shape{channels}, ParamRole::NormBias, {}, {}};
+  weight_ = {name + ".weight", Shape{channels}, ParamRole::NormWeight, {}, {}, {}};
+  bias_ = {name + ".bias", Shape{channels}, ParamRole::NormBias, {}, {}, {}};
   running_mean_ = {name + ".running_mean", Shape{channels}, {}};
   running_var_ = {name + ".running_var", Shape{channels}, {}};
   batches_tracked_ = {name + ".num_batches_tracked", 0};
@@ -28,15 +28,38 @@ Shape BatchNorm2d::setup(Context& ctx, const Shape& in, DType dtype) {
       << weight_.name << ": expected NHWC input with " << shape_.c << " channels, got " << in.str();
   shape_.rows = in.n() * in.h() * in.w();
   dtype_ = dtype;
-  save_mean_ = Tensor::empty(Shape{shape_.c}, dtype, ctx.device());
-  save_invstd_ = Tensor::empty(Shape{shape_.c}, dtype, ctx.device());
+  on_gpu_ = ctx.device().is_cuda();
+  // On the GPU the statistics are fp32 whatever the activations' type (mixed precision keeps them so).
+  const DType stats = on_gpu_ ? DType::F32 : dtype;
+  save_mean_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
+  save_invstd_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
   y_ = Tensor::empty(in, dtype, ctx.device());
   if (needs_input_grad_) dx_ = Tensor::empty(in, dtype, ctx.device());
   return in;
 }
 
-const Tensor& BatchNorm2d::forward(Context&, const Tensor& x, bool training) {
+size_t BatchNorm2d::workspace_bytes() const {
+  return on_gpu_ ? size_t(kernels::cuda::batchnorm_scratch_floats(shape_)) * sizeof(float) : 0;
+}
+
+const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training) {
   input_ = x;
+  if (on_gpu_) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      if (training)
+        kernels::cuda::batchnorm_forward_train<T>(
+            ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(), bias_.value.data<float>(), y_.data<T>(),
+            save_mean_.data<float>(), save_invstd_.data<float>(), running_mean_.value.data<float>(),
+            running_var_.value.data<float>(), momentum_, eps_, static_cast<float*>(ctx.workspace()));
+      else
+        kernels::cuda::batchnorm_forward_eval<T>(ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(),
+                                                 bias_.value.data<float>(), running_mean_.value.data<float>(),
+                                                 running_var_.value.data<float>(), eps_, y_.data<T>());
+    });
+    if (training) ++batches_tracked_.value;
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (training) {
@@ -54,8 +77,18 @@ const Tensor& BatchNorm2d::forward(Context&, const Tensor& x, bool training) {
   return y_;
 }
 
-const Tensor& BatchNorm2d::backward(Context&, const Tensor& dy, bool accumulate) {
+const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy, bool accumulate) {
   ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  if (on_gpu_) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::batchnorm_backward<T>(ctx.stream(), shape_, input_.data<T>(), dy.data<T>(),
+                                           weight_.value.data<float>(), save_mean_.data<float>(),
+                                           save_invstd_.data<float>(), dx_.data<T>(), weight_.grad.data<float>(),
+                                           bias_.grad.data<float>(), accumulate, static_cast<float*>(ctx.workspace()));
+    });
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::batchnorm_backward<T>(shape_, input_.data<T>(), dy.data<T>(), weight_.value.data<T>(),

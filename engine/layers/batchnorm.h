@@ -17,6 +17,7 @@ class BatchNorm2d : public Layer {
   const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   void collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) override;
+  size_t workspace_bytes() const override;
 
   // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
   bool closes_residual_branch = false;
@@ -28,6 +29,7 @@ class BatchNorm2d : public Layer {
   double momentum_, eps_;
   kernels::NormShape shape_;
   DType dtype_ = DType::F32;
+  bool on_gpu_ = false;
   Tensor input_, save_mean_, save_invstd_, y_, dx_;
 };
 

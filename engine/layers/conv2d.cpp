@@ -1,10 +1,12 @@
 #include "engine/layers/conv2d.h"
 
+#include "kernels/precision.h"
+
 namespace aslnet {
 
 Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
                int64_t pad) {
-  weight_ = {name + ".weight", Shape{out_channels, kernel, kernel, in_channels}, ParamRole::ConvWeight, {}, {}};
+  weight_ = {name + ".weight", Shape{out_channels, kernel, kernel, in_channels}, ParamRole::ConvWeight, {}, {}, {}};
   shape_.c = in_channels;
   shape_.k = out_channels;
   shape_.r = shape_.s = kernel;
@@ -21,18 +23,40 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
   ASLNET_CHECK(shape_.out_h() > 0 && shape_.out_w() > 0)
       << weight_.name << ": input " << in.str() << " is smaller than the " << shape_.r << "x" << shape_.s << " kernel";
   dtype_ = dtype;
+  if (ctx.device().is_cuda()) {
+    kernels::cuda::ConvOptions options;
+    options.dtype = dtype;
+    options.allow_tf32 = ctx.allow_tf32();
+    options.deterministic = ctx.deterministic();
+    cudnn_ = std::make_unique<kernels::cuda::CudnnConv>(ctx.cudnn(), shape_, options);
+  }
   const Shape out{shape_.n, shape_.out_h(), shape_.out_w(), shape_.k};
   y_ = Tensor::empty(out, dtype, ctx.device());
   if (needs_input_grad_) dx_ = Tensor::empty(in, dtype, ctx.device());
   return out;
 }
 
+namespace {
+size_t align256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+}  // namespace
+
 size_t Conv2d::workspace_bytes() const {
+  if (cudnn_) {
+    // cuDNN's scratch, then (mixed precision) the bf16 filter gradient before it is widened into the
+    // fp32 arena.
+    const size_t bf16_grad = dtype_ == DType::BF16 ? size_t(weight_.shape.numel()) * dtype_size(DType::BF16) : 0;
+    return align256(cudnn_->workspace_bytes()) + bf16_grad;
+  }
   return size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * dtype_size(dtype_);
 }
 
 const Tensor& Conv2d::forward(Context& ctx, const Tensor& x, bool) {
   input_ = x;
+  if (cudnn_) {
+    cudnn_->forward(ctx.cudnn(), x.raw(), weight_.compute.raw(), y_.raw(), ctx.workspace(),
+                    cudnn_->workspace_bytes());
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::conv2d_forward<T>(shape_, x.data<T>(), weight_.value.data<T>(), y_.data<T>(),
@@ -42,6 +66,20 @@ const Tensor& Conv2d::forward(Context& ctx, const Tensor& x, bool) {
 }
 
 const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool accumulate) {
+  if (cudnn_) {
+    const size_t scratch = cudnn_->workspace_bytes();
+    if (dtype_ == DType::BF16) {
+      bf16* grad16 = reinterpret_cast<bf16*>(static_cast<char*>(ctx.workspace()) + align256(scratch));
+      cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), grad16, ctx.workspace(), scratch, false);
+      kernels::cuda::widen_into(ctx.stream(), weight_.shape.numel(), grad16, weight_.grad.data<float>(), accumulate);
+    } else {
+      cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), weight_.grad.raw(), ctx.workspace(), scratch,
+                              accumulate);
+    }
+    if (needs_input_grad_)
+      cudnn_->backward_data(ctx.cudnn(), dy.raw(), weight_.compute.raw(), dx_.raw(), ctx.workspace(), scratch);
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     T* columns = static_cast<T*>(ctx.workspace());

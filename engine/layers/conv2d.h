@@ -1,6 +1,8 @@
 // Conv2d: NHWC convolution with KRSC filters and no bias.
 #pragma once
 
+#include <memory>
+
 #include "engine/layer.h"
 #include "kernels/conv.h"
 
@@ -24,6 +26,8 @@ class Conv2d : public Layer {
   DType dtype_ = DType::F32;
   Tensor input_;  // the forward input, kept for the filter gradient
   Tensor y_, dx_;
+  // GPU: cuDNN's descriptors and algorithms for this shape, chosen at setup.
+  std::unique_ptr<kernels::cuda::CudnnConv> cudnn_;
 };
 
 }  // namespace aslnet

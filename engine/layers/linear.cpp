@@ -1,12 +1,13 @@
 #include "engine/layers/linear.h"
 
 #include "kernels/linear.h"
+#include "kernels/precision.h"
 
 namespace aslnet {
 
 Linear::Linear(std::string name, int64_t in_features, int64_t out_features) : in_(in_features), out_(out_features) {
-  weight_ = {name + ".weight", Shape{out_features, in_features}, ParamRole::LinearWeight, {}, {}};
-  bias_ = {name + ".bias", Shape{out_features}, ParamRole::LinearBias, {}, {}};
+  weight_ = {name + ".weight", Shape{out_features, in_features}, ParamRole::LinearWeight, {}, {}, {}};
+  bias_ = {name + ".bias", Shape{out_features}, ParamRole::LinearBias, {}, {}, {}};
 }
 
 void Linear::collect_parameters(std::vector<Parameter*>& out) {
@@ -24,8 +25,21 @@ Shape Linear::setup(Context& ctx, const Shape& in, DType dtype) {
   return y_.shape();
 }
 
-const Tensor& Linear::forward(Context&, const Tensor& x, bool) {
+size_t Linear::workspace_bytes() const {
+  // Mixed precision: the bf16 weight and bias gradients, before they are widened into the fp32 arena.
+  return dtype_ == DType::BF16 ? size_t(out_ * in_ + out_) * dtype_size(DType::BF16) : 0;
+}
+
+const Tensor& Linear::forward(Context& ctx, const Tensor& x, bool) {
   input_ = x;
+  if (ctx.device().is_cuda()) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::linear_forward<T>(ctx.cublas(), batch_, in_, out_, x.data<T>(), weight_.compute.data<T>(),
+                                       bias_.compute.data<T>(), y_.data<T>());
+    });
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::linear_forward<T>(batch_, in_, out_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(),
@@ -34,7 +48,24 @@ const Tensor& Linear::forward(Context&, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& Linear::backward(Context&, const Tensor& dy, bool accumulate) {
+const Tensor& Linear::backward(Context& ctx, const Tensor& dy, bool accumulate) {
+  if (ctx.device().is_cuda()) {
+    if (dtype_ == DType::BF16) {
+      bf16* dw16 = static_cast<bf16*>(ctx.workspace());
+      bf16* db16 = dw16 + out_ * in_;
+      kernels::cuda::linear_backward<bf16>(ctx.cublas(), batch_, in_, out_, input_.data<bf16>(),
+                                           weight_.compute.data<bf16>(), dy.data<bf16>(),
+                                           needs_input_grad_ ? dx_.data<bf16>() : nullptr, dw16, db16, false);
+      kernels::cuda::widen_into(ctx.stream(), out_ * in_, dw16, weight_.grad.data<float>(), accumulate);
+      kernels::cuda::widen_into(ctx.stream(), out_, db16, bias_.grad.data<float>(), accumulate);
+    } else {
+      kernels::cuda::linear_backward<float>(ctx.cublas(), batch_, in_, out_, input_.data<float>(),
+                                            weight_.value.data<float>(), dy.data<float>(),
+                                            needs_input_grad_ ? dx_.data<float>() : nullptr,
+                                            weight_.grad.data<float>(), bias_.grad.data<float>(), accumulate);
+    }
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::linear_backward<T>(batch_, in_, out_, input_.data<T>(), weight_.value.data<T>(), dy.data<T>(),

@@ -13,6 +13,7 @@ class Linear : public Layer {
   const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
   const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
+  size_t workspace_bytes() const override;
 
  private:
   Parameter weight_, bias_;

@@ -11,7 +11,14 @@ Shape ReLU::setup(Context& ctx, const Shape& in, DType dtype) {
   return in;
 }
 
-const Tensor& ReLU::forward(Context&, const Tensor& x, bool) {
+const Tensor& ReLU::forward(Context& ctx, const Tensor& x, bool) {
+  if (ctx.device().is_cuda()) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::relu_forward<T>(ctx.stream(), x.numel(), x.data<T>(), y_.data<T>());
+    });
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::relu_forward<T>(x.numel(), x.data<T>(), y_.data<T>());
@@ -19,8 +26,15 @@ const Tensor& ReLU::forward(Context&, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& ReLU::backward(Context&, const Tensor& dy, bool) {
+const Tensor& ReLU::backward(Context& ctx, const Tensor& dy, bool) {
   if (!needs_input_grad_) return dx_;
+  if (ctx.device().is_cuda()) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());
+    });
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());

@@ -26,6 +26,13 @@ Shape Residual::setup(Context& ctx, const Shape& in, DType dtype) {
 const Tensor& Residual::forward(Context& ctx, const Tensor& x, bool training) {
   const Tensor& a = main_->forward(ctx, x, training);
   const Tensor& b = shortcut_->forward(ctx, x, training);
+  if (ctx.device().is_cuda()) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::add_relu<T>(ctx.stream(), a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
+    });
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::add<T>(a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
@@ -35,13 +42,26 @@ const Tensor& Residual::forward(Context& ctx, const Tensor& x, bool training) {
 }
 
 const Tensor& Residual::backward(Context& ctx, const Tensor& dy, bool accumulate) {
-  dispatch_real(dtype_, [&](auto tag) {
-    using T = decltype(tag);
-    kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
-  });
+  const bool gpu = ctx.device().is_cuda();
+  if (gpu) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
+    });
+  } else {
+    dispatch_real(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
+    });
+  }
   const Tensor& da = main_->backward(ctx, dsum_, accumulate);
   const Tensor& db = shortcut_->backward(ctx, dsum_, accumulate);
-  if (needs_input_grad_) {
+  if (needs_input_grad_ && gpu) {
+    dispatch_gpu(dtype_, [&](auto tag) {
+      using T = decltype(tag);
+      kernels::cuda::add<T>(ctx.stream(), dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());
+    });
+  } else if (needs_input_grad_) {
     dispatch_real(dtype_, [&](auto tag) {
       using T = decltype(tag);
       kernels::cpu::add<T>(dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());

@@ -1,0 +1,21 @@
+// The command line's device and precision flags, turned into a Device and a compute type, with one-line
+// errors that name the flag; and the model set-up step that turns "out of GPU memory" into a hint.
+#pragma once
+
+#include <string>
+
+#include "engine/core/context.h"
+#include "engine/model.h"
+
+namespace aslnet::app {
+
+// --device cpu|cuda and --devices LIST (one index until replication lands; default 0).
+Device training_device(const std::string& device, const std::string& devices);
+// --precision fp32|bf16 on that device (bf16 is mixed precision and needs a GPU).
+DType training_dtype(const std::string& precision, Device device);
+// Model::setup, with an out-of-memory failure restated with the batch size that failed.
+void setup_or_explain(Context& ctx, Model& model, int64_t batch, int64_t image_size);
+// "cuda:0 (NVIDIA H100 80GB HBM3), bf16 mixed precision" or "cpu (2 threads), fp32".
+std::string describe_device(const Context& ctx, const std::string& precision);
+
+}  // namespace aslnet::app

@@ -1,0 +1,124 @@
+// A whole ResNet-18 on the GPU against the same network on the CPU (the reference the golden test pins
+// to torchvision), on identical weights and inputs: train-mode logits and loss, every parameter
+// gradient, and the losses of five SGD steps (momentum, weight decay, label smoothing). fp32 runs with
+// TF32 off (cuDNN FMA math, cuBLAS pedantic), so the GPU must agree to fp32 rounding; bf16 mixed
+// precision is compared on bf16-rounded inputs, by relative error for logits and losses and by cosine
+// similarity for gradients (a bf16 network's gradients are a noisy copy of the fp32 ones, not a
+// rounding of them). Also: a CUDA model keeps nothing on the host, and an eval-mode forward agrees.
+// Skips without a GPU (fails under ASLNET_REQUIRE_GPU=1).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/loss.h"
+#include "engine/optimizer.h"
+#include "engine/train_step.h"
+#include "models/resnet.h"
+#include "tests/test_util.h"
+
+namespace aslnet {
+namespace {
+
+constexpr int64_t kBatch = 8, kSize = 64, kClasses = 29;
+constexpr int kSteps = 5;
+constexpr double kLr = 0.02, kLabelSmoothing = 0.1;
+
+double cosine(const Tensor& a, const Tensor& b) {
+  const Tensor x = test::to_f32(a), y = test::to_f32(b);
+  double dot = 0, nx = 0, ny = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const double p = x.data<float>()[i], q = y.data<float>()[i];
+    dot += p * q, nx += p * p, ny += q * q;
+  }
+  return nx > 0 && ny > 0 ? dot / std::sqrt(nx * ny) : (nx == ny ? 1.0 : 0.0);
+}
+
+struct Case {
+  const char* name;
+  DType dtype;
+  const char* stem;
+};
+
+class ResNetCuda : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ResNetCuda, MatchesTheCpuModel) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  const Case c = GetParam();
+  const bool bf16 = c.dtype == DType::BF16;
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+
+  Context cpu(Device::cpu(), seed);
+  Context gpu(Device::cuda(0), seed);
+  gpu.set_allow_tf32(false);
+  const ModelInfo info{"resnet18", c.stem, 1.0, kClasses, 3};
+  auto ref = make_model(info);
+  init_torchvision(*ref, cpu.rng());
+  auto model = make_model(info, c.dtype, Device::cuda(0));
+  model->copy_weights_from(*ref);
+  if (bf16) {
+    // Both sides start from the same bf16-representable weights.
+    Tensor w = ref->parameter_arena();
+    const Tensor rounded = test::to_f32(test::to_bf16(w));
+    w.copy_from(rounded);
+    model->copy_weights_from(*ref);
+  }
+  ref->setup(cpu, kBatch, kSize, kSize);
+  model->setup(gpu, kBatch, kSize, kSize);
+
+  Rng rng(seed + 1);
+  const Tensor images = test::random_f32(Shape{kBatch, kSize, kSize, 3}, rng, 1.0, bf16);
+  Tensor labels = Tensor::empty(Shape{kBatch}, DType::I32);
+  for (int64_t i = 0; i < kBatch; ++i) labels.data<int32_t>()[i] = int32_t(rng.uniform(0, kClasses)) % kClasses;
+  const Tensor gpu_images = bf16 ? test::to_bf16(images).to(gpu.device()) : images.to(gpu.device());
+  const Tensor gpu_labels = labels.to(gpu.device());
+
+  // One forward and backward: logits, loss, every gradient.
+  CrossEntropyLoss ref_loss(kLabelSmoothing), loss(kLabelSmoothing);
+  const Tensor& ref_logits = ref->forward(cpu, images, true);
+  const LossResult ref_r = ref_loss.forward_backward(cpu, ref_logits, labels);
+  ref->backward(cpu, ref_loss.dlogits());
+  const Tensor logits = model->forward(gpu, gpu_images, true).clone();
+  const LossResult r = loss.forward_backward(gpu, logits, gpu_labels);
+  model->backward(gpu, loss.dlogits());
+  gpu.synchronize();
+
+  const double logit_tol = bf16 ? 3e-2 : 1e-4;
+  EXPECT_LT(test::relative_error(logits, ref_logits), logit_tol);
+  EXPECT_NEAR(r.loss, ref_r.loss, (bf16 ? 2e-2 : 1e-4) * std::abs(ref_r.loss));
+  EXPECT_EQ(loss.dlogits().device(), gpu.device());
+  for (size_t i = 0; i < ref->parameters().size(); ++i) {
+    const Parameter* p = ref->parameters()[i];
+    const Parameter* q = model->parameters()[i];
+    ASSERT_EQ(p->name, q->name);
+    if (bf16)
+      EXPECT_GE(cosine(q->grad, p->grad), 0.99) << p->name;
+    else
+      EXPECT_LT(test::relative_error(q->grad, p->grad), 1e-3) << p->name;
+  }
+
+  // Training steps on fresh batches: the losses must track each other.
+  OptimizerConfig sgd{.kind = "sgd", .momentum = 0.9, .nesterov = false, .weight_decay = 5e-4};
+  Optimizer ref_opt(*ref, sgd), opt(*model, sgd);
+  for (int step = 0; step < kSteps; ++step) {
+    const Tensor x = test::random_f32(Shape{kBatch, kSize, kSize, 3}, rng, 1.0, bf16);
+    const Tensor gx = bf16 ? test::to_bf16(x).to(gpu.device()) : x.to(gpu.device());
+    const double a = train_step(cpu, *ref, ref_loss, ref_opt, x, labels, kLr).loss;
+    const double b = train_step(gpu, *model, loss, opt, gx, gpu_labels, kLr).loss;
+    EXPECT_NEAR(b, a, (bf16 ? 2e-2 : 1e-4) * std::abs(a)) << "step " << step + 1;
+  }
+
+  // Eval mode on the running statistics both sides accumulated.
+  const Tensor& ref_eval = ref->forward(cpu, images, false);
+  const Tensor eval = model->forward(gpu, gpu_images, false).clone();
+  EXPECT_LT(test::relative_error(eval, ref_eval), bf16 ? 5e-2 : 1e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, ResNetCuda,
+                         ::testing::Values(Case{"fp32_imagenet", DType::F32, "imagenet"},
+                                           Case{"fp32_small", DType::F32, "small"},
+                                           Case{"bf16_imagenet", DType::BF16, "imagenet"}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace aslnet
