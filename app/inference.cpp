@@ -21,7 +21,7 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
   ASLNET_CHECK(int64_t(m.classes.size()) == m.meta.model.num_classes)
       << "checkpoint " << checkpoint << " names " << m.classes.size() << " classes for a " << m.meta.model.num_classes
       << "-class model";
-  m.model = make_model(m.meta.model);
+  m.model = make_model(m.meta.model, DType::F32, ctx.device());
   load_checkpoint(checkpoint, *m.model);
   m.model->setup(ctx, batch, m.image_size, m.image_size);
   return m;

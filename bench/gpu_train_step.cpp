@@ -1,0 +1,425 @@
+// Benchmark: one GPU training step (forward, loss, backward, SGD update) of a ResNet on CUDA device 0,
+// and the same step in torchvision (bench/peers/torch_gpu_train_step.py) run from this program with
+// the same architecture, batch, image size, classes and precision, so both numbers come from one
+// invocation on one card. It also measures the card's own ceilings first (a large bf16, tf32 and fp32
+// cuBLAS product, and a large device-to-device copy), and prints images/s for each side, their ratio,
+// and aslnet's achieved TFLOP/s against the measured ceiling of the precision it ran in.
+// Not a test: nothing is asserted. The last line is a `result key=value ...` line for scripts.
+//
+// Timing: CUDA events recorded on the Context's compute stream around `steps` calls of train_step
+// (or `steps` replays of one captured step with --cuda-graph), after `warmup` untimed steps, so the
+// cuDNN algorithm search of setup and the first launches stay out of the number.
+#include <CLI/CLI.hpp>
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <fmt/core.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/core/cuda_check.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/residual.h"
+#include "engine/train_step.h"
+#include "models/resnet.h"
+
+namespace aslnet {
+namespace {
+
+// Multiply-adds of the convolutions in one forward pass of the set-up model (the batch included).
+double conv_macs(Layer& layer) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&layer)) return conv->conv_shape().macs();
+  if (auto* seq = dynamic_cast<Sequential*>(&layer)) {
+    double total = 0;
+    for (auto& child : seq->layers()) total += conv_macs(*child);
+    return total;
+  }
+  if (auto* res = dynamic_cast<Residual*>(&layer)) return conv_macs(res->main()) + conv_macs(res->shortcut());
+  return 0;
+}
+
+// Elements a convolution must touch at least once per pass: forward reads x and writes y; backward-data
+// reads dy and writes dx; backward-filter reads x and dy: 3|x| + 3|y|. Weights are left out (small).
+double conv_traffic_elems(Layer& layer) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&layer)) {
+    const auto& s = conv->conv_shape();
+    const double x = double(s.n) * s.h * s.w * s.c, y = double(s.n) * s.out_h() * s.out_w() * s.k;
+    return 3 * x + 3 * y;
+  }
+  if (auto* seq = dynamic_cast<Sequential*>(&layer)) {
+    double total = 0;
+    for (auto& child : seq->layers()) total += conv_traffic_elems(*child);
+    return total;
+  }
+  if (auto* res = dynamic_cast<Residual*>(&layer))
+    return conv_traffic_elems(res->main()) + conv_traffic_elems(res->shortcut());
+  return 0;
+}
+
+// The classifier's multiply-adds per image (fc.weight is [classes, features]).
+double linear_macs_per_image(const Model& model) {
+  double total = 0;
+  for (const Parameter* p : model.parameters())
+    if (p->role == ParamRole::LinearWeight) total += double(p->shape.numel());
+  return total;
+}
+
+// Pseudo-random values uniform in [-1, 1): cheap enough for hundreds of millions of elements. Never
+// zeros: a matrix product on zeros runs faster than on real data.
+struct XorShift {
+  uint64_t s;
+  uint64_t bits() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  float next() { return float(int64_t(bits() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }
+};
+
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(size_t bytes) { CUDA_CHECK(cudaMalloc(&ptr_, bytes)); }
+  ~DeviceMemory() { cudaFree(ptr_); }
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  void* get() const { return ptr_; }
+
+ private:
+  void* ptr_ = nullptr;
+};
+
+class Timer {  // a pair of timing events on one stream
+ public:
+  explicit Timer(cudaStream_t stream) : stream_(stream) {
+    CUDA_CHECK(cudaEventCreate(&start_));
+    CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~Timer() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  void start() { CUDA_CHECK(cudaEventRecord(start_, stream_)); }
+  double stop_seconds() {
+    CUDA_CHECK(cudaEventRecord(stop_, stream_));
+    CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return ms / 1e3;
+  }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t start_{}, stop_{};
+};
+
+struct Peaks {
+  double bf16_tflops = 0, tf32_tflops = 0, fp32_tflops = 0, copy_gbs = 0;
+};
+
+// The card's practical ceilings, measured here: C = A.B for n = 8192 in bf16 (fp32 accumulation), in fp32
+// with TF32 tensor cores, and in plain fp32, on random data; and a 1 GiB device-to-device copy,
+// counting bytes read plus bytes written.
+Peaks measure_peaks() {
+  Peaks peaks;
+  cudaStream_t stream;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cublasHandle_t handle;
+  CUBLAS_CHECK(cublasCreate(&handle));
+  CUBLAS_CHECK(cublasSetStream(handle, stream));
+  {
+    const int n = 8192;
+    const size_t count = size_t(n) * n;
+    std::vector<float> host(count);
+    XorShift rng{0x9e3779b97f4a7c15ull};
+    for (auto& v : host) v = rng.next();
+    std::vector<bf16> host16(count);
+    for (size_t i = 0; i < count; ++i) host16[i] = to_bf16(host[i]);
+    DeviceMemory a(count * 4), b(count * 4), c(count * 4);
+    Timer timer(stream);
+    auto gemm_tflops = [&](cudaDataType_t type, cublasComputeType_t compute, int reps) {
+      const float alpha = 1, beta = 0;
+      auto once = [&] {
+        CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.get(), type, n, b.get(), type,
+                                  n, &beta, c.get(), type, n, compute, CUBLAS_GEMM_DEFAULT));
+      };
+      for (int i = 0; i < 3; ++i) once();
+      timer.start();
+      for (int i = 0; i < reps; ++i) once();
+      return 2.0 * double(n) * n * n * reps / timer.stop_seconds() / 1e12;
+    };
+    CUDA_CHECK(cudaMemcpy(a.get(), host16.data(), count * 2, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(b.get(), host16.data(), count * 2, cudaMemcpyHostToDevice));
+    peaks.bf16_tflops = gemm_tflops(CUDA_R_16BF, CUBLAS_COMPUTE_32F, 20);
+    CUDA_CHECK(cudaMemcpy(a.get(), host.data(), count * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(b.get(), host.data(), count * 4, cudaMemcpyHostToDevice));
+    peaks.tf32_tflops = gemm_tflops(CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32, 10);
+    peaks.fp32_tflops = gemm_tflops(CUDA_R_32F, CUBLAS_COMPUTE_32F_PEDANTIC, 3);
+  }
+  {
+    const size_t bytes = size_t(1) << 30;
+    DeviceMemory src(bytes), dst(bytes);
+    CUDA_CHECK(cudaMemsetAsync(src.get(), 0x5a, bytes, stream));
+    Timer timer(stream);
+    for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, stream));
+    const int reps = 20;
+    timer.start();
+    for (int i = 0; i < reps; ++i) CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, stream));
+    peaks.copy_gbs = 2.0 * double(bytes) * reps / timer.stop_seconds() / 1e9;
+  }
+  CUBLAS_CHECK(cublasDestroy(handle));
+  CUDA_CHECK(cudaStreamDestroy(stream));
+  return peaks;
+}
+
+struct Options {
+  std::string arch = "resnet50", stem = "imagenet", precision = "bf16", python = "python3", peer_script;
+  int64_t size = 224, batch = 256, steps = 20, warmup = 5, classes = 29;
+  bool tf32 = false, cuda_graph = false, peer = true;
+};
+
+struct Ours {
+  bool ok = false;
+  std::string error;
+  double images_per_second = 0, step_seconds = 0, tflops = 0, forward_gmacs_per_image = 0, traffic_bytes = 0,
+         loss = 0;
+  bool graph_used = false;
+};
+
+// Random normal-ish images (NHWC) and labels, made on the host and copied to the device once.
+Tensor random_images(const Shape& shape, DType dtype, Device device) {
+  Tensor host = Tensor::empty(shape, dtype, Device::cpu());
+  XorShift rng{12345};
+  const int64_t count = shape.numel();
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = 1.7f * (rng.next() + rng.next() + rng.next()) / 3.0f;  // mean 0, std ~0.98
+    if (dtype == DType::BF16)
+      host.data<bf16>()[i] = to_bf16(v);
+    else
+      host.data<float>()[i] = v;
+  }
+  return host.to(device);
+}
+
+Ours run_aslnet(const Options& o) {
+  Ours ours;
+  const Device device = Device::cuda(0);
+  const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
+  Context ctx(device, 0);
+  ctx.set_allow_tf32(o.tf32);
+  const ResNetConfig config{o.arch, o.stem, 1.0, o.classes, 3};
+  auto model = make_resnet(config, dtype, device);
+  {
+    // torchvision's initialisation runs on the CPU; the GPU model copies the weights.
+    auto host_model = make_resnet(config, DType::F32, Device::cpu());
+    init_torchvision(*host_model, ctx.rng());
+    model->copy_weights_from(*host_model);
+  }
+  model->setup(ctx, o.batch, o.size, o.size);
+  const Shape image_shape{o.batch, o.size, o.size, 3};
+  Tensor images = random_images(image_shape, dtype, device);
+  Tensor labels_host = Tensor::empty(Shape{o.batch}, DType::I32, Device::cpu());
+  XorShift rng{777};
+  for (int64_t i = 0; i < o.batch; ++i)
+    labels_host.data<int32_t>()[i] = int32_t(rng.bits() % uint64_t(o.classes));
+  Tensor labels = labels_host.to(device);
+  CrossEntropyLoss loss;
+  Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});
+  const double lr = 0.01;
+  LossResult last;
+  for (int64_t i = 0; i < o.warmup; ++i) last = train_step(ctx, *model, loss, optimizer, images, labels, lr);
+  ctx.synchronize();
+
+  cudaGraphExec_t graph_exec = nullptr;
+  if (o.cuda_graph) {
+    // One step captured from the compute stream. A step that synchronises with the host (to read the
+    // loss, say) cannot be captured: then say why and time the plain steps.
+    cudaGraph_t graph = nullptr;
+    try {
+      CUDA_CHECK(cudaStreamBeginCapture(ctx.stream(), cudaStreamCaptureModeThreadLocal));
+      try {
+        train_step(ctx, *model, loss, optimizer, images, labels, lr);
+      } catch (...) {
+        cudaStreamEndCapture(ctx.stream(), &graph);
+        throw;
+      }
+      CUDA_CHECK(cudaStreamEndCapture(ctx.stream(), &graph));
+      CUDA_CHECK(cudaGraphInstantiate(&graph_exec, graph, 0));
+      CUDA_CHECK(cudaGraphLaunch(graph_exec, ctx.stream()));  // one untimed replay
+      ctx.synchronize();
+    } catch (const std::exception& e) {
+      (void)cudaGetLastError();
+      fmt::print("cuda graph  not used: {}\n", e.what());
+      if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
+      graph_exec = nullptr;
+    }
+    if (graph != nullptr) cudaGraphDestroy(graph);
+  }
+
+  Timer timer(ctx.stream());
+  timer.start();
+  for (int64_t i = 0; i < o.steps; ++i) {
+    if (graph_exec != nullptr)
+      CUDA_CHECK(cudaGraphLaunch(graph_exec, ctx.stream()));
+    else
+      last = train_step(ctx, *model, loss, optimizer, images, labels, lr);
+  }
+  const double seconds = timer.stop_seconds();
+  ctx.synchronize();
+  if (graph_exec != nullptr) {
+    ours.graph_used = true;
+    cudaGraphExecDestroy(graph_exec);
+  }
+
+  const double forward_macs = conv_macs(model->net()) + double(o.batch) * linear_macs_per_image(*model);
+  ours.ok = true;
+  ours.loss = last.loss;
+  ours.step_seconds = seconds / double(o.steps);
+  ours.images_per_second = double(o.batch * o.steps) / seconds;
+  ours.forward_gmacs_per_image = forward_macs / double(o.batch) / 1e9;
+  ours.tflops = 3.0 * 2.0 * forward_macs / ours.step_seconds / 1e12;  // forward + two backward products
+  ours.traffic_bytes = conv_traffic_elems(model->net()) * double(dtype_size(dtype));
+  return ours;
+}
+
+double run_peer(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return 0;
+  char line[512];
+  double value = 0;
+  while (std::fgets(line, sizeof line, pipe) != nullptr) {
+    if (std::sscanf(line, "images_per_second %lf", &value) != 1) std::fputs(line, stdout);  // the peer's notes
+  }
+  const int status = pclose(pipe);
+  return status == 0 ? value : 0;
+}
+
+std::string version_text(int v) { return fmt::format("{}.{}", v / 1000, (v % 1000) / 10); }
+
+}  // namespace
+}  // namespace aslnet
+
+int main(int argc, char** argv) {
+  using namespace aslnet;
+  CLI::App app{"GPU training-step benchmark, aslnet against torchvision, with the card's measured ceilings"};
+  Options o;
+  bool measure = true;
+  app.add_option("--arch", o.arch)->check(CLI::IsMember(resnet_architectures()));
+  app.add_option("--stem", o.stem)->check(CLI::IsMember({"imagenet", "small"}));
+  app.add_option("--size", o.size, "image height and width");
+  app.add_option("--batch", o.batch);
+  app.add_option("--precision", o.precision)->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_flag("--tf32", o.tf32, "TF32 tensor cores for fp32 convolutions and products (both sides)");
+  app.add_flag("--cuda-graph", o.cuda_graph, "time replays of one captured step (aslnet side)");
+  app.add_option("--steps", o.steps, "timed steps");
+  app.add_option("--warmup", o.warmup, "untimed steps first");
+  app.add_flag("!--no-peer", o.peer, "skip the torchvision run");
+  app.add_flag("!--no-peaks", measure, "skip measuring the card's ceilings");
+  app.add_option("--python", o.python, "interpreter with torch and torchvision (CUDA build)");
+  app.add_option("--peer-script", o.peer_script,
+                 "default: $ASLNET_SOURCE_DIR (else the source tree this was built from)/bench/peers/...");
+  CLI11_PARSE(app, argc, argv);
+  if (o.peer_script.empty()) {
+    const char* env = std::getenv("ASLNET_SOURCE_DIR");
+    o.peer_script = std::string(env != nullptr && *env != '\0' ? env : ASLNET_SOURCE_DIR) +
+                    "/bench/peers/torch_gpu_train_step.py";
+  }
+
+  int failed = 0;
+  try {
+    if (gpu_count() == 0) {
+      std::fprintf(stderr, "gpu_train_step: no CUDA GPU available\n");
+      return 1;
+    }
+    int driver = 0, runtime = 0;
+    CUDA_CHECK(cudaDriverGetVersion(&driver));
+    CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+    cudaDeviceProp prop{};
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    int cublas_version = 0;
+    {
+      cublasHandle_t h;
+      CUBLAS_CHECK(cublasCreate(&h));
+      CUBLAS_CHECK(cublasGetVersion(h, &cublas_version));
+      CUBLAS_CHECK(cublasDestroy(h));
+    }
+    fmt::print("device      {}, {} SMs, {:.0f} GiB, CUDA driver {} runtime {}, cuBLAS {}, cuDNN {}\n", prop.name,
+               prop.multiProcessorCount, double(prop.totalGlobalMem) / (1 << 30), version_text(driver),
+               version_text(runtime), cublas_version, cudnnGetVersion());
+    fmt::print("config      {} {} stem, {}x{} px, batch {}, {}{}, {} warm-up + {} timed steps{}\n", o.arch, o.stem,
+               o.size, o.size, o.batch, o.precision, o.precision == "fp32" ? (o.tf32 ? " (TF32 on)" : " (TF32 off)") : "",
+               o.warmup, o.steps, o.cuda_graph ? ", CUDA graph" : "");
+    std::fflush(stdout);
+
+    Peaks peaks;
+    if (measure) {
+      peaks = measure_peaks();
+      fmt::print("peaks       cuBLAS 8192^3: bf16 {:.0f}, tf32 {:.0f}, fp32 {:.1f} TFLOP/s; d2d copy {:.0f} GB/s (read+write)\n",
+                 peaks.bf16_tflops, peaks.tf32_tflops, peaks.fp32_tflops, peaks.copy_gbs);
+      std::fflush(stdout);
+    }
+    const double peak = o.precision == "bf16" ? peaks.bf16_tflops : o.tf32 ? peaks.tf32_tflops : peaks.fp32_tflops;
+    const char* peak_name = o.precision == "bf16" ? "bf16" : o.tf32 ? "tf32" : "fp32";
+
+    // aslnet's model, context and buffers are freed at the end of this scope, before the peer runs.
+    Ours ours;
+    try {
+      ours = run_aslnet(o);
+    } catch (const std::exception& e) {
+      ours.error = e.what();
+      (void)cudaGetLastError();
+    }
+    if (ours.ok) {
+      fmt::print("aslnet      {:8.1f} img/s  {:7.2f} ms/step  {:6.1f} TFLOP/s", ours.images_per_second,
+                 ours.step_seconds * 1e3, ours.tflops);
+      if (peak > 0) fmt::print(" ({:.0f}% of the {:.0f} TFLOP/s {} peak measured here", 100 * ours.tflops / peak, peak, peak_name);
+      if (peak > 0 && o.precision != "bf16" && peaks.bf16_tflops > 0)
+        fmt::print(", {:.0f}% of the bf16 peak", 100 * ours.tflops / peaks.bf16_tflops);
+      if (peak > 0) fmt::print(")");
+      fmt::print("{}, loss {:.3f}\n", ours.graph_used ? ", CUDA graph" : "", ours.loss);
+      fmt::print("work        {:.2f} GMAC per image forward (convolutions and classifier); step = 3 x 2 x that x batch\n",
+                 ours.forward_gmacs_per_image);
+      if (peaks.copy_gbs > 0) {
+        const double floor_ms = ours.traffic_bytes / (peaks.copy_gbs * 1e9) * 1e3;
+        fmt::print("traffic     >= {:.2f} GB/step through the convolutions alone (each reads and writes its tensors "
+                   "once per pass; batch norm, ReLU, weights not counted): >= {:.2f} ms at {:.0f} GB/s, {:.0f}% of the "
+                   "step\n",
+                   ours.traffic_bytes / 1e9, floor_ms, peaks.copy_gbs, 100 * floor_ms / (ours.step_seconds * 1e3));
+      }
+    } else {
+      fmt::print("aslnet      error: {}\n", ours.error);
+      failed = 1;
+    }
+    std::fflush(stdout);
+
+    double theirs = 0;
+    if (o.peer) {
+      const std::string command = fmt::format(
+          "'{}' '{}' --arch {} --stem {} --size {} --batch {} --classes {} --precision {} {} --steps {} --warmup {}",
+          o.python, o.peer_script, o.arch, o.stem, o.size, o.batch, o.classes, o.precision, o.tf32 ? "--tf32" : "",
+          o.steps, o.warmup);
+      theirs = run_peer(command);
+      if (theirs > 0) {
+        fmt::print("torchvision {:8.1f} img/s  {:7.2f} ms/step\n", theirs, double(o.batch) / theirs * 1e3);
+        if (ours.ok) fmt::print("ratio       {:8.2f}x (aslnet / torchvision)\n", ours.images_per_second / theirs);
+      } else {
+        fmt::print("torchvision peer did not run ({}: needs {} with a CUDA build of torch and torchvision)\n", command,
+                   o.python);
+      }
+    }
+    fmt::print(
+        "result arch={} size={} batch={} precision={} tf32={} graph={} aslnet_img_s={:.1f} torch_img_s={:.1f} "
+        "ratio={:.3f} aslnet_tflops={:.1f} peak_tflops={:.1f} copy_gbs={:.0f}\n",
+        o.arch, o.size, o.batch, o.precision, int(o.tf32), int(ours.graph_used), ours.images_per_second, theirs,
+        ours.ok && theirs > 0 ? ours.images_per_second / theirs : 0.0, ours.tflops, peak, peaks.copy_gbs);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpu_train_step: error: %s\n", e.what());
+    return 1;
+  }
+  return failed;
+}

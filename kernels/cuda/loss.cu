@@ -1,0 +1,144 @@
+// Softmax cross-entropy with label smoothing, its gradient and the top-1 hits, in one launch of one
+// block. A classifier's logits are small (a batch of a few hundred rows of 29 classes), so one block is
+// plenty, and it makes the result deterministic without atomics: warp w owns rows w, w + warps, ... and
+// sums their losses in that order; the warps' partial sums are then added by one thread in warp order.
+// Within a row the 32 lanes stride over the classes and combine with xor shuffles (every lane ends with
+// the same bits, since each pairwise sum has the same two operands).
+//
+// Per row, as kernels/cpu/loss.cpp does (torch's definition, the target is (1 - eps) on the label plus
+// eps / classes everywhere, and sums to 1):
+//   loss = logsumexp(x) - sum_j target_j x_j  (computed relative to the row's largest logit),   dlogits_j = (softmax_j - target_j) * scale / batch,
+//   hit  = (first index of the largest logit == label).
+// The CPU computes in double, this kernel in fp32.
+#include <cuda_bf16.h>
+
+#include <climits>
+#include <cmath>
+#include <type_traits>
+
+#include "engine/core/cuda_check.h"
+#include "engine/core/dtype.h"
+#include "kernels/loss.h"
+
+namespace aslnet::kernels::cuda {
+
+namespace {
+
+constexpr int kThreads = 1024;
+constexpr int kWarp = 32;
+constexpr unsigned kFull = 0xffffffffu;
+
+template <class T>
+struct DeviceType {
+  using type = T;
+};
+template <>
+struct DeviceType<bf16> {
+  using type = __nv_bfloat16;
+};
+
+__device__ inline float load(const float* p, int64_t i) { return p[i]; }
+__device__ inline float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
+__device__ inline void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ inline void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
+
+__device__ inline float warp_sum(float v) {
+  for (int m = kWarp / 2; m > 0; m /= 2) v += __shfl_xor_sync(kFull, v, m);
+  return v;
+}
+
+template <class D>
+__global__ void __launch_bounds__(kThreads)
+    softmax_cross_entropy_kernel(int64_t batch, int classes, const D* logits, const int32_t* labels, float on,
+                                 float off, float grad_scale, D* dlogits, float* loss_sum, int32_t* correct,
+                                 bool accumulate) {
+  __shared__ float warp_loss[kThreads / kWarp];
+  __shared__ int warp_hits[kThreads / kWarp];
+  const int lane = int(threadIdx.x) % kWarp, warp = int(threadIdx.x) / kWarp, warps = int(blockDim.x) / kWarp;
+  float loss = 0.0f;
+  int hits = 0;
+  for (int64_t i = warp; i < batch; i += warps) {
+    const D* row = logits + i * classes;
+    const int label = labels[i];
+    // The largest logit and its first index (std::max_element's rule: a later equal value does not win).
+    // An empty lane holds (-inf, INT_MAX), which any real element beats or ties at a smaller index.
+    float peak = -INFINITY;
+    int arg = INT_MAX;
+    for (int j = lane; j < classes; j += kWarp) {
+      const float v = load(row, j);
+      if (v > peak || (v == peak && j < arg)) {
+        peak = v;
+        arg = j;
+      }
+    }
+    for (int m = kWarp / 2; m > 0; m /= 2) {
+      const float other = __shfl_xor_sync(kFull, peak, m);
+      const int other_arg = __shfl_xor_sync(kFull, arg, m);
+      if (other > peak || (other == peak && other_arg < arg)) {
+        peak = other;
+        arg = other_arg;
+      }
+    }
+    // Everything relative to the peak: the CPU's logsumexp(x) - sum_j t_j x_j, with the targets summing to
+    // 1, is log(sum_j exp(x_j - peak)) - sum_j t_j (x_j - peak), and the second form keeps fp32's digits
+    // when the logits are large (a 1000-sized logit would otherwise cost 1e-4 of absolute error).
+    float sum = 0.0f, target_dot = 0.0f;
+    for (int j = lane; j < classes; j += kWarp) {
+      const float shifted = load(row, j) - peak;
+      sum += expf(shifted);
+      target_dot += (j == label ? on : off) * shifted;
+    }
+    sum = warp_sum(sum);
+    target_dot = warp_sum(target_dot);
+    const float log_sum = logf(sum);  // relative to the peak
+    loss += log_sum - target_dot;
+    hits += arg == label;
+    if (dlogits != nullptr) {
+      D* drow = dlogits + i * classes;
+      for (int j = lane; j < classes; j += kWarp)
+        store(drow, j, (expf(load(row, j) - peak - log_sum) - (j == label ? on : off)) * grad_scale);
+    }
+  }
+  if (lane == 0) {
+    warp_loss[warp] = loss;
+    warp_hits[warp] = hits;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float total = 0.0f;
+    int total_hits = 0;
+    for (int w = 0; w < warps; ++w) {
+      total += warp_loss[w];
+      total_hits += warp_hits[w];
+    }
+    *loss_sum = accumulate ? *loss_sum + total : total;
+    *correct = accumulate ? *correct + total_hits : total_hits;
+  }
+}
+
+}  // namespace
+
+template <class T>
+void softmax_cross_entropy(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
+                           const int32_t* labels, double label_smoothing, T* dlogits, double scale, float* loss_sum,
+                           int32_t* correct, bool accumulate) {
+  ASLNET_CHECK(classes > 0 && classes <= INT_MAX) << "softmax_cross_entropy: " << classes << " classes";
+  ASLNET_CHECK(batch >= 0) << "softmax_cross_entropy: batch " << batch;
+  using D = typename DeviceType<T>::type;
+  // The target's two values and the gradient's factor in double, as the CPU has them, then rounded once.
+  const double off = label_smoothing / double(classes);
+  const double on = 1.0 - label_smoothing + off;
+  const double grad_scale = batch > 0 ? scale / double(batch) : 0.0;
+  // Launched even for an empty batch: the results are still written (zero, or left as they were).
+  softmax_cross_entropy_kernel<D><<<1, kThreads, 0, stream>>>(
+      batch, int(classes), reinterpret_cast<const D*>(logits), labels, float(on), float(off), float(grad_scale),
+      reinterpret_cast<D*>(dlogits), loss_sum, correct, accumulate);
+  CUDA_CHECK_LAST();
+}
+
+template void softmax_cross_entropy<float>(cudaStream_t, int64_t, int64_t, const float*, const int32_t*, double,
+                                           float*, double, float*, int32_t*, bool);
+template void softmax_cross_entropy<bf16>(cudaStream_t, int64_t, int64_t, const bf16*, const int32_t*, double,
+                                          bf16*, double, float*, int32_t*, bool);
+
+}  // namespace aslnet::kernels::cuda

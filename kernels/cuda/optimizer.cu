@@ -1,0 +1,181 @@
+// Fused SGD and AdamW over the flat fp32 parameter arena: one grid-stride launch updates every element
+// (and writes its bf16 compute copy in mixed precision). The update rules and their order of operations
+// are engine/optimizer.cpp's (torch's); SGD computes in fp32 as the CPU does, AdamW in fp32 where the CPU
+// uses double (they agree to about 1e-7 relative per step).
+//
+// Weight decay is per span (see kernels/optimizer.h). A thread keeps the span of its last element and
+// searches the span ends only when an element falls outside it, so the binary search is paid once per
+// span boundary a thread crosses, not once per element.
+//
+// Vectorised when it is safe: if every array is 16-byte aligned (the bf16 copy 8-byte aligned), elements
+// move four at a time as float4 (and four bf16 as one 8-byte store); the count need not be a multiple of
+// four (the tail goes element by element) and the spans need not be aligned (each of the four elements
+// looks up its own decay). Otherwise the whole arena goes element by element.
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "engine/core/cuda_check.h"
+#include "kernels/optimizer.h"
+
+namespace aslnet::kernels::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(int64_t count) {
+  return unsigned(std::clamp<int64_t>((count + kThreads - 1) / kThreads, 1, 65535));
+}
+
+// The span that holds element i, remembered between calls.
+class SpanCursor {
+ public:
+  __device__ explicit SpanCursor(const DecaySpans& spans) : spans_(spans) {}
+
+  __device__ float decay(int64_t i) {
+    if (i < begin_ || i >= end_) find(i);
+    return decay_;
+  }
+
+ private:
+  __device__ void find(int64_t i) {
+    // The first span whose end is past i; an index beyond the last end gets the last span.
+    int lo = 0, hi = spans_.count - 1;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (__ldg(spans_.ends + mid) > i) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    begin_ = lo > 0 ? __ldg(spans_.ends + lo - 1) : 0;
+    end_ = __ldg(spans_.ends + lo);
+    decay_ = __ldg(spans_.weight_decay + lo);
+  }
+
+  DecaySpans spans_;
+  int64_t begin_ = 0, end_ = 0;  // empty: the first call searches
+  float decay_ = 0.0f;
+};
+
+// torch.optim.SGD, dampening 0, in engine/optimizer.cpp's order. `m` is the momentum buffer (unused
+// without momentum), `v` unused.
+struct SgdRule {
+  float lr, momentum;
+  bool nesterov, has_buffer;
+  __device__ void operator()(float& p, float grad, float& m, float& /*v*/, float wd) const {
+    const float g = grad + wd * p;
+    if (!has_buffer) {
+      p -= lr * g;
+      return;
+    }
+    m = momentum * m + g;
+    p -= lr * (nesterov ? g + momentum * m : m);
+  }
+};
+
+// torch.optim.AdamW: decoupled decay first, then the moments, then the bias-corrected step.
+struct AdamWRule {
+  float lr, beta1, beta2, eps, step_size, root_bc2;
+  __device__ void operator()(float& p, float g, float& m, float& v, float wd) const {
+    m = beta1 * m + (1.0f - beta1) * g;
+    v = beta2 * v + (1.0f - beta2) * g * g;
+    p = p * (1.0f - lr * wd) - step_size * m / (sqrtf(v) / root_bc2 + eps);
+  }
+};
+
+struct SgdArgs {
+  float momentum;
+  bool nesterov;
+  __device__ SgdRule rule(const StepHyper& h, bool has_buffer) const { return {h.lr, momentum, nesterov, has_buffer}; }
+};
+
+struct AdamWArgs {
+  float beta1, beta2, eps;
+  __device__ AdamWRule rule(const StepHyper& h, bool /*has_buffer*/) const {
+    return {h.lr, beta1, beta2, eps, h.lr / h.bias_correction1, sqrtf(h.bias_correction2)};
+  }
+};
+
+// m and v may be null (SGD without momentum; SGD has no v): the rule then sees zeros that go nowhere.
+template <class Args>
+__global__ void step_kernel(int64_t count, float* __restrict__ param, const float* __restrict__ grad,
+                            float* __restrict__ m, float* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16,
+                            DecaySpans spans, const StepHyper* hyper, Args args, bool vectorised) {
+  const auto rule = args.rule(*hyper, m != nullptr);
+  SpanCursor cursor(spans);
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
+
+  const int64_t vectors = vectorised ? count / 4 : 0;
+  for (int64_t k = first; k < vectors; k += stride) {
+    const float4 p4 = reinterpret_cast<const float4*>(param)[k];
+    const float4 g4 = reinterpret_cast<const float4*>(grad)[k];
+    const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 m4 = m != nullptr ? reinterpret_cast<const float4*>(m)[k] : zero;
+    const float4 v4 = v != nullptr ? reinterpret_cast<const float4*>(v)[k] : zero;
+    float p[4] = {p4.x, p4.y, p4.z, p4.w}, g[4] = {g4.x, g4.y, g4.z, g4.w};
+    float mm[4] = {m4.x, m4.y, m4.z, m4.w}, vv[4] = {v4.x, v4.y, v4.z, v4.w};
+#pragma unroll
+    for (int c = 0; c < 4; ++c) rule(p[c], g[c], mm[c], vv[c], cursor.decay(4 * k + c));
+    reinterpret_cast<float4*>(param)[k] = make_float4(p[0], p[1], p[2], p[3]);
+    if (m != nullptr) reinterpret_cast<float4*>(m)[k] = make_float4(mm[0], mm[1], mm[2], mm[3]);
+    if (v != nullptr) reinterpret_cast<float4*>(v)[k] = make_float4(vv[0], vv[1], vv[2], vv[3]);
+    if (param_bf16 != nullptr) {
+      // Round each value to nearest even (as __float2bfloat16_rn and aslnet::to_bf16 do), store all four.
+      __nv_bfloat162 lo = __floats2bfloat162_rn(p[0], p[1]), hi = __floats2bfloat162_rn(p[2], p[3]);
+      uint2 packed;
+      packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+      packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+      reinterpret_cast<uint2*>(param_bf16)[k] = packed;
+    }
+  }
+
+  for (int64_t i = 4 * vectors + first; i < count; i += stride) {
+    float p = param[i], mm = m != nullptr ? m[i] : 0.0f, vv = v != nullptr ? v[i] : 0.0f;
+    rule(p, grad[i], mm, vv, cursor.decay(i));
+    param[i] = p;
+    if (m != nullptr) m[i] = mm;
+    if (v != nullptr) v[i] = vv;
+    if (param_bf16 != nullptr) param_bf16[i] = __float2bfloat16_rn(p);
+  }
+}
+
+bool aligned(const void* p, uintptr_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+template <class Args>
+void launch(cudaStream_t stream, int64_t count, float* param, const float* grad, float* m, float* v,
+            bf16* param_bf16, const DecaySpans& spans, const StepHyper* hyper, const Args& args) {
+  if (count == 0) return;
+  ASLNET_CHECK(spans.count > 0 && spans.ends != nullptr && spans.weight_decay != nullptr)
+      << "optimizer step: no decay spans for " << count << " parameters";
+  ASLNET_CHECK(hyper != nullptr) << "optimizer step: no hyper-parameters";
+  const bool vectorised = aligned(param, 16) && aligned(grad, 16) && aligned(m, 16) && aligned(v, 16) &&
+                          aligned(param_bf16, 8);
+  const int64_t work = vectorised ? (count + 3) / 4 : count;
+  step_kernel<Args><<<blocks_for(work), kThreads, 0, stream>>>(count, param, grad, m, v,
+                                                              reinterpret_cast<__nv_bfloat16*>(param_bf16), spans,
+                                                              hyper, args, vectorised);
+  CUDA_CHECK_LAST();
+}
+
+}  // namespace
+
+void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
+              bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov) {
+  ASLNET_CHECK(momentum == 0.0f || momentum_buf != nullptr) << "sgd_step: momentum " << momentum
+                                                            << " needs a momentum buffer";
+  launch(stream, count, param, grad, momentum == 0.0f ? nullptr : momentum_buf, nullptr, param_bf16, spans, hyper,
+         SgdArgs{momentum, nesterov});
+}
+
+void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
+                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float beta1,
+                float beta2, float eps) {
+  ASLNET_CHECK(exp_avg != nullptr && exp_avg_sq != nullptr) << "adamw_step: needs both moment buffers";
+  launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, spans, hyper, AdamWArgs{beta1, beta2, eps});
+}
+
+}  // namespace aslnet::kernels::cuda
