@@ -76,7 +76,7 @@ void Optimizer::step_gpu(Context& ctx, double lr) {
   else
     kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(),
                               model_.gradient_arena().data<float>(), first_.data<float>(), second_.data<float>(), copy,
-                              spans, h, float(config_.beta1), float(config_.beta2), float(config_.eps));
+                              spans, h, config_.beta1, config_.beta2, config_.eps);
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {

@@ -38,9 +38,10 @@ void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* gra
               bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov);
 
 // torch.optim.AdamW: p *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-// p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+// p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). The betas come in double so that 1 - beta is
+// computed before rounding to float, as torch does.
 void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
-                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float beta1,
-                float beta2, float eps);
+                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, double beta1,
+                double beta2, double eps);
 
 }  // namespace aslnet::kernels::cuda

@@ -78,11 +78,13 @@ struct SgdRule {
 };
 
 // torch.optim.AdamW: decoupled decay first, then the moments, then the bias-corrected step.
+// (1 - beta) comes from the host, computed in double before rounding: 1.0f - 0.999f is off by 1.3e-5
+// relative (0.999 is not a float), which torch avoids the same way (its 1 - beta2 is a Python double).
 struct AdamWRule {
-  float lr, beta1, beta2, eps, step_size, root_bc2;
+  float lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, root_bc2;
   __device__ void operator()(float& p, float g, float& m, float& v, float wd) const {
-    m = beta1 * m + (1.0f - beta1) * g;
-    v = beta2 * v + (1.0f - beta2) * g * g;
+    m = beta1 * m + one_minus_beta1 * g;
+    v = beta2 * v + one_minus_beta2 * g * g;
     p = p * (1.0f - lr * wd) - step_size * m / (sqrtf(v) / root_bc2 + eps);
   }
 };
@@ -94,9 +96,10 @@ struct SgdArgs {
 };
 
 struct AdamWArgs {
-  float beta1, beta2, eps;
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
   __device__ AdamWRule rule(const StepHyper& h, bool /*has_buffer*/) const {
-    return {h.lr, beta1, beta2, eps, h.lr / h.bias_correction1, sqrtf(h.bias_correction2)};
+    return {h.lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, h.lr / h.bias_correction1,
+            sqrtf(h.bias_correction2)};
   }
 };
 
@@ -172,10 +175,10 @@ void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* gra
 }
 
 void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
-                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float beta1,
-                float beta2, float eps) {
+                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, double beta1,
+                double beta2, double eps) {
   ASLNET_CHECK(exp_avg != nullptr && exp_avg_sq != nullptr) << "adamw_step: needs both moment buffers";
-  launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, spans, hyper, AdamWArgs{beta1, beta2, eps});
+  launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, spans, hyper, AdamWArgs{float(beta1), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps)});
 }
 
 }  // namespace aslnet::kernels::cuda

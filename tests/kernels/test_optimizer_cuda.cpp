@@ -110,8 +110,7 @@ void check_optimizer(Context& ctx, const OptCase& c) {
       kernels::cuda::sgd_step(ctx.stream(), count, pd, gd, buf, cd, spans, hd, c.momentum, c.nesterov);
     } else {
       kernels::cuda::adamw_step(ctx.stream(), count, pd, gd, first.data<float>() + c.offset,
-                                second.data<float>() + c.offset, cd, spans, hd, float(kBeta1), float(kBeta2),
-                                float(kEps));
+                                second.data<float>() + c.offset, cd, spans, hd, kBeta1, kBeta2, kEps);
     }
     ctx.synchronize();
 

@@ -1,14 +1,20 @@
 // A whole ResNet-18 on the GPU against the same network on the CPU (the reference the golden test pins
 // to torchvision), on identical weights and inputs: train-mode logits and loss, every parameter
-// gradient, and the losses of five SGD steps (momentum, weight decay, label smoothing). fp32 runs with
-// TF32 off (cuDNN FMA math, cuBLAS pedantic), so the GPU must agree to fp32 rounding; bf16 mixed
-// precision is compared on bf16-rounded inputs, by relative error for logits and losses and by cosine
-// similarity for gradients (a bf16 network's gradients are a noisy copy of the fp32 ones, not a
-// rounding of them). Also: a CUDA model keeps nothing on the host, and an eval-mode forward agrees.
-// Skips without a GPU (fails under ASLNET_REQUIRE_GPU=1).
+// gradient, and the losses of five SGD steps (momentum, weight decay, label smoothing), then an
+// eval-mode forward on the running statistics both sides kept.
+//
+// The CPU reference runs in f64, so what is measured is the GPU's own error, not the sum of two fp32
+// roundings: a ReLU network's gradient jumps where a pre-activation crosses zero, and two fp32
+// computations that round differently flip a few of millions of ReLUs apart (tests/models/
+// test_golden.cpp explains it at length), which is what made a CPU-fp32 reference miss 1e-3 here.
+// fp32 runs with TF32 off (cuDNN FMA math, cuBLAS pedantic). bf16 mixed precision is compared on
+// bf16-rounded weights and inputs, by relative error for logits and losses and by cosine similarity
+// for gradients. Skips without a GPU (fails under ASLNET_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "engine/loss.h"
 #include "engine/optimizer.h"
@@ -19,9 +25,25 @@
 namespace aslnet {
 namespace {
 
-constexpr int64_t kBatch = 8, kSize = 64, kClasses = 29;
+constexpr int64_t kBatch = 16, kSize = 96, kClasses = 29;
 constexpr int kSteps = 5;
-constexpr double kLr = 0.02, kLabelSmoothing = 0.1;
+// A small step keeps five steps out of the regime where rounding differences grow step by step.
+constexpr double kLr = 0.002, kLabelSmoothing = 0.1;
+
+// The f32 weights of `from` (parameters and statistics) widened into the f64 model `to`.
+void widen_weights(const Model& from, Model& to) {
+  for (auto [src, dst] : {std::pair{from.parameter_arena(), to.parameter_arena()},
+                          std::pair{from.state_arena(), to.state_arena()}}) {
+    ASSERT_EQ(src.numel(), dst.numel());
+    for (int64_t i = 0; i < src.numel(); ++i) dst.data<double>()[i] = src.data<float>()[i];
+  }
+}
+
+Tensor widen(const Tensor& f32) {
+  Tensor out = Tensor::empty(f32.shape(), DType::F64);
+  for (int64_t i = 0; i < f32.numel(); ++i) out.data<double>()[i] = f32.data<float>()[i];
+  return out;
+}
 
 double cosine(const Tensor& a, const Tensor& b) {
   const Tensor x = test::to_f32(a), y = test::to_f32(b);
@@ -52,17 +74,18 @@ TEST_P(ResNetCuda, MatchesTheCpuModel) {
   Context gpu(Device::cuda(0), seed);
   gpu.set_allow_tf32(false);
   const ModelInfo info{"resnet18", c.stem, 1.0, kClasses, 3};
-  auto ref = make_model(info);
-  init_torchvision(*ref, cpu.rng());
-  auto model = make_model(info, c.dtype, Device::cuda(0));
-  model->copy_weights_from(*ref);
+  auto init = make_model(info);
+  init_torchvision(*init, cpu.rng());
   if (bf16) {
     // Both sides start from the same bf16-representable weights.
-    Tensor w = ref->parameter_arena();
+    Tensor w = init->parameter_arena();
     const Tensor rounded = test::to_f32(test::to_bf16(w));
     w.copy_from(rounded);
-    model->copy_weights_from(*ref);
   }
+  auto model = make_model(info, c.dtype, Device::cuda(0));
+  model->copy_weights_from(*init);
+  auto ref = make_model(info, DType::F64);
+  widen_weights(*init, *ref);
   ref->setup(cpu, kBatch, kSize, kSize);
   model->setup(gpu, kBatch, kSize, kSize);
 
@@ -75,7 +98,7 @@ TEST_P(ResNetCuda, MatchesTheCpuModel) {
 
   // One forward and backward: logits, loss, every gradient.
   CrossEntropyLoss ref_loss(kLabelSmoothing), loss(kLabelSmoothing);
-  const Tensor& ref_logits = ref->forward(cpu, images, true);
+  const Tensor& ref_logits = ref->forward(cpu, widen(images), true);
   const LossResult ref_r = ref_loss.forward_backward(cpu, ref_logits, labels);
   ref->backward(cpu, ref_loss.dlogits());
   const Tensor logits = model->forward(gpu, gpu_images, true).clone();
@@ -87,15 +110,22 @@ TEST_P(ResNetCuda, MatchesTheCpuModel) {
   EXPECT_LT(test::relative_error(logits, ref_logits), logit_tol);
   EXPECT_NEAR(r.loss, ref_r.loss, (bf16 ? 2e-2 : 1e-4) * std::abs(ref_r.loss));
   EXPECT_EQ(loss.dlogits().device(), gpu.device());
+  double worst = bf16 ? 1.0 : 0.0;
+  std::string worst_name;
   for (size_t i = 0; i < ref->parameters().size(); ++i) {
     const Parameter* p = ref->parameters()[i];
     const Parameter* q = model->parameters()[i];
     ASSERT_EQ(p->name, q->name);
+    const double e = bf16 ? cosine(q->grad, p->grad) : test::relative_error(q->grad, p->grad);
+    if (bf16 ? e < worst : e > worst) worst = e, worst_name = p->name;
     if (bf16)
-      EXPECT_GE(cosine(q->grad, p->grad), 0.99) << p->name;
+      EXPECT_GE(e, 0.99) << p->name;
     else
-      EXPECT_LT(test::relative_error(q->grad, p->grad), 1e-3) << p->name;
+      EXPECT_LT(e, 1e-3) << p->name;
   }
+  std::printf("%s: logits rel. error %.3g, loss %.6f vs %.6f, worst gradient %s %.4g (%s)\n", c.name,
+              test::relative_error(logits, ref_logits), r.loss, ref_r.loss, bf16 ? "cosine" : "rel. error", worst,
+              worst_name.c_str());
 
   // Training steps on fresh batches: the losses must track each other.
   OptimizerConfig sgd{.kind = "sgd", .momentum = 0.9, .nesterov = false, .weight_decay = 5e-4};
@@ -103,13 +133,14 @@ TEST_P(ResNetCuda, MatchesTheCpuModel) {
   for (int step = 0; step < kSteps; ++step) {
     const Tensor x = test::random_f32(Shape{kBatch, kSize, kSize, 3}, rng, 1.0, bf16);
     const Tensor gx = bf16 ? test::to_bf16(x).to(gpu.device()) : x.to(gpu.device());
-    const double a = train_step(cpu, *ref, ref_loss, ref_opt, x, labels, kLr).loss;
+    const double a = train_step(cpu, *ref, ref_loss, ref_opt, widen(x), labels, kLr).loss;
     const double b = train_step(gpu, *model, loss, opt, gx, gpu_labels, kLr).loss;
     EXPECT_NEAR(b, a, (bf16 ? 2e-2 : 1e-4) * std::abs(a)) << "step " << step + 1;
+    std::printf("%s: step %d loss %.6f (cpu f64 %.6f, rel. %.2g)\n", c.name, step + 1, b, a, std::abs(b - a) / a);
   }
 
   // Eval mode on the running statistics both sides accumulated.
-  const Tensor& ref_eval = ref->forward(cpu, images, false);
+  const Tensor& ref_eval = ref->forward(cpu, widen(images), false);
   const Tensor eval = model->forward(gpu, gpu_images, false).clone();
   EXPECT_LT(test::relative_error(eval, ref_eval), bf16 ? 5e-2 : 1e-3);
 }
