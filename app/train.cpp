@@ -110,6 +110,7 @@ void run_train(const TrainOptions& o) {
   trainer_opts.epochs = o.epochs;
   trainer_opts.accum_steps = o.accum_steps;
   trainer_opts.label_smoothing = o.label_smoothing;
+  trainer_opts.cuda_graph = o.cuda_graph;
   const int64_t per_epoch = train_loader.batches_per_epoch() / o.accum_steps;
   ScheduleConfig& sched = trainer_opts.schedule;
   sched.kind = o.schedule;
@@ -266,6 +267,7 @@ void register_train(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
   cmd->add_flag("--deterministic", o->deterministic, "only deterministic cuDNN algorithms (GPU)");
+  cmd->add_flag("--cuda-graph", o->cuda_graph, "replay each training step as one captured CUDA graph (GPU)");
   cmd->add_option("--seed", o->seed);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", o->out, "output folder for checkpoints and log.jsonl");

@@ -24,7 +24,7 @@ struct TrainOptions {
   double jitter = 0.2, rotation = 10.0;
   std::string device = "cpu", precision = "fp32";
   std::string devices;  // "0", "1": the GPU index list (one index until replication lands)
-  bool tf32 = false, deterministic = false;
+  bool tf32 = false, deterministic = false, cuda_graph = false;
   uint64_t seed = 0;
   int threads = 0;
   int64_t checkpoint_every = 1;

@@ -25,6 +25,7 @@
 #include "engine/core/cuda_check.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/residual.h"
+#include "engine/graphed_step.h"
 #include "engine/train_step.h"
 #include "models/resnet.h"
 
@@ -235,46 +236,31 @@ Ours run_aslnet(const Options& o) {
   for (int64_t i = 0; i < o.warmup; ++i) last = train_step(ctx, *model, loss, optimizer, images, labels, lr);
   ctx.synchronize();
 
-  cudaGraphExec_t graph_exec = nullptr;
+  // --cuda-graph: the step captured once (engine/graphed_step.h) and replayed; like the eager steps,
+  // each replay's loss is read back, so both sides pay the same per-step synchronisation.
+  std::unique_ptr<GraphedTrainStep> graphed;
   if (o.cuda_graph) {
-    // One step captured from the compute stream. A step that synchronises with the host (to read the
-    // loss, say) cannot be captured: then say why and time the plain steps.
-    cudaGraph_t graph = nullptr;
-    try {
-      CUDA_CHECK(cudaStreamBeginCapture(ctx.stream(), cudaStreamCaptureModeThreadLocal));
-      try {
-        train_step(ctx, *model, loss, optimizer, images, labels, lr);
-      } catch (...) {
-        cudaStreamEndCapture(ctx.stream(), &graph);
-        throw;
-      }
-      CUDA_CHECK(cudaStreamEndCapture(ctx.stream(), &graph));
-      CUDA_CHECK(cudaGraphInstantiate(&graph_exec, graph, 0));
-      CUDA_CHECK(cudaGraphLaunch(graph_exec, ctx.stream()));  // one untimed replay
-      ctx.synchronize();
-    } catch (const std::exception& e) {
-      (void)cudaGetLastError();
-      fmt::print("cuda graph  not used: {}\n", e.what());
-      if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
-      graph_exec = nullptr;
+    graphed = std::make_unique<GraphedTrainStep>(ctx, *model, loss, optimizer);
+    for (int i = 0; i < 2; ++i) {  // the eager first call, then the capture and its first replay
+      graphed->run(images, labels, lr);
+      last = loss.read_pending(ctx);
     }
-    if (graph != nullptr) cudaGraphDestroy(graph);
+    ours.graph_used = graphed->captured();
   }
 
   Timer timer(ctx.stream());
   timer.start();
   for (int64_t i = 0; i < o.steps; ++i) {
-    if (graph_exec != nullptr)
-      CUDA_CHECK(cudaGraphLaunch(graph_exec, ctx.stream()));
-    else
+    if (graphed) {
+      graphed->run(images, labels, lr);
+      last = loss.read_pending(ctx);
+    } else {
       last = train_step(ctx, *model, loss, optimizer, images, labels, lr);
+    }
   }
   const double seconds = timer.stop_seconds();
   ctx.synchronize();
-  if (graph_exec != nullptr) {
-    ours.graph_used = true;
-    cudaGraphExecDestroy(graph_exec);
-  }
+  graphed.reset();
 
   const double forward_macs = conv_macs(model->net()) + double(o.batch) * linear_macs_per_image(*model);
   ours.ok = true;

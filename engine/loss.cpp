@@ -71,6 +71,17 @@ LossResult CrossEntropyLoss::read_pending(Context& ctx) {
   return r;
 }
 
+void CrossEntropyLoss::discard_pending() {
+  pending_loss_sum_ = 0.0;
+  pending_correct_ = pending_rows_ = 0;
+  pending_on_device_ = false;
+}
+
+void CrossEntropyLoss::note_replayed(int64_t rows) {
+  pending_on_device_ = true;
+  pending_rows_ = rows;
+}
+
 LossResult CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale) {
   if (logits.device().is_cuda()) {
     ASLNET_CHECK(!pending_on_device_) << "forward_backward called with pending results: read_pending() first";

@@ -30,6 +30,10 @@ class CrossEntropyLoss {
   void forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0);
   // Mean loss over the images of the pending calls, their hits; resets the pending sums.
   LossResult read_pending(Context& ctx);
+  // CUDA graphs: forget what a capture recorded as pending (nothing ran), and record that a replay of
+  // a captured forward_backward_pending over `rows` rows has been launched.
+  void discard_pending();
+  void note_replayed(int64_t rows);
 
  private:
   void ensure_buffers(const Tensor& logits);

@@ -96,6 +96,10 @@ void Model::copy_weights_from(const Model& other) {
 
 void Model::backward(Context& ctx, const Tensor& dlogits, bool accumulate) { net_->backward(ctx, dlogits, accumulate); }
 
+void Model::count_replayed_training_forward() {
+  for (Counter* c : counters_) ++c->value;
+}
+
 Parameter* Model::find_parameter(const std::string& name) const {
   for (auto* p : parameters_)
     if (p->name == name) return p;

@@ -65,6 +65,9 @@ class Model {
   // Copies another model's parameters, statistics and counters (same architecture, any device): how a
   // GPU model gets the weights initialised on the CPU.
   void copy_weights_from(const Model& other);
+  // CUDA graphs: a replayed training forward runs no host code, so batch norm's num_batches_tracked
+  // counters are advanced here, once per replay.
+  void count_replayed_training_forward();
   int64_t parameter_count() const;  // trainable scalars (without alignment padding)
   Sequential& net() { return *net_; }
 

@@ -52,18 +52,39 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
     CUDA_CHECK(cudaMemcpy(span_decay_.raw(), decay.data(), decay.size() * sizeof(float), cudaMemcpyHostToDevice));
     hyper_ = Tensor::zeros(Shape{int64_t(sizeof(kernels::cuda::StepHyper) / sizeof(float))}, DType::F32,
                            model_.device());
+    hyper_host_ = Buffer::pinned(sizeof(kernels::cuda::StepHyper));
+    hyper_read_ = make_event();
   }
 }
 
-void Optimizer::step_gpu(Context& ctx, double lr) {
+void Optimizer::prepare_gpu_step(double lr) {
   ASLNET_CHECK(model_.dtype() == DType::F32) << "the GPU optimizer updates fp32 arenas";
-  kernels::cuda::StepHyper hyper{float(lr), 1.0f, 1.0f};
+  // The previous step's copy must have read the page-locked values before they are overwritten; it
+  // runs at the start of that step's update, so this rarely waits.
+  if (hyper_in_flight_) CUDA_CHECK(cudaEventSynchronize(hyper_read_.get()));
+  ++steps_;
+  auto* hyper = static_cast<kernels::cuda::StepHyper*>(hyper_host_.data());
+  *hyper = {float(lr), 1.0f, 1.0f};
   if (config_.kind == "adamw") {
-    hyper.bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
-    hyper.bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
+    hyper->bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
+    hyper->bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
   }
-  // A pageable source: the values are taken before the call returns, and the copy is ordered on the stream.
-  CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), &hyper, sizeof hyper, cudaMemcpyHostToDevice, ctx.stream()));
+}
+
+void Optimizer::gpu_step_enqueued(Context& ctx) {
+  CUDA_CHECK(cudaEventRecord(hyper_read_.get(), ctx.stream()));
+  hyper_in_flight_ = true;
+}
+
+void Optimizer::step_gpu(Context& ctx, double lr) {
+  prepare_gpu_step(lr);
+  enqueue_gpu_step(ctx);
+  gpu_step_enqueued(ctx);
+}
+
+void Optimizer::enqueue_gpu_step(Context& ctx) {
+  CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), hyper_host_.data(), sizeof(kernels::cuda::StepHyper),
+                             cudaMemcpyHostToDevice, ctx.stream()));
   const kernels::cuda::DecaySpans spans{static_cast<const int64_t*>(span_ends_.data()), span_decay_.data<float>(),
                                         span_count_};
   const Tensor& params = model_.parameter_arena();
@@ -86,11 +107,11 @@ std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
 }
 
 void Optimizer::step(Context& ctx, double lr) {
-  ++steps_;
   if (ctx.device().is_cuda()) {
     step_gpu(ctx, lr);
     return;
   }
+  ++steps_;
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* param = model_.parameter_arena().data<T>();

@@ -27,6 +27,15 @@ class Optimizer {
   // One update with learning rate `lr` from the gradients in the model's gradient arena.
   void step(Context& ctx, double lr);
 
+  // The GPU update in two halves, for CUDA graphs (step() is prepare + enqueue). prepare_gpu_step counts
+  // the step and writes its learning rate and bias corrections into page-locked host memory, first
+  // waiting until the previous step's copy has read them. enqueue_gpu_step queues that copy and the
+  // fused update kernel on the stream: it may be captured into a graph, whose replays then re-read the
+  // page-locked values. After launching a captured update, call gpu_step_enqueued(ctx).
+  void prepare_gpu_step(double lr);
+  void enqueue_gpu_step(Context& ctx);
+  void gpu_step_enqueued(Context& ctx);
+
   const OptimizerConfig& config() const { return config_; }
   int64_t step_count() const { return steps_; }
   void set_step_count(int64_t steps) { steps_ = steps; }
@@ -47,8 +56,10 @@ class Optimizer {
   Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments
   int64_t steps_ = 0;
   // GPU: the arena as spans of equal weight decay (device arrays), and the step's hyper-parameters.
-  Buffer span_ends_;
+  Buffer span_ends_, hyper_host_;  // hyper_host_: page-locked StepHyper
   Tensor span_decay_, hyper_;
+  Event hyper_read_;  // recorded after the copy of hyper_host_ is queued
+  bool hyper_in_flight_ = false;
   int span_count_ = 0;
 };
 

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 
+#include "engine/graphed_step.h"
 #include "engine/input_stager.h"
 
 namespace aslnet {
@@ -11,6 +13,9 @@ Trainer::Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOption
     : ctx_(ctx), model_(model), optimizer_(optimizer), options_(std::move(options)), loss_(options_.label_smoothing) {
   ASLNET_CHECK(options_.epochs > 0) << "--epochs must be positive, got " << options_.epochs;
   ASLNET_CHECK(options_.accum_steps > 0) << "--accum-steps must be positive, got " << options_.accum_steps;
+  ASLNET_CHECK(!options_.cuda_graph || ctx_.device().is_cuda()) << "--cuda-graph needs --device cuda";
+  ASLNET_CHECK(!options_.cuda_graph || options_.accum_steps == 1)
+      << "--cuda-graph captures one whole step: it does not combine with --accum-steps";
 }
 
 int64_t Trainer::steps_per_epoch(const BatchSource& train) const {
@@ -26,11 +31,13 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
   const double scale = 1.0 / double(options_.accum_steps);
 
   int64_t step = optimizer_.step_count();
+  InputStager stager(ctx_, model_);
+  std::unique_ptr<GraphedTrainStep> graphed;
+  if (options_.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(ctx_, model_, loss_, optimizer_);
   for (int64_t epoch = step / per_epoch; epoch < options_.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     train.start_epoch(epoch);
     Batch batch;
-    InputStager stager(ctx_, model_);
     // A resumed run skips the micro-batches its checkpoint already trained on: the loader is
     // deterministic per epoch, so the rest of the epoch is exactly what the uninterrupted run saw.
     for (int64_t skip = (step % per_epoch) * options_.accum_steps; skip > 0; --skip) train.next(batch);
@@ -45,6 +52,20 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
       for (int64_t micro = 0; micro < options_.accum_steps; ++micro) {
         ASLNET_CHECK(train.next(batch)) << "the loader ended its epoch early";
         const Batch& input = stager.stage(batch);
+        if (graphed) {
+          // The captured step includes the update: a non-finite loss is seen after it, so the weights in
+          // memory are spoilt, and only the checkpoints on disk (written before) are kept.
+          graphed->run(input.images, input.labels, report.lr);
+          const LossResult r = loss_.read_pending(ctx_);
+          if (!std::isfinite(r.loss))
+            throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " +
+                                std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
+                                " (hint: a lower --lr, or --warmup-epochs); the last checkpoint written is kept");
+          loss_sum += r.loss * double(batch.labels.numel());
+          correct += r.correct;
+          report.images += batch.labels.numel();
+          continue;
+        }
         const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/true);
         const LossResult r = loss_.forward_backward(ctx_, logits, input.labels, scale);
         if (!std::isfinite(r.loss))
@@ -56,7 +77,7 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
         correct += r.correct;
         report.images += batch.labels.numel();
       }
-      optimizer_.step(ctx_, report.lr);
+      if (!graphed) optimizer_.step(ctx_, report.lr);
       ++step;
       report.step = step;
       report.loss = loss_sum / double(report.images);

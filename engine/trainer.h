@@ -21,6 +21,7 @@ struct TrainerOptions {
   int64_t accum_steps = 1;
   double label_smoothing = 0.0;
   ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
+  bool cuda_graph = false;  // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
 };
 
 struct StepReport {

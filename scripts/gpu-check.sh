@@ -180,6 +180,8 @@ if [[ $run_bench == 1 ]]; then
     "--arch resnet18 --size 224 --precision bf16"
     "--arch resnet18 --size 224 --precision fp32 --tf32"
     "--arch resnet50 --size 200 --precision bf16"
+    "--arch resnet50 --size 224 --precision bf16 --cuda-graph"
+    "--arch resnet18 --size 224 --precision bf16 --cuda-graph"
   )
   bench=$bundle/bin/gpu_train_step
   [[ -x $bench ]] || fail "$bench is not in the bundle"

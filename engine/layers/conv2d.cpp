@@ -28,6 +28,9 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
     options.dtype = dtype;
     options.allow_tf32 = ctx.allow_tf32();
     options.deterministic = ctx.deterministic();
+    // Timing-based search can pick other algorithms in another run (and another algorithm rounds
+    // differently): a deterministic run takes cuDNN's heuristic choice, the same every time.
+    options.benchmark = !ctx.deterministic();
     cudnn_ = std::make_unique<kernels::cuda::CudnnConv>(ctx.cudnn(), shape_, options);
   }
   const Shape out{shape_.n, shape_.out_h(), shape_.out_w(), shape_.k};

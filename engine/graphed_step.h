@@ -1,0 +1,45 @@
+// GraphedTrainStep: the whole training step (forward, loss, backward, optimizer update) captured once
+// as a CUDA graph and replayed, so a step costs one launch instead of several hundred. Possible because
+// a step allocates nothing and never waits on the host (static memory: DESIGN.md): every buffer a
+// kernel touches has the same address at each replay. The step's inputs are copied into the graph's
+// own input buffers first; the learning rate reaches the captured update through page-locked memory
+// (Optimizer::prepare_gpu_step); batch norm's counters are advanced on the host per replay.
+//
+// The first call runs eagerly (cuDNN and cuBLAS finish their lazy set-up outside the capture), the
+// second captures and launches, later ones replay. Replays compute exactly what eager steps compute:
+// the same kernels with the same algorithms (tests/engine/test_cuda_graph.cpp checks bit equality).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "engine/loss.h"
+#include "engine/model.h"
+#include "engine/optimizer.h"
+
+namespace aslnet {
+
+class GraphedTrainStep {
+ public:
+  GraphedTrainStep(Context& ctx, Model& model, CrossEntropyLoss& loss, Optimizer& optimizer);
+  ~GraphedTrainStep();
+  GraphedTrainStep(const GraphedTrainStep&) = delete;
+  GraphedTrainStep& operator=(const GraphedTrainStep&) = delete;
+
+  // Queues one step on `images` and `labels` (device tensors of the model's input shape and type, i32
+  // labels) with learning rate `lr`; the loss is pending in `loss` (read_pending) afterwards.
+  void run(const Tensor& images, const Tensor& labels, double lr);
+  bool captured() const { return exec_ != nullptr; }
+
+ private:
+  void enqueue_body();
+
+  Context& ctx_;
+  Model& model_;
+  CrossEntropyLoss& loss_;
+  Optimizer& optimizer_;
+  Tensor images_, labels_;  // the graph's inputs, at fixed addresses
+  int calls_ = 0;
+  cudaGraphExec_t exec_ = nullptr;
+};
+
+}  // namespace aslnet
