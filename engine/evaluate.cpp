@@ -19,13 +19,14 @@ int64_t EvalResult::class_count(int64_t c) const {
   return n;
 }
 
-EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch) {
+EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
+                    const InputNormalization& u8_normalization) {
   EvalResult r;
   r.classes = model.info().num_classes;
   r.confusion.assign(size_t(r.classes * r.classes), 0);
   source.start_epoch(epoch);
   Batch batch;
-  InputStager stager(ctx, model);
+  InputStager stager(ctx, model, u8_normalization);
   double loss_sum = 0.0;
   while (source.next(batch)) {
     const Tensor logits = host_float_copy(model.forward(ctx, stager.stage(batch).images, /*training=*/false));

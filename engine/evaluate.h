@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/core/batch_source.h"
+#include "engine/input_stager.h"
 #include "engine/model.h"
 
 namespace aslnet {
@@ -20,7 +21,9 @@ struct EvalResult {
   int64_t class_count(int64_t c) const;
 };
 
-EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0);
+// u8_normalization: how batches of raw u8 pixels are normalised on the GPU (engine/input_stager.h).
+EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0,
+                    const InputNormalization& u8_normalization = {});
 
 // Softmax probabilities of the first `rows` rows of logits [batch, classes], as doubles.
 std::vector<std::vector<double>> softmax_rows(const Tensor& logits, int64_t rows);

@@ -5,13 +5,17 @@
 
 namespace aslnet {
 
-InputStager::InputStager(Context& ctx, const Model& model)
+InputStager::InputStager(Context& ctx, const Model& model, const InputNormalization& u8_normalization)
     : ctx_(ctx), compute_dtype_(model.compute_dtype()), gpu_(ctx.device().is_cuda()) {
-  if (gpu_)
-    for (Slot& s : slots_) {
-      s.copied = make_event();
-      s.consumed = make_event();
-    }
+  if (!gpu_) return;
+  for (Slot& s : slots_) {
+    s.copied = make_event();
+    s.consumed = make_event();
+  }
+  const Tensor mean = Tensor::view(const_cast<float*>(u8_normalization.mean.data()), Shape{3}, DType::F32);
+  const Tensor std = Tensor::view(const_cast<float*>(u8_normalization.std.data()), Shape{3}, DType::F32);
+  mean_ = mean.to(ctx.device());
+  std_ = std.to(ctx.device());
 }
 
 namespace {
@@ -52,7 +56,7 @@ const Batch& InputStager::stage(const Batch& host) {
   if (slot.used) CUDA_CHECK(cudaStreamWaitEvent(copy, slot.consumed.get(), 0));
 
   const DType src = host.images.dtype();
-  ASLNET_CHECK(src == compute_dtype_ || (src == DType::F32 && compute_dtype_ == DType::BF16))
+  ASLNET_CHECK(src == compute_dtype_ || src == DType::U8 || (src == DType::F32 && compute_dtype_ == DType::BF16))
       << "cannot feed " << dtype_name(src) << " images to a " << dtype_name(compute_dtype_) << " model";
   ensure(slot.batch.images, host.images.shape(), compute_dtype_, ctx_.device());
   ensure(slot.batch.labels, host.labels.shape(), DType::I32, ctx_.device());
@@ -60,11 +64,20 @@ const Batch& InputStager::stage(const Batch& host) {
     CUDA_CHECK(cudaMemcpyAsync(slot.batch.images.raw(), host.images.raw(), host.images.bytes(),
                                cudaMemcpyHostToDevice, copy));
   } else {
-    ensure(staging_f32_, host.images.shape(), DType::F32, ctx_.device());
-    CUDA_CHECK(cudaMemcpyAsync(staging_f32_.raw(), host.images.raw(), host.images.bytes(), cudaMemcpyHostToDevice,
-                               copy));
-    kernels::cuda::cast<float, bf16>(copy, host.images.numel(), staging_f32_.data<float>(),
-                                     slot.batch.images.data<bf16>());
+    ensure(staging_, host.images.shape(), src, ctx_.device());
+    CUDA_CHECK(cudaMemcpyAsync(staging_.raw(), host.images.raw(), host.images.bytes(), cudaMemcpyHostToDevice, copy));
+    if (src == DType::U8) {
+      const int64_t channels = host.images.shape().c();
+      ASLNET_CHECK(channels == 3) << "u8 batches are normalised with 3 channels' mean and std, got " << channels;
+      dispatch_gpu(compute_dtype_, [&](auto tag) {
+        using T = decltype(tag);
+        kernels::cuda::normalize_u8<T>(copy, host.images.numel() / channels, channels, staging_.data<uint8_t>(),
+                                       mean_.data<float>(), std_.data<float>(), slot.batch.images.data<T>());
+      });
+    } else {
+      kernels::cuda::cast<float, bf16>(copy, host.images.numel(), staging_.data<float>(),
+                                       slot.batch.images.data<bf16>());
+    }
   }
   CUDA_CHECK(cudaMemcpyAsync(slot.batch.labels.raw(), host.labels.raw(), host.labels.bytes(), cudaMemcpyHostToDevice,
                              copy));

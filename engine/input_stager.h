@@ -4,7 +4,8 @@
 // (so the copy of the next batch overlaps the step still reading the previous one), converted there
 // (f32 -> bf16 for mixed precision) and handed to the compute stream through an event: the compute
 // stream waits on the GPU, never on the host. The host waits only for its own copy to finish, because
-// the loader reuses the host buffer once the next batch is asked for.
+// the loader reuses the host buffer once the next batch is asked for. A batch of raw u8 pixels (a
+// quarter of the bytes of f32) is normalised on the GPU after the copy, with the mean and std given.
 #pragma once
 
 #include <array>
@@ -16,9 +17,15 @@
 
 namespace aslnet {
 
+// Per-channel mean and std of [0, 1] pixel values, for batches of raw u8 pixels.
+struct InputNormalization {
+  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
+  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+};
+
 class InputStager {
  public:
-  InputStager(Context& ctx, const Model& model);
+  InputStager(Context& ctx, const Model& model, const InputNormalization& u8_normalization = {});
 
   // The batch the model should read, valid until the next-but-one call (two slots).
   const Batch& stage(const Batch& host);
@@ -34,7 +41,8 @@ class InputStager {
   };
   std::array<Slot, 2> slots_;
   int next_slot_ = 0;
-  Tensor staging_f32_;  // device: an f32 batch before it is narrowed to bf16
+  Tensor staging_;      // device: an f32 or u8 batch before it is converted
+  Tensor mean_, std_;   // device: the u8 normalisation
   Batch converted_;     // CPU: a batch converted to the model's type
 };
 

@@ -31,7 +31,7 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
   const double scale = 1.0 / double(options_.accum_steps);
 
   int64_t step = optimizer_.step_count();
-  InputStager stager(ctx_, model_);
+  InputStager stager(ctx_, model_, options_.u8_normalization);
   std::unique_ptr<GraphedTrainStep> graphed;
   if (options_.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(ctx_, model_, loss_, optimizer_);
   for (int64_t epoch = step / per_epoch; epoch < options_.epochs; ++epoch) {
@@ -93,7 +93,7 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
     er.train_accuracy = epoch_images ? double(epoch_correct) / double(epoch_images) : 0.0;
     if (val != nullptr) {
       er.has_val = true;
-      er.val = evaluate(ctx_, model_, *val);
+      er.val = evaluate(ctx_, model_, *val, 0, options_.u8_normalization);
     }
     er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (hooks.on_epoch) hooks.on_epoch(er);

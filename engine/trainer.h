@@ -22,6 +22,7 @@ struct TrainerOptions {
   double label_smoothing = 0.0;
   ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
   bool cuda_graph = false;  // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
+  InputNormalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
 };
 
 struct StepReport {
