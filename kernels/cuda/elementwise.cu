@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "engine/core/cuda_check.h"
+#include "kernels/cuda/device_values.cuh"
 #include "engine/core/dtype.h"
 #include "kernels/elementwise.h"
 
@@ -21,40 +22,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// The device type behind an engine type: aslnet::bf16 is a bit pattern with __nv_bfloat16's layout.
-template <class T>
-struct Dev {
-  using type = T;
-};
-template <>
-struct Dev<bf16> {
-  using type = __nv_bfloat16;
-};
-template <class T>
-using DevT = typename Dev<T>::type;
-
-template <class T>
-const DevT<T>* dev(const T* p) {
-  return reinterpret_cast<const DevT<T>*>(p);
-}
-template <class T>
-DevT<T>* dev(T* p) {
-  return reinterpret_cast<DevT<T>*>(p);
-}
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class D>
-__device__ __forceinline__ D from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);  // round to nearest even, as aslnet::to_bf16
-}
 
 // 16 bytes of D: one vector load or store.
 template <class D>

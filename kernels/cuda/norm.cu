@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "engine/core/cuda_check.h"
+#include "kernels/cuda/device_values.cuh"
 #include "engine/core/dtype.h"
 #include "kernels/norm.h"
 
@@ -32,57 +33,6 @@ constexpr int64_t kStatBlocks = 1024;      // blocks of a statistics pass: about
 constexpr int64_t kApplyBlocks = 2048;     // blocks of an apply pass
 constexpr int kFinalX = 32, kFinalY = 16;  // the finalising kernels: 32 channels x 16 partial lanes
 
-template <class T>
-struct Dev {
-  using type = T;
-};
-template <>
-struct Dev<bf16> {
-  using type = __nv_bfloat16;
-};
-template <class T>
-using DevT = typename Dev<T>::type;
-
-template <class T>
-const DevT<T>* dev(const T* p) {
-  return reinterpret_cast<const DevT<T>*>(p);
-}
-template <class T>
-DevT<T>* dev(T* p) {
-  return reinterpret_cast<DevT<T>*>(p);
-}
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <class D>
-__device__ __forceinline__ D from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-// V consecutive channels of one row: one vector load or store.
-template <class D, int V>
-struct alignas(sizeof(D) * V) Vec {
-  D v[V];
-};
-template <class D, int V>
-__device__ __forceinline__ void load_vec(const D* p, float (&out)[V]) {
-  const Vec<D, V> t = *reinterpret_cast<const Vec<D, V>*>(p);
-#pragma unroll
-  for (int j = 0; j < V; ++j) out[j] = to_f(t.v[j]);
-}
-template <class D, int V>
-__device__ __forceinline__ void store_vec(D* p, const float (&in)[V]) {
-  Vec<D, V> t;
-#pragma unroll
-  for (int j = 0; j < V; ++j) t.v[j] = from_f<D>(in[j]);
-  *reinterpret_cast<Vec<D, V>*>(p) = t;
-}
 
 // The launch shape of a row pass: V channels per thread, TX threads along the channels (a power of
 // two, at most 32, no wider than the channels need), TY = 256 / TX along the rows, gx channel tiles.

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "engine/core/cuda_check.h"
+#include "kernels/cuda/device_values.cuh"
 #include "engine/core/dtype.h"
 #include "kernels/pool.h"
 
@@ -28,56 +29,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-template <class T>
-struct Dev {
-  using type = T;
-};
-template <>
-struct Dev<bf16> {
-  using type = __nv_bfloat16;
-};
-template <class T>
-using DevT = typename Dev<T>::type;
-
-template <class T>
-const DevT<T>* dev(const T* p) {
-  return reinterpret_cast<const DevT<T>*>(p);
-}
-template <class T>
-DevT<T>* dev(T* p) {
-  return reinterpret_cast<DevT<T>*>(p);
-}
-
-__device__ __forceinline__ float to_f(float v) { return v; }
-__device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <class D>
-__device__ __forceinline__ D from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-template <class D, int V>
-struct alignas(sizeof(D) * V) Vec {
-  D v[V];
-};
-template <class D, int V>
-__device__ __forceinline__ void load_vec(const D* p, float (&out)[V]) {
-  const Vec<D, V> t = *reinterpret_cast<const Vec<D, V>*>(p);
-#pragma unroll
-  for (int j = 0; j < V; ++j) out[j] = to_f(t.v[j]);
-}
-template <class D, int V>
-__device__ __forceinline__ void store_vec(D* p, const float (&in)[V]) {
-  Vec<D, V> t;
-#pragma unroll
-  for (int j = 0; j < V; ++j) t.v[j] = from_f<D>(in[j]);
-  *reinterpret_cast<Vec<D, V>*>(p) = t;
-}
 
 // Calls fn(integral_constant<int, V>) with the widest V <= kMax (a power of two) that divides c and for
 // which every (pointer, element size) pair is aligned to V elements.
