@@ -23,13 +23,16 @@ namespace {
 
 struct DemoOptions {
   std::string data, out;
-  std::string arch = "resnet18", stem = "small";
+  // A recipe that suits both the synthetic hands and the real photos on 2 cores: the ImageNet stem (4x
+  // cheaper than the small one at this size), AdamW, and no random resized crop (it cuts fingers off).
+  std::string arch = "resnet18", stem = "imagenet";
   double width = 0.25;
-  int per_class = 100, test_per_class = 20, synth_size = 64, image_size = 48;
-  int64_t epochs = 8, batch = 32;
-  double lr = 0.05;
+  int per_class = 200, test_per_class = 20, synth_size = 64, image_size = 48;
+  int64_t epochs = 12, batch = 32;
+  double lr = 0.003;
   uint64_t seed = 0;
   int threads = 0;
+  std::string device = "auto";  // auto: the first GPU when there is one, else the CPU
   bool quiet = false;
 };
 
@@ -59,15 +62,23 @@ void run_demo(const DemoOptions& o) {
   t.image_size = o.image_size;
   t.epochs = o.epochs;
   t.batch = o.batch;
+  t.optimizer = "adamw";
   t.lr = o.lr;
   t.warmup_epochs = 1;
+  t.no_crop = true;
+  t.rotation = 0;
+  t.jitter = 0.1;
+  // The synthetic hands are all right hands with a class-specific wrist angle: a flip only adds a
+  // variation to learn. Real photos keep it.
+  t.no_flip = o.data.empty();
   t.seed = o.seed;
   t.threads = o.threads;
+  t.device = o.device == "auto" ? (gpu_count() > 0 ? "cuda" : "cpu") : o.device;
   t.quiet = o.quiet;
   // Synthetic images are independent draws (no video frames): a random split is honest for them.
   t.split.mode = o.data.empty() ? "random" : "grouped";
-  fmt::print("2. training {} (width {}, {} stem) at {} px for {} epochs\n", o.arch, o.width, o.stem, o.image_size,
-             o.epochs);
+  fmt::print("2. training {} (width {}, {} stem) at {} px for {} epochs on the {}\n", o.arch, o.width, o.stem,
+             o.image_size, o.epochs, t.device == "cuda" ? "GPU" : "CPU");
   run_train(t);
 
   const std::string checkpoint = (work / "run" / "best.safetensors").string();
@@ -97,7 +108,7 @@ void run_demo(const DemoOptions& o) {
 void register_demo(CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand(
-      "demo", "Synthesise hand-sign images, train a small ResNet on them, evaluate and predict (a few minutes, CPU)");
+      "demo", "Synthesise hand-sign images, train a small ResNet on them, evaluate and predict (a few minutes on 2 CPU cores, seconds on a GPU)");
   cmd->add_option("--data", o->data, "train on this folder of class folders instead of synthetic images");
   cmd->add_option("--out", o->out, "work folder (default: a new folder under the system's temporary folder)");
   cmd->add_option("--arch", o->arch)->check(CLI::IsMember(resnet_architectures()));
@@ -110,6 +121,8 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--lr", o->lr)->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", o->device, "auto (a GPU when there is one), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--quiet", o->quiet, "no progress bar");
   cmd->callback([o] { run_demo(*o); });
 }

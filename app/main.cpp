@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   aslnet::app::register_eval(app);
   aslnet::app::register_predict(app);
   aslnet::app::register_check_data(app);
+  aslnet::app::register_synth(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -61,8 +61,11 @@ void run_predict(const PredictOptions& o) {
       fmt::print("{}\n", line);
   }
   if (o.json) fmt::print("{}\n", all.dump(2));
-  const bool any_failed = std::any_of(errors.begin(), errors.end(), [](const std::string& e) { return !e.empty(); });
-  ASLNET_CHECK(!any_failed || o.json) << "some images could not be read (listed above)";
+  // Without --json, unreadable images make the exit status non-zero, with one line naming them.
+  std::string unreadable;
+  for (size_t i = 0; i < errors.size(); ++i)
+    if (!errors[i].empty()) unreadable += (unreadable.empty() ? "" : ", ") + o.images[i];
+  ASLNET_CHECK(unreadable.empty() || o.json) << "cannot read " << unreadable << " (the reasons are listed above)";
 }
 
 void register_predict(CLI::App& app) {

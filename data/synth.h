@@ -2,9 +2,10 @@
 // asl_classes(), files "<class><n>.jpg") of drawn hands, so that the whole pipeline runs and is tested
 // on machines without the real data. Each class is a hand configuration (which fingers are extended,
 // curled or hooked, their spread, the thumb's position, the wrist's angle; "nothing" is background
-// only), and every image draws it with a random pose, scale, skin tone, cluttered background, lighting
-// and noise. The class lives in the shape, not in colour statistics: a small ResNet learns it, a linear
-// classifier on raw pixels does not (tests/data/test_synth.cpp shows both).
+// only), and every image draws it with a random pose, scale, skin tone, background (lighter or darker
+// than the skin, textured, sometimes cluttered), lighting and noise. The class lives in the shape, not
+// in colour statistics: a small ResNet learns it, a linear classifier on raw pixels does not
+// (tests/data/test_synth.cpp shows both).
 #pragma once
 
 #include <cstdint>

@@ -381,9 +381,10 @@ int min_decode_side(int size, bool train) {
   // Training crops a random box of at least crop_scale_min of the area (default options: the loader's
   // decode size does not depend on per-run options) and resizes it to size: asking for
   // size / sqrt(crop_scale_min) makes the smallest square crop still cover size pixels, so crops are
-  // never upscaled except the extreme-ratio ones, by at most sqrt(4/3) along one axis. For 64 that is 84,
-  // so a 200x200 photo decodes at 1/2 scale (100x100); the training value also covers the evaluation
-  // path that training falls back to without random crops.
+  // never upscaled except the extreme-ratio ones, by at most sqrt(4/3) along one axis. For 64 and the
+  // default 0.35 that is ceil(64 / 0.5916) = 109, so a 200x200 photo decodes at 5/8 scale (125x125; 1/2
+  // would give 100, too small); the training value also covers the evaluation path that training falls
+  // back to without random crops.
   const int eval_side = eval_resize_side(size);
   if (!train) return eval_side;
   const int train_side = int(std::ceil(size / std::sqrt(AugmentOptions{}.crop_scale_min)));

@@ -167,7 +167,7 @@ struct Split {
 // The learnability data: 32 px images, training and held-out images drawn from disjoint indices.
 const Split& learnability_split() {
   static const Split split = [] {
-    const int kSize = 32, kTrainPerClass = 100 * 0 + (getenv("XN") ? atoi(getenv("XN")) : 100), kHeldOutPerClass = 20;
+    const int kSize = 32, kTrainPerClass = 200, kHeldOutPerClass = 40;
     std::vector<int32_t> train_labels, held_labels;
     const auto train = render_set(2024, kTrainPerClass, 0, kSize, train_labels);
     const auto held = render_set(2024, kHeldOutPerClass, 100000, kSize, held_labels);
@@ -188,22 +188,45 @@ void gather(const Set& set, const std::vector<int64_t>& rows, Tensor& images, Te
   }
 }
 
+// Training augmentation: each image of the batch moved by up to `max_shift` pixels in x and y (edges
+// repeated), so that 200 images per class are not simply memorised.
+void shift_batch(Tensor& images, int max_shift, Rng& rng) {
+  const int64_t n = images.shape().n(), h = images.shape().h(), w = images.shape().w();
+  std::vector<float> copy(size_t(h * w * 3));
+  for (int64_t i = 0; i < n; ++i) {
+    float* image = images.data<float>() + i * h * w * 3;
+    const int64_t dx = int64_t(rng.below(uint64_t(2 * max_shift + 1))) - max_shift;
+    const int64_t dy = int64_t(rng.below(uint64_t(2 * max_shift + 1))) - max_shift;
+    std::copy_n(image, copy.size(), copy.begin());
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t sy = std::clamp<int64_t>(y - dy, 0, h - 1);
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t sx = std::clamp<int64_t>(x - dx, 0, w - 1);
+        std::copy_n(copy.data() + (sy * w + sx) * 3, 3, image + (y * w + x) * 3);
+      }
+    }
+  }
+}
+
 int argmax(const float* row, int n) { return int(std::max_element(row, row + n) - row); }
 
 TEST(Synth, SmallResNetLearnsTheClassesFromShapes) {
   const auto start = std::chrono::steady_clock::now();
   const Split& data = learnability_split();
   const int64_t n = data.train.images.shape().n(), size = data.train.images.shape().h();
-  const int64_t kBatch = 32, kEpochs = getenv("XE") ? atoi(getenv("XE")) : 10;
+  const int64_t kBatch = 32, kEpochs = 14, kMaxShift = 2;
   Context ctx(Device::cpu(), 7);
   auto model = make_resnet({"resnet18", "imagenet", 0.25, kClasses, 3});
   init_torchvision(*model, ctx.rng());
   model->setup(ctx, kBatch, size, size);
   CrossEntropyLoss loss(0.0);
-  Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .nesterov = true, .weight_decay = 5e-4,
-                               .decay_norm_and_bias = false});
+  // AdamW: on these images (pose, skin, background and light drawn at random) SGD with momentum stays
+  // near chance for the first epochs; AdamW at 3e-3 learns about twice as fast in the same steps. Each
+  // training image is shifted by up to 2 pixels (edges repeated): without it the network memorises its
+  // 200 images per class (train 97%, held-out 92%); with it train and held-out accuracy stay together.
+  Optimizer optimizer(*model, {.kind = "adamw", .weight_decay = 0.01, .decay_norm_and_bias = false});
   const int64_t steps_per_epoch = n / kBatch, steps = kEpochs * steps_per_epoch;
-  const ScheduleConfig schedule{.kind = "cosine", .base_lr = getenv("XLR") ? atof(getenv("XLR")) : 0.1, .total_steps = steps, .warmup_steps = 20};
+  const ScheduleConfig schedule{.kind = "cosine", .base_lr = 0.003, .total_steps = steps, .warmup_steps = 20};
   Tensor images = Tensor::empty(Shape{kBatch, size, size, 3}, DType::F32);
   Tensor labels = Tensor::empty(Shape{kBatch}, DType::I32);
   std::vector<int64_t> order(static_cast<size_t>(n)), rows(kBatch);
@@ -216,6 +239,7 @@ TEST(Synth, SmallResNetLearnsTheClassesFromShapes) {
     for (int64_t b = 0; b < steps_per_epoch; ++b, ++step) {
       std::copy_n(order.begin() + b * kBatch, kBatch, rows.begin());
       gather(data.train, rows, images, labels);
+      shift_batch(images, kMaxShift, shuffle);
       const LossResult r = train_step(ctx, *model, loss, optimizer, images, labels, learning_rate(schedule, step));
       ASSERT_TRUE(std::isfinite(r.loss)) << "step " << step;
       last_correct += r.correct;
@@ -253,7 +277,7 @@ TEST(Synth, LinearClassifierOnRawPixelsFails) {
   std::vector<float> w(size_t(kClasses * features), 0.0f), b(kClasses, 0.0f), dw(w.size()), db(b.size());
   std::vector<float> logits(size_t(n * kClasses)), dlogits(logits.size());
   std::vector<double> m1(w.size() + b.size(), 0.0), m2(w.size() + b.size(), 0.0);
-  const int kSteps = getenv("XS") ? atoi(getenv("XS")) : 400;
+  constexpr int kSteps = 400;
   constexpr double kLr = 0.003, kDecay = 1e-4;
   double train_loss = 0;
   for (int t = 1; t <= kSteps; ++t) {

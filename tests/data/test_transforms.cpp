@@ -449,16 +449,17 @@ TEST(TransformNormalize, F32Bf16AndU8Values) {
 TEST(TransformMinDecodeSide, CoversEvalResizeAndTrainCrops) {
   EXPECT_EQ(min_decode_side(64, false), 73);
   EXPECT_EQ(min_decode_side(224, false), 256);
-  EXPECT_EQ(min_decode_side(64, true), 84);  // ceil(64 / sqrt(0.35))
+  EXPECT_EQ(min_decode_side(64, true), 109);  // ceil(64 / sqrt(0.35)) = ceil(108.18)
   for (int size : {32, 64, 128, 224}) {
     EXPECT_GE(min_decode_side(size, true), min_decode_side(size, false));
     EXPECT_GE(min_decode_side(size, true) * std::sqrt(AugmentOptions{}.crop_scale_min), size - 1e-9);
   }
-  // A 200x200 photo for 64x64 training decodes at 1/2 scale, for evaluation at 3/8.
+  // A 200x200 photo for 64x64 training decodes at 5/8 scale (125 >= 109; 1/2 would give 100), for
+  // evaluation at 3/8 (75 >= 73): the smallest DCT scale that covers the target.
   JpegDecoder decoder;
   const std::vector<uint8_t> jpeg = encode_jpeg(structured_image(200, 200, 12), 90);
   const int train_side = min_decode_side(64, true), eval_side = min_decode_side(64, false);
-  EXPECT_EQ(decoder.decode(jpeg.data(), jpeg.size(), train_side, train_side).width, 100);
+  EXPECT_EQ(decoder.decode(jpeg.data(), jpeg.size(), train_side, train_side).width, 125);
   EXPECT_EQ(decoder.decode(jpeg.data(), jpeg.size(), eval_side, eval_side).width, 75);
 }
 

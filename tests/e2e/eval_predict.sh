@@ -18,7 +18,9 @@ images=$(json_field "$out/eval.json" "['images']")
 [[ $(wc -l < "$out/confusion.csv") == 30 ]] || { echo "confusion.csv should have 30 lines" >&2; exit 1; }
 head -c 8 "$out/confusion.png" | od -An -c | grep -q "P   N   G" || { echo "confusion.png is not a PNG" >&2; exit 1; }
 
-images=("$train_dir/A/A1.jpg" "$train_dir/B/B7.jpg" "$train_dir/space/space3.jpg")
+# The sample keeps 200 of each class's 3,000 file numbers: take each class's lowest-numbered file.
+first() { find "$train_dir/$1" -name '*.jpg' | sort -V | sed -n 1p; }
+images=("$(first A)" "$(first B)" "$(first space)")
 "$ASLNET" predict "$ckpt" "${images[@]}" --top-k 3 | tee "$out/predict.txt"
 [[ $(wc -l < "$out/predict.txt") == 3 ]]
 "$ASLNET" predict "$ckpt" "${images[@]}" --json > "$out/predict.json"
