@@ -48,7 +48,7 @@ void run_check(const CheckOptions& o) {
             decode_problems[i] = fmt::format("{}: {}x{} pixels, smaller than {}", index.samples[i].path, image.width,
                                              image.height, o.min_size);
         } catch (const std::exception& e) {
-          decode_problems[i] = index.samples[i].path + ": " + e.what();
+          decode_problems[i] = e.what();  // names the file already
         }
       }
     });

@@ -60,6 +60,21 @@ Image JpegDecoder::decode(const uint8_t* data, size_t size, int min_width, int m
     decode_error(name, "not a JPEG image (starts with " + leading_bytes(data, size) + ", expected ff d8)");
   if (size > std::numeric_limits<unsigned long>::max()) decode_error(name, "file too large");
 
+  // A failed header read or a decompression stopped half-way leaves the TurboJPEG handle mid-image, and
+  // the next file decoded with it fails too (as "0x0 pixels", or "improper call to JPEG library"):
+  // after any failure, the next file starts from a fresh handle.
+  struct FreshHandleOnFailure {
+    void*& handle;
+    bool ok = false;
+    ~FreshHandleOnFailure() {
+      if (ok) return;
+      if (void* fresh = tjInitDecompress(); fresh != nullptr) {
+        tjDestroy(handle);
+        handle = fresh;
+      }
+    }
+  } guard{handle_};
+
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(handle_, data, (unsigned long)size, &width, &height, &subsamp, &colorspace) != 0)
     decode_error(name, std::string("bad JPEG header: ") + tjGetErrorStr2(handle_));
@@ -97,6 +112,7 @@ Image JpegDecoder::decode(const uint8_t* data, size_t size, int min_width, int m
     decode_error(name, std::string(warning ? "truncated or corrupt JPEG data: " : "cannot decode JPEG: ") +
                            tjGetErrorStr2(handle_));
   }
+  guard.ok = true;
   return image;
 }
 
