@@ -52,27 +52,22 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
       for (int64_t micro = 0; micro < options_.accum_steps; ++micro) {
         ASLNET_CHECK(train.next(batch)) << "the loader ended its epoch early";
         const Batch& input = stager.stage(batch);
+        LossResult r;
         if (graphed) {
-          // The captured step includes the update: a non-finite loss is seen after it, so the weights in
-          // memory are spoilt, and only the checkpoints on disk (written before) are kept.
-          graphed->run(input.images, input.labels, report.lr);
-          const LossResult r = loss_.read_pending(ctx_);
-          if (!std::isfinite(r.loss))
-            throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " +
-                                std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
-                                " (hint: a lower --lr, or --warmup-epochs); the last checkpoint written is kept");
-          loss_sum += r.loss * double(batch.labels.numel());
-          correct += r.correct;
-          report.images += batch.labels.numel();
-          continue;
+          graphed->run(input.images, input.labels, report.lr);  // forward, loss, backward and update
+          r = loss_.read_pending(ctx_);
+        } else {
+          const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/true);
+          r = loss_.forward_backward(ctx_, logits, input.labels, scale);
         }
-        const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/true);
-        const LossResult r = loss_.forward_backward(ctx_, logits, input.labels, scale);
+        // A captured step includes the update, so its non-finite loss is seen after the weights in memory
+        // are spoilt: only the checkpoints on disk (written before) are kept then.
         if (!std::isfinite(r.loss))
           throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
-                              ", step " + std::to_string(step + 1) +
-                              " (hint: a lower --lr, or --warmup-epochs); the weights of the step before are kept");
-        model_.backward(ctx_, loss_.dlogits(), /*accumulate=*/micro > 0);
+                              ", step " + std::to_string(step + 1) + " (hint: a lower --lr, or --warmup-epochs); " +
+                              (graphed ? "the last checkpoint written is kept"
+                                       : "the weights of the step before are kept"));
+        if (!graphed) model_.backward(ctx_, loss_.dlogits(), /*accumulate=*/micro > 0);
         loss_sum += r.loss * double(batch.labels.numel());
         correct += r.correct;
         report.images += batch.labels.numel();
