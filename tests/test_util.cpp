@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,6 +39,16 @@ void for_pairs(const Tensor& a, const Tensor& b, Fn fn) {
   for (int64_t i = 0; i < a.numel(); ++i) fn(value(ca, i), value(cb, i));
 }
 }  // namespace
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
+  if (mkdtemp(pattern.data()) != nullptr) path = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
+}
 
 double relative_error(const Tensor& actual, const Tensor& reference) {
   double diff = 0.0, norm = 0.0;

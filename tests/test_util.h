@@ -23,6 +23,16 @@ std::string data_dir();
 double relative_error(const Tensor& actual, const Tensor& reference);
 double max_abs_diff(const Tensor& a, const Tensor& b);
 
+// A fresh, empty folder under the system's temporary directory (mkdtemp), removed with the object.
+// `path` is empty when the folder could not be made (tests ASSERT it is not).
+struct TempDir {
+  explicit TempDir(const std::string& prefix = "aslnet");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+};
+
 // Fills an f32 or f64 CPU tensor with N(0, std).
 void fill_normal(Tensor& t, Rng& rng, double std = 1.0);
 

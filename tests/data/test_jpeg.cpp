@@ -16,6 +16,7 @@
 
 #include "data/jpeg.h"
 #include "data/transforms.h"
+#include "tests/data/image_diff.h"
 #include "tests/test_util.h"
 
 namespace aslnet {
@@ -39,33 +40,11 @@ Image smooth_image(int width, int height) {
   return image;
 }
 
-int max_diff(const Image& a, const Image& b) {
-  EXPECT_EQ(a.width, b.width);
-  EXPECT_EQ(a.height, b.height);
-  if (a.pixels.size() != b.pixels.size()) return 256;
-  int most = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) most = std::max(most, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
-  return most;
-}
-
 double mean_diff(const Image& a, const Image& b) {
   double sum = 0.0;
   for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
   return sum / double(a.pixels.size());
 }
-
-// A fresh folder under the system's temp dir, removed with the object.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "aslnet_jpeg_XXXXXX").string();
-    path = mkdtemp(pattern.data()) != nullptr ? fs::path(pattern) : fs::path();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
 
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -93,11 +72,11 @@ TEST(Jpeg, RoundTripOfSmoothImageIsClose) {
   ASSERT_EQ(decoded.width, 200);
   ASSERT_EQ(decoded.height, 160);
   EXPECT_LT(mean_diff(image, decoded), 1.5);
-  EXPECT_LE(max_diff(image, decoded), 16);  // 4:2:0 chroma at the sharpest colour edges
+  EXPECT_LE(test::max_diff(image, decoded), 16);  // 4:2:0 chroma at the sharpest colour edges
 }
 
 TEST(Jpeg, WriteAndDecodeFile) {
-  TempDir dir;
+  test::TempDir dir("aslnet_jpeg");
   ASSERT_FALSE(dir.path.empty());
   const Image image = smooth_image(64, 48);
   const std::string path = (dir.path / "x.jpg").string();
@@ -184,7 +163,7 @@ TEST(Jpeg, BadInputIsDecodeErrorNamingTheFile) {
 }
 
 TEST(Jpeg, UnreadableFilesAreDecodeErrorsNamingThePath) {
-  TempDir dir;
+  test::TempDir dir("aslnet_jpeg");
   ASSERT_FALSE(dir.path.empty());
   JpegDecoder decoder;
   const std::string missing = (dir.path / "missing.jpg").string();
@@ -217,7 +196,7 @@ TEST(Jpeg, RealPhotosDecodeLikePillow) {
   const std::string archive = test::data_dir() + "/asl200-sample.tar";
   ASLNET_REQUIRE_DATA_OR_SKIP(archive);
   if (!python_has_pil()) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_TORCH", "/usr/bin/python3 cannot import PIL");
-  TempDir dir;
+  test::TempDir dir("aslnet_jpeg");
   ASSERT_FALSE(dir.path.empty());
   const std::vector<std::string> members = {"asl_alphabet_train/A/A1008.jpg", "asl_alphabet_train/M/M1002.jpg",
                                             "asl_alphabet_train/nothing/nothing1001.jpg",
@@ -259,7 +238,7 @@ TEST(Jpeg, RealPhotosDecodeLikePillow) {
     const Image ours = decoder.decode_file(file.string());
     ASSERT_EQ(ours.width, pw) << file;
     ASSERT_EQ(ours.height, ph) << file;
-    const int diff = max_diff(ours, pil);
+    const int diff = test::max_diff(ours, pil);
     EXPECT_LE(diff, 1) << file << ": max difference from Pillow";
     std::printf("[ info ] %s: %dx%d, max |ours - Pillow| = %d, mean %.4f\n", file.filename().c_str(), pw, ph, diff,
                 mean_diff(ours, pil));

@@ -4,8 +4,6 @@
 // named, never fatal; shards of one epoch are disjoint and cover it.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -23,15 +21,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A small synthetic data set, written once per test program.
-const std::string& synthetic_folder() {
-  static const std::string dir = [] {
-    const fs::path d = fs::temp_directory_path() / ("aslnet-loader-test-" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    write_synthetic_dataset(d.string(), {.per_class = 3, .size = 48, .seed = 5});
-    return d.string();
+// A small synthetic data set, written once per test program and removed at its exit.
+std::string synthetic_folder() {
+  static const test::TempDir dir("aslnet_loader");
+  static const bool written = [] {
+    write_synthetic_dataset(dir.path.string(), {.per_class = 3, .size = 48, .seed = 5});
+    return true;
   }();
-  return dir;
+  (void)written;
+  return dir.path.string();
 }
 
 // Every batch of one epoch, images and labels as bytes.
@@ -108,8 +106,9 @@ TEST(Loader, EvaluationSeesEverySampleOnceAndPadsTheLastBatch) {
 }
 
 TEST(Loader, CorruptTruncatedAndNonJpegFilesAreSkippedAndNamed) {
-  const fs::path dir = fs::temp_directory_path() / ("aslnet-loader-bad-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const test::TempDir temp("aslnet_loader_bad");
+  ASSERT_FALSE(temp.path.empty());
+  const fs::path dir = temp.path / "set";
   fs::copy(synthetic_folder(), dir, fs::copy_options::recursive);
   const fs::path truncated = dir / "A" / "A1.jpg", garbage = dir / "B" / "B2.jpg", text = dir / "C" / "C3.jpg";
   fs::resize_file(truncated, fs::file_size(truncated) / 3);
@@ -145,7 +144,6 @@ TEST(Loader, CorruptTruncatedAndNonJpegFilesAreSkippedAndNamed) {
   const std::vector<std::string> skipped = loader.skipped_files();
   const std::set<std::string> expected{truncated.string(), garbage.string(), text.string()};
   EXPECT_EQ(std::set<std::string>(skipped.begin(), skipped.end()), expected);
-  fs::remove_all(dir);
 }
 
 TEST(Loader, ShardsOfAnEpochAreDisjointAndCoverIt) {

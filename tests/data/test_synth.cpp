@@ -34,19 +34,6 @@ Image render(uint64_t seed, int label, int index, int size) {
   return render_synthetic_hand(label, size, rng);
 }
 
-// A fresh folder under the system's temporary directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 TEST(Synth, SameSeedSamePixelsOtherSeedOtherPixels) {
   for (int label : {0, 17, 27}) {
     const Image a = render(5, label, 3, 48), b = render(5, label, 3, 48);
@@ -72,7 +59,8 @@ TEST(Synth, EveryClassRendersAndOutOfRangeIsRefused) {
 }
 
 TEST(Synth, WriterProducesTheKaggleLayoutAndRefusesToMixDataSets) {
-  TempDir dir("aslnet_synth_test");
+  test::TempDir dir("aslnet_synth_test");
+  ASSERT_FALSE(dir.path.empty());
   const SynthOptions options{.per_class = 3, .size = 36, .seed = 9, .quality = 92};
   write_synthetic_dataset(dir.path.string(), options);
   JpegDecoder decoder;
@@ -108,7 +96,8 @@ TEST(Synth, WriterProducesTheKaggleLayoutAndRefusesToMixDataSets) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path / "A"), fs::directory_iterator()), 3);
 
   // An existing folder with unrelated content, or empty class folders, is fine.
-  TempDir other("aslnet_synth_test_other");
+  test::TempDir other("aslnet_synth_test_other");
+  ASSERT_FALSE(other.path.empty());
   fs::create_directories(other.path / "A");
   std::ofstream(other.path / "README.txt") << "notes\n";
   write_synthetic_dataset(other.path.string(), {.per_class = 1, .size = 16, .seed = 1});

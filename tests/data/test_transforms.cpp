@@ -17,6 +17,7 @@
 
 #include "data/jpeg.h"
 #include "data/transforms.h"
+#include "tests/data/image_diff.h"
 #include "tests/test_util.h"
 
 namespace aslnet {
@@ -80,27 +81,6 @@ Image mirrored(const Image& src) {
   return out;
 }
 
-int max_diff(const Image& a, const Image& b) {
-  EXPECT_EQ(a.width, b.width);
-  EXPECT_EQ(a.height, b.height);
-  if (a.pixels.size() != b.pixels.size()) return 256;
-  int most = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) most = std::max(most, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
-  return most;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "aslnet_transforms_XXXXXX").string();
-    path = mkdtemp(pattern.data()) != nullptr ? fs::path(pattern) : fs::path();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
 bool python_can(const std::string& module) {
   return std::system(("/usr/bin/python3 -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0;
 }
@@ -108,7 +88,7 @@ bool python_can(const std::string& module) {
 // Runs Python expressions over `im` (each input as a PIL RGB image) in one interpreter and returns the
 // resulting images. `prelude` holds imports.
 std::vector<Image> run_python(const std::string& prelude, const std::vector<std::pair<Image, std::string>>& jobs) {
-  TempDir dir;
+  test::TempDir dir("aslnet_transforms");
   EXPECT_FALSE(dir.path.empty());
   std::ostringstream script;
   script << "import PIL.Image as I\n" << prelude << "\n"
@@ -160,8 +140,8 @@ TEST(TransformResize, MatchesPillowBilinear) {
     const Image ours = resize(jobs[i].first, cases[i].out_w, cases[i].out_h);
     ASSERT_EQ(ours.width, cases[i].out_w);
     ASSERT_EQ(ours.height, cases[i].out_h);
-    EXPECT_LE(max_diff(ours, pil[i]), 1) << cases[i].in_w << "x" << cases[i].in_h << " -> " << cases[i].out_w << "x"
-                                         << cases[i].out_h;
+    EXPECT_LE(test::max_diff(ours, pil[i]), 1)
+        << cases[i].in_w << "x" << cases[i].in_h << " -> " << cases[i].out_w << "x" << cases[i].out_h;
   }
 }
 
@@ -175,8 +155,8 @@ TEST(TransformResize, ShrinkingAveragesAndConstantsStayConstant) {
   for (int y = 1; y < 15; ++y)
     for (int x = 1; x < 15; ++x) EXPECT_NEAR(small.at(x, y)[0], 128, 2) << x << "," << y;
   const Image flat = constant_image(90, 70, 10, 200, 255);
-  EXPECT_EQ(max_diff(resize(flat, 33, 41), constant_image(33, 41, 10, 200, 255)), 0);
-  EXPECT_EQ(max_diff(resize(flat, 150, 170), constant_image(150, 170, 10, 200, 255)), 0);
+  EXPECT_EQ(test::max_diff(resize(flat, 33, 41), constant_image(33, 41, 10, 200, 255)), 0);
+  EXPECT_EQ(test::max_diff(resize(flat, 150, 170), constant_image(150, 170, 10, 200, 255)), 0);
   const Image noise = random_image(20, 30, 5);
   EXPECT_EQ(resize(noise, 20, 30).pixels, noise.pixels);
 }
@@ -251,7 +231,7 @@ TEST(TransformTorchvision, EvalAndResizedCropMatchTorchvisionOnPil) {
   }
   const std::vector<Image> reference = run_python("import torchvision.transforms.functional as F", jobs);
   ASSERT_EQ(reference.size(), ours.size());
-  for (size_t i = 0; i < ours.size(); ++i) EXPECT_LE(max_diff(ours[i], reference[i]), 1) << jobs[i].second;
+  for (size_t i = 0; i < ours.size(); ++i) EXPECT_LE(test::max_diff(ours[i], reference[i]), 1) << jobs[i].second;
 }
 
 TEST(TransformTrain, RandomResizedCropIsCropThenResize) {
@@ -365,10 +345,10 @@ TEST(TransformTrain, ColorJitterIsIdentityAtFactorOneAndBlendsAsTorchvision) {
   con.contrast = 0.9;
   for (uint64_t seed = 0; seed < 5; ++seed) {
     Rng r1(seed), r2(seed), r3(seed), r4(seed);
-    EXPECT_EQ(max_diff(train_transform(grey, 32, sat, r1), constant_image(32, 32, 90, 90, 90)), 0);
-    EXPECT_EQ(max_diff(train_transform(grey, 32, con, r2), constant_image(32, 32, 90, 90, 90)), 0);
-    EXPECT_GT(max_diff(train_transform(src, 64, sat, r3), plain), 2);
-    EXPECT_GT(max_diff(train_transform(src, 64, con, r4), plain), 2);
+    EXPECT_EQ(test::max_diff(train_transform(grey, 32, sat, r1), constant_image(32, 32, 90, 90, 90)), 0);
+    EXPECT_EQ(test::max_diff(train_transform(grey, 32, con, r2), constant_image(32, 32, 90, 90, 90)), 0);
+    EXPECT_GT(test::max_diff(train_transform(src, 64, sat, r3), plain), 2);
+    EXPECT_GT(test::max_diff(train_transform(src, 64, con, r4), plain), 2);
   }
   // Contrast on a flat colour: every channel moves toward the image's mean grey, by the drawn factor.
   const Image flat = constant_image(100, 100, 30, 140, 250);
@@ -390,7 +370,7 @@ TEST(TransformTrain, RotationTurnsCounterClockwiseAboutTheCentre) {
   // A constant image stays constant (edges repeat: no black corners).
   const Image flat = constant_image(120, 90, 60, 120, 180);
   Rng r0(1);
-  EXPECT_EQ(max_diff(train_transform(flat, 48, o, r0), constant_image(48, 48, 60, 120, 180)), 0);
+  EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, r0), constant_image(48, 48, 60, 120, 180)), 0);
 
   // A bright dot right of centre moves up for a positive angle (counter-clockwise, torchvision's sign).
   Image dot = constant_image(200, 200, 0, 0, 0);
@@ -420,7 +400,7 @@ TEST(TransformTrain, RotationTurnsCounterClockwiseAboutTheCentre) {
   o.rotation_degrees = 1e-9;
   const Image src = structured_image(200, 200, 11);
   Rng r1(2);
-  EXPECT_LE(max_diff(train_transform(src, 64, o, r1), eval_transform(src, 64)), 1);
+  EXPECT_LE(test::max_diff(train_transform(src, 64, o, r1), eval_transform(src, 64)), 1);
 }
 
 TEST(TransformNormalize, F32Bf16AndU8Values) {
