@@ -21,22 +21,25 @@ std::string data_dir() {
 }
 
 namespace {
+// Element i of a CPU tensor of any type, as a double.
+double element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::F32: return t.data<float>()[i];
+    case DType::F64: return t.data<double>()[i];
+    case DType::BF16: return from_bf16(t.data<bf16>()[i]);
+    case DType::I32: return t.data<int32_t>()[i];
+    case DType::U8: return t.data<uint8_t>()[i];
+  }
+  return 0.0;
+}
+
+Tensor on_host(const Tensor& t) { return t.device().is_cpu() ? t : t.to(Device::cpu()); }
+
 template <class Fn>
 void for_pairs(const Tensor& a, const Tensor& b, Fn fn) {
   ASLNET_CHECK(a.numel() == b.numel()) << "comparing " << a.shape().str() << " with " << b.shape().str();
-  const Tensor ca = a.device().is_cpu() ? a : a.to(Device::cpu());
-  const Tensor cb = b.device().is_cpu() ? b : b.to(Device::cpu());
-  auto value = [](const Tensor& t, int64_t i) -> double {
-    switch (t.dtype()) {
-      case DType::F32: return t.data<float>()[i];
-      case DType::F64: return t.data<double>()[i];
-      case DType::BF16: return from_bf16(t.data<bf16>()[i]);
-      case DType::I32: return t.data<int32_t>()[i];
-      case DType::U8: return t.data<uint8_t>()[i];
-    }
-    return 0.0;
-  };
-  for (int64_t i = 0; i < a.numel(); ++i) fn(value(ca, i), value(cb, i));
+  const Tensor ca = on_host(a), cb = on_host(b);
+  for (int64_t i = 0; i < a.numel(); ++i) fn(element(ca, i), element(cb, i));
 }
 }  // namespace
 
@@ -106,24 +109,18 @@ Tensor random_f32(const Shape& shape, Rng& rng, double std, bool bf16_exact) {
 }
 
 Tensor to_bf16(const Tensor& f32) {
-  const Tensor src = f32.device().is_cpu() ? f32 : f32.to(Device::cpu());
+  const Tensor src = on_host(f32);
   Tensor out = Tensor::empty(src.shape(), DType::BF16);
   for (int64_t i = 0; i < src.numel(); ++i) out.data<bf16>()[i] = aslnet::to_bf16(src.data<float>()[i]);
   return out;
 }
 
 Tensor to_f32(const Tensor& any_float) {
-  const Tensor src = any_float.device().is_cpu() ? any_float : any_float.to(Device::cpu());
+  const Tensor src = on_host(any_float);
+  ASLNET_CHECK(src.dtype() == DType::F32 || src.dtype() == DType::F64 || src.dtype() == DType::BF16)
+      << "to_f32: expected a floating-point tensor, got " << dtype_name(src.dtype());
   Tensor out = Tensor::empty(src.shape(), DType::F32);
-  float* o = out.data<float>();
-  for (int64_t i = 0; i < src.numel(); ++i) {
-    switch (src.dtype()) {
-      case DType::F32: o[i] = src.data<float>()[i]; break;
-      case DType::F64: o[i] = float(src.data<double>()[i]); break;
-      case DType::BF16: o[i] = from_bf16(src.data<bf16>()[i]); break;
-      default: ASLNET_CHECK(false) << "to_f32: expected a floating-point tensor, got " << dtype_name(src.dtype());
-    }
-  }
+  for (int64_t i = 0; i < src.numel(); ++i) out.data<float>()[i] = float(element(src, i));
   return out;
 }
 
