@@ -58,7 +58,7 @@ double cosine(const Tensor& a, const Tensor& b) {
 }
 
 // Where each comparison is meaningful was measured on an H100, with torch's own CUDA model against
-// f64 as the yardstick (.devscratch experiment, numbers in bench/results/2026-11-22-*.md):
+// f64 as the yardstick (bench/peers/torch_gradient_precision.py; numbers in bench/results/2026-11-22-*.md):
 // - fp32 gradients: at batch 8, 64 px (imagenet stem) torch and aslnet both agree with f64 to ~7e-6 on
 //   the median gradient. Batch-norm biases, whose gradient is a sum of terms that cancel, can be off by
 //   1e-2 relative to their own tiny norm (torch too: 2-4e-3 at batch 16, 96 px), so a batch norm's
