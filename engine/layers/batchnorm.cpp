@@ -44,6 +44,7 @@ size_t BatchNorm2d::workspace_bytes() const {
 
 const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training) {
   input_ = x;
+  batch_statistics_ = training;
   if (on_gpu_) {
     dispatch_gpu(dtype_, [&](auto tag) {
       using T = decltype(tag);
@@ -79,21 +80,34 @@ const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training)
 
 const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy, bool accumulate) {
   ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  // After an evaluation forward the saved statistics are stale (the evaluation forward does not write
+  // them, to stay a single pass when nothing is trained): fill them from the running statistics it
+  // normalised with. The running statistics cannot have changed since, as only a training forward
+  // updates them.
   if (on_gpu_) {
+    if (!batch_statistics_)
+      kernels::cuda::batchnorm_frozen_statistics(ctx.stream(), shape_.c, running_mean_.value.data<float>(),
+                                                 running_var_.value.data<float>(), eps_, save_mean_.data<float>(),
+                                                 save_invstd_.data<float>());
     dispatch_gpu(dtype_, [&](auto tag) {
       using T = decltype(tag);
       kernels::cuda::batchnorm_backward<T>(ctx.stream(), shape_, input_.data<T>(), dy.data<T>(),
                                            weight_.value.data<float>(), save_mean_.data<float>(),
                                            save_invstd_.data<float>(), dx_.data<T>(), weight_.grad.data<float>(),
-                                           bias_.grad.data<float>(), accumulate, static_cast<float*>(ctx.workspace()));
+                                           bias_.grad.data<float>(), accumulate, batch_statistics_,
+                                           static_cast<float*>(ctx.workspace()));
     });
     return dx_;
   }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
+    if (!batch_statistics_)
+      kernels::cpu::batchnorm_frozen_statistics<T>(shape_.c, running_mean_.value.data<T>(),
+                                                   running_var_.value.data<T>(), eps_, save_mean_.data<T>(),
+                                                   save_invstd_.data<T>());
     kernels::cpu::batchnorm_backward<T>(shape_, input_.data<T>(), dy.data<T>(), weight_.value.data<T>(),
                                         save_mean_.data<T>(), save_invstd_.data<T>(), dx_.data<T>(),
-                                        weight_.grad.data<T>(), bias_.grad.data<T>(), accumulate);
+                                        weight_.grad.data<T>(), bias_.grad.data<T>(), accumulate, batch_statistics_);
   });
   return dx_;
 }

@@ -1,5 +1,6 @@
 // BatchNorm2d over the channel axis of NHWC activations, with torch's semantics: batch statistics and
-// running-average updates in training, running statistics in evaluation.
+// running-average updates in training, running statistics in evaluation. Backward is the gradient of
+// the forward that ran last, so a network can also be trained with frozen (evaluation-mode) batch norm.
 #pragma once
 
 #include "engine/layer.h"
@@ -30,6 +31,8 @@ class BatchNorm2d : public Layer {
   kernels::NormShape shape_;
   DType dtype_ = DType::F32;
   bool on_gpu_ = false;
+  // Whether the last forward used the batch's statistics: backward differentiates that forward.
+  bool batch_statistics_ = true;
   Tensor input_, save_mean_, save_invstd_, y_, dx_;
 };
 

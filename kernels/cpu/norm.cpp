@@ -79,7 +79,7 @@ void batchnorm_forward_eval(const NormShape& shape, const T* x, const T* gamma, 
 
 template <class T>
 void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T* gamma, const T* save_mean,
-                        const T* save_invstd, T* dx, T* dgamma, T* dbeta, bool accumulate) {
+                        const T* save_invstd, T* dx, T* dgamma, T* dbeta, bool accumulate, bool batch_statistics) {
   const int64_t rows = shape.rows, c = shape.c;
   parallel_for(c, kChannelGrain, [&](int64_t c0, int64_t c1) {
     const int64_t width = c1 - c0;
@@ -94,6 +94,7 @@ void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T
       }
     }
     // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), as a * dy - k * x + b per channel.
+    // With fixed statistics the mean and invstd do not depend on x, so only a * dy is left (k = b = 0).
     std::vector<T> a(width), b(width), k(width);
     for (int64_t j = 0; j < width; ++j) {
       const int64_t ch = c0 + j;
@@ -103,8 +104,8 @@ void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T
       dbeta[ch] = T((accumulate ? double(dbeta[ch]) : 0.0) + sum_dy[j]);
       const double gi = gamma[ch] * invstd;
       a[j] = T(gi);
-      k[j] = T(gi * dg * invstd / double(rows));
-      b[j] = T(-gi * sum_dy[j] / double(rows) + double(k[j]) * save_mean[ch]);
+      k[j] = batch_statistics ? T(gi * dg * invstd / double(rows)) : T(0);
+      b[j] = batch_statistics ? T(-gi * sum_dy[j] / double(rows) + double(k[j]) * save_mean[ch]) : T(0);
     }
     for (int64_t i = 0; i < rows; ++i) {
       const T* in = x + i * c + c0;
@@ -115,13 +116,24 @@ void batchnorm_backward(const NormShape& shape, const T* x, const T* dy, const T
   });
 }
 
+template <class T>
+void batchnorm_frozen_statistics(int64_t c, const T* running_mean, const T* running_var, double eps, T* save_mean,
+                                 T* save_invstd) {
+  // In double, as batchnorm_forward_eval computes the invstd it normalises with.
+  for (int64_t j = 0; j < c; ++j) {
+    save_mean[j] = running_mean[j];
+    save_invstd[j] = T(1.0 / std::sqrt(double(running_var[j]) + eps));
+  }
+}
+
 #define ASLNET_INSTANTIATE(T)                                                                                  \
   template void batchnorm_forward_train<T>(const NormShape&, const T*, const T*, const T*, T*, T*, T*, T*, T*, \
                                            double, double);                                                   \
   template void batchnorm_forward_eval<T>(const NormShape&, const T*, const T*, const T*, const T*, const T*,  \
                                           double, T*);                                                        \
   template void batchnorm_backward<T>(const NormShape&, const T*, const T*, const T*, const T*, const T*, T*,  \
-                                      T*, T*, bool);
+                                      T*, T*, bool, bool);                                                    \
+  template void batchnorm_frozen_statistics<T>(int64_t, const T*, const T*, double, T*, T*);
 ASLNET_INSTANTIATE(float)
 ASLNET_INSTANTIATE(double)
 #undef ASLNET_INSTANTIATE

@@ -360,13 +360,15 @@ __global__ void __launch_bounds__(kBlock)
 
 // dgamma = sum(dy * (x - mean)) * invstd, dbeta = sum(dy); and the coefficients of
 // dx = a * dy - k * x + b, with a = gamma * invstd, k = a * dgamma * invstd / rows,
-// b = -a * dbeta / rows + k * mean (the CPU kernel's algebra).
+// b = -a * dbeta / rows + k * mean (the CPU kernel's algebra). With fixed statistics (no
+// batch_statistics) the mean and invstd do not depend on x: k = b = 0.
 __global__ void __launch_bounds__(kFinalX* kFinalY)
     bn_backward_finalize_kernel(int64_t rows, int64_t c, int64_t parts, const float* __restrict__ part_dy,
                                 const float* __restrict__ part_dyx, const float* __restrict__ gamma,
                                 const float* __restrict__ save_mean, const float* __restrict__ save_invstd,
                                 float* __restrict__ dgamma, float* __restrict__ dbeta, bool accumulate,
-                                float* __restrict__ coef_a, float* __restrict__ coef_k, float* __restrict__ coef_b) {
+                                bool batch_statistics, float* __restrict__ coef_a, float* __restrict__ coef_k,
+                                float* __restrict__ coef_b) {
   __shared__ double sh[2][kFinalY][kFinalX];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t ch = blockIdx.x * int64_t(kFinalX) + tx;
@@ -395,10 +397,21 @@ __global__ void __launch_bounds__(kFinalX* kFinalY)
   dgamma[ch] = float((accumulate ? double(dgamma[ch]) : 0.0) + dg);
   dbeta[ch] = float((accumulate ? double(dbeta[ch]) : 0.0) + s1);
   const double gi = double(gamma[ch]) * invstd;
-  const float k = float(gi * dg * invstd / double(rows));
+  const float k = batch_statistics ? float(gi * dg * invstd / double(rows)) : 0.0f;
   coef_a[ch] = float(gi);
   coef_k[ch] = k;
-  coef_b[ch] = float(-gi * s1 / double(rows) + double(k) * double(save_mean[ch]));
+  coef_b[ch] = batch_statistics ? float(-gi * s1 / double(rows) + double(k) * double(save_mean[ch])) : 0.0f;
+}
+
+// The evaluation forward's statistics in backward's form; invstd in double, as bn_apply_kernel
+// computes it from the running variance.
+__global__ void bn_frozen_statistics_kernel(int64_t c, const float* __restrict__ running_mean,
+                                            const float* __restrict__ running_var, double eps,
+                                            float* __restrict__ save_mean, float* __restrict__ save_invstd) {
+  const int64_t ch = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (ch >= c) return;
+  save_mean[ch] = running_mean[ch];
+  save_invstd[ch] = float(1.0 / sqrt(double(running_var[ch]) + eps));
 }
 
 template <class D, int V>
@@ -500,7 +513,7 @@ void batchnorm_forward_eval(cudaStream_t stream, const NormShape& shape, const T
 template <class T>
 void batchnorm_backward(cudaStream_t stream, const NormShape& shape, const T* x, const T* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, T* dx, float* dgamma, float* dbeta,
-                        bool accumulate, float* scratch) {
+                        bool accumulate, bool batch_statistics, float* scratch) {
   if (shape.rows == 0 || shape.c == 0) return;
   using D = DevT<T>;
   const Scratch sc = carve(scratch, shape);
@@ -516,7 +529,7 @@ void batchnorm_backward(cudaStream_t stream, const NormShape& shape, const T* x,
     CUDA_CHECK_LAST();
     bn_backward_finalize_kernel<<<final_blocks(shape.c), dim3(kFinalX, kFinalY), 0, stream>>>(
         shape.rows, shape.c, parts, sc.part_a, sc.part_b, gamma, save_mean, save_invstd, dgamma, dbeta, accumulate,
-        coef_a, coef_k, coef_b);
+        batch_statistics, coef_a, coef_k, coef_b);
     CUDA_CHECK_LAST();
     const dim3 grid(unsigned(t.gx), unsigned(apply_row_blocks(shape, t)));
     bn_backward_apply_kernel<D, V>
@@ -525,13 +538,22 @@ void batchnorm_backward(cudaStream_t stream, const NormShape& shape, const T* x,
   });
 }
 
+void batchnorm_frozen_statistics(cudaStream_t stream, int64_t c, const float* running_mean, const float* running_var,
+                                 double eps, float* save_mean, float* save_invstd) {
+  if (c == 0) return;
+  constexpr int kThreads = 256;
+  bn_frozen_statistics_kernel<<<unsigned((c + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      c, running_mean, running_var, eps, save_mean, save_invstd);
+  CUDA_CHECK_LAST();
+}
+
 #define ASLNET_INSTANTIATE(T)                                                                                         \
   template void batchnorm_forward_train<T>(cudaStream_t, const NormShape&, const T*, const float*, const float*, T*,  \
                                            float*, float*, float*, float*, double, double, float*);                   \
   template void batchnorm_forward_eval<T>(cudaStream_t, const NormShape&, const T*, const float*, const float*,       \
                                           const float*, const float*, double, T*);                                    \
   template void batchnorm_backward<T>(cudaStream_t, const NormShape&, const T*, const T*, const float*, const float*, \
-                                      const float*, T*, float*, float*, bool, float*);
+                                      const float*, T*, float*, float*, bool, bool, float*);
 ASLNET_INSTANTIATE(float)
 ASLNET_INSTANTIATE(bf16)
 #undef ASLNET_INSTANTIATE

@@ -59,6 +59,37 @@ TEST(LayerGradCheck, BatchNormTraining) {
   expect_gradients_match(bn_single_row_per_image, Shape{4, 1, 1, 3}, 13);
 }
 
+// Frozen batch norm (evaluation mode, as torch's model.eval()): the forward normalises with the running
+// statistics, so backward must be the gradient of that affine map, not of the batch-statistics one.
+// The running statistics are set unlike any batch's (a random mean, a variance in [0.5, 2]), so that a
+// backward that used the batch's statistics shows. The same layer is then checked in training mode: a
+// training forward after an evaluation one must get the batch-statistics gradient again.
+TEST(LayerGradCheck, BatchNormEvaluation) {
+  for (const Shape& in : {Shape{2, 3, 5, 4}, Shape{4, 1, 1, 3}}) {
+    Rng rng(22);
+    BatchNorm2d bn("bn", in.c());
+    StandaloneParams params(bn, rng);
+    std::vector<StateTensor*> state;
+    std::vector<Counter*> counters;
+    bn.collect_state(state, counters);
+    ASSERT_EQ(state.size(), 2u);  // running_mean, running_var
+    double* running_mean = state[0]->value.data<double>();
+    double* running_var = state[1]->value.data<double>();
+    for (int64_t j = 0; j < in.c(); ++j) {
+      running_mean[j] = rng.uniform(-1.0, 1.0);
+      running_var[j] = rng.uniform(0.5, 2.0);
+    }
+    GradCheckOptions eval;
+    eval.training = false;
+    auto failures = check_layer_gradients(bn, params.parameters(), random_input(in, rng), rng, eval);
+    EXPECT_TRUE(failures.empty()) << failures.size() << " mismatches in evaluation mode at input " << in.str()
+                                  << ", first: " << failures[0];
+    failures = check_layer_gradients(bn, params.parameters(), random_input(in, rng), rng);
+    EXPECT_TRUE(failures.empty()) << failures.size() << " mismatches in training mode after evaluation at input "
+                                  << in.str() << ", first: " << failures[0];
+  }
+}
+
 TEST(LayerGradCheck, ReLU) {
   ReLU relu;
   expect_gradients_match(relu, Shape{2, 3, 4, 5}, 14);

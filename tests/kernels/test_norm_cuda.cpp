@@ -1,8 +1,9 @@
 // CUDA batch norm against the CPU kernels on fresh random inputs, outputs and scratch poisoned first:
 // training forward (y, saved mean and 1/std, running statistics after the update), evaluation forward,
-// and backward (dx, dgamma, dbeta, overwritten and accumulated), in fp32 and bf16, over shapes from
-// many rows of few channels (ResNet's stem) to few rows of many channels (its last stage), and odd
-// channel counts (the scalar path). Inputs get a per-channel offset and spread, so that the mean is not
+// backward (dx, dgamma, dbeta, overwritten and accumulated), and the backward of frozen batch norm
+// that follows an evaluation forward (the statistics it takes, dx, dgamma, dbeta), in fp32 and bf16,
+// over shapes from many rows of few channels (ResNet's stem) to few rows of many channels (its last
+// stage), and odd channel counts (the scalar path). Inputs get a per-channel offset and spread, so that the mean is not
 // near zero (the relative error of a near-zero mean says nothing) and the variance is computed around
 // a mean that is large against the spread.
 // Skips without a GPU (fails instead under ASLNET_REQUIRE_GPU=1).
@@ -109,11 +110,22 @@ void check(Context& ctx, const NormShape& s, const Inputs& in, double act_tol, d
          dg_acc_ref = in.dgamma0.clone(), db_acc_ref = in.dbeta0.clone();
   kernels::cpu::batchnorm_backward<float>(s, ptr<float>(in.x), ptr<float>(in.dy), ptr<float>(in.gamma),
                                           ptr<float>(mean_ref), ptr<float>(invstd_ref), ptr<float>(dx_ref),
-                                          ptr<float>(dg_ref), ptr<float>(db_ref), false);
+                                          ptr<float>(dg_ref), ptr<float>(db_ref), false, /*batch_statistics=*/true);
   Tensor dx_unused = dx_ref.clone();
   kernels::cpu::batchnorm_backward<float>(s, ptr<float>(in.x), ptr<float>(in.dy), ptr<float>(in.gamma),
                                           ptr<float>(mean_ref), ptr<float>(invstd_ref), ptr<float>(dx_unused),
-                                          ptr<float>(dg_acc_ref), ptr<float>(db_acc_ref), true);
+                                          ptr<float>(dg_acc_ref), ptr<float>(db_acc_ref), true,
+                                          /*batch_statistics=*/true);
+  // Frozen batch norm: the evaluation forward's statistics, and the gradient of that forward.
+  Tensor frozen_mean_ref = Tensor::empty(per_c, DType::F32), frozen_invstd_ref = frozen_mean_ref.clone();
+  kernels::cpu::batchnorm_frozen_statistics<float>(s.c, ptr<float>(in.running_mean), ptr<float>(in.running_var), kEps,
+                                                   ptr<float>(frozen_mean_ref), ptr<float>(frozen_invstd_ref));
+  Tensor frozen_dx_ref = Tensor::empty(rows_c, DType::F32), frozen_dg_ref = Tensor::empty(per_c, DType::F32),
+         frozen_db_ref = frozen_dg_ref.clone();
+  kernels::cpu::batchnorm_backward<float>(s, ptr<float>(in.x), ptr<float>(in.dy), ptr<float>(in.gamma),
+                                          ptr<float>(frozen_mean_ref), ptr<float>(frozen_invstd_ref),
+                                          ptr<float>(frozen_dx_ref), ptr<float>(frozen_dg_ref),
+                                          ptr<float>(frozen_db_ref), false, /*batch_statistics=*/false);
 
   // ---- GPU ----
   const Tensor x = act(in.x), dy = act(in.dy), gamma = in.gamma.to(gpu), beta = in.beta.to(gpu);
@@ -135,10 +147,21 @@ void check(Context& ctx, const NormShape& s, const Inputs& in, double act_tol, d
   scratch = test::poisoned(Shape{kernels::cuda::batchnorm_scratch_floats(s)}, DType::F32, gpu);
   kernels::cuda::batchnorm_backward<T>(ctx.stream(), s, ptr<T>(x), ptr<T>(dy), ptr<float>(gamma), ptr<float>(mean_in),
                                        ptr<float>(invstd_in), ptr<T>(dx), ptr<float>(dg), ptr<float>(db), false,
-                                       ptr<float>(scratch));
+                                       /*batch_statistics=*/true, ptr<float>(scratch));
   kernels::cuda::batchnorm_backward<T>(ctx.stream(), s, ptr<T>(x), ptr<T>(dy), ptr<float>(gamma), ptr<float>(mean_in),
                                        ptr<float>(invstd_in), ptr<T>(dx2), ptr<float>(dg_acc), ptr<float>(db_acc), true,
-                                       ptr<float>(scratch));
+                                       /*batch_statistics=*/true, ptr<float>(scratch));
+  // Frozen: the backward takes the GPU's own statistics, as the layer does.
+  Tensor frozen_mean = test::poisoned(per_c, DType::F32, gpu), frozen_invstd = test::poisoned(per_c, DType::F32, gpu);
+  kernels::cuda::batchnorm_frozen_statistics(ctx.stream(), s.c, ptr<float>(rm0), ptr<float>(rv0), kEps,
+                                             ptr<float>(frozen_mean), ptr<float>(frozen_invstd));
+  Tensor frozen_dx = test::poisoned(rows_c, kType, gpu);
+  Tensor frozen_dg = test::poisoned(per_c, DType::F32, gpu), frozen_db = test::poisoned(per_c, DType::F32, gpu);
+  scratch = test::poisoned(Shape{kernels::cuda::batchnorm_scratch_floats(s)}, DType::F32, gpu);
+  kernels::cuda::batchnorm_backward<T>(ctx.stream(), s, ptr<T>(x), ptr<T>(dy), ptr<float>(gamma),
+                                       ptr<float>(frozen_mean), ptr<float>(frozen_invstd), ptr<T>(frozen_dx),
+                                       ptr<float>(frozen_dg), ptr<float>(frozen_db), false,
+                                       /*batch_statistics=*/false, ptr<float>(scratch));
   ctx.synchronize();
 
   expect_close(y, y_ref, act_tol, "train y");
@@ -153,6 +176,12 @@ void check(Context& ctx, const NormShape& s, const Inputs& in, double act_tol, d
   expect_close(db, db_ref, kBf16 ? stat_tol * 10 : grad_tol, "dbeta");
   expect_close(dg_acc, dg_acc_ref, kBf16 ? stat_tol * 10 : grad_tol, "dgamma (accumulated)");
   expect_close(db_acc, db_acc_ref, kBf16 ? stat_tol * 10 : grad_tol, "dbeta (accumulated)");
+  // Both sides compute 1/sqrt(var + eps) in double and round once to fp32.
+  expect_close(frozen_mean, frozen_mean_ref, 1e-7, "frozen save_mean");
+  expect_close(frozen_invstd, frozen_invstd_ref, 1e-7, "frozen save_invstd");
+  expect_close(frozen_dx, frozen_dx_ref, grad_tol, "frozen dx");
+  expect_close(frozen_dg, frozen_dg_ref, kBf16 ? stat_tol * 10 : grad_tol, "frozen dgamma");
+  expect_close(frozen_db, frozen_db_ref, kBf16 ? stat_tol * 10 : grad_tol, "frozen dbeta");
 }
 
 TEST(BatchNormCuda, F32MatchesCpu) {
@@ -206,7 +235,7 @@ TEST(BatchNormCuda, Deterministic) {
                                                   ptr<float>(rv), kMomentum, kEps, ptr<float>(scratch));
     kernels::cuda::batchnorm_backward<float>(ctx.stream(), s, ptr<float>(x), ptr<float>(dy), ptr<float>(gamma),
                                              ptr<float>(mean), ptr<float>(invstd), ptr<float>(dx), ptr<float>(dg),
-                                             ptr<float>(db), false, ptr<float>(scratch));
+                                             ptr<float>(db), false, /*batch_statistics=*/true, ptr<float>(scratch));
     ctx.synchronize();
     for (Tensor* t : {&y, &mean, &invstd, &rv, &dx, &dg, &db}) outs.push_back(t->to(Device::cpu()));
   }
