@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct StateTensor {
   Shape shape;
   Tensor value;
 };
+class Layer;
+// Called after a layer's backward has written its parameter gradients (the replication module starts
+// all-reduces from it while backward goes on). Containers call it for each child, leaves included.
+using BackwardHook = std::function<void(Layer&)>;
+
 struct Counter {
   std::string name;  // "bn1.num_batches_tracked"
   int64_t value = 0;
@@ -64,6 +70,8 @@ class Layer {
   // The first layer of a network needs no input gradient: skipping it saves a whole backward-data pass.
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
+  // Containers pass the hook down to their children (nullptr removes it); leaves need not know.
+  virtual void set_backward_hook(const BackwardHook* hook) {}
 
  protected:
   bool needs_input_grad_ = true;

@@ -96,6 +96,11 @@ void Model::copy_weights_from(const Model& other) {
 
 void Model::backward(Context& ctx, const Tensor& dlogits, bool accumulate) { net_->backward(ctx, dlogits, accumulate); }
 
+void Model::set_backward_hook(BackwardHook hook) {
+  backward_hook_ = std::move(hook);
+  net_->set_backward_hook(backward_hook_ ? &backward_hook_ : nullptr);
+}
+
 void Model::count_replayed_training_forward() {
   for (Counter* c : counters_) ++c->value;
 }

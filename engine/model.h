@@ -39,6 +39,8 @@ class Model {
   // x: [batch, height, width, channels] (NHWC). Returns logits [batch, classes].
   const Tensor& forward(Context& ctx, const Tensor& x, bool training);
   void backward(Context& ctx, const Tensor& dlogits, bool accumulate = false);
+  // Calls `hook` after each layer's backward (engine/replication/gradient_reducer.h); empty removes it.
+  void set_backward_hook(BackwardHook hook);
 
   const ModelInfo& info() const { return info_; }
   // The arenas' type (parameters, gradients, statistics, optimizer state).
@@ -77,6 +79,7 @@ class Model {
   DType dtype_, master_dtype_;
   Device device_;
   bool compute_stale_ = true;
+  BackwardHook backward_hook_;
   std::vector<Parameter*> parameters_;  // in forward (layer) order
   std::vector<StateTensor*> state_;
   std::vector<Counter*> counters_;

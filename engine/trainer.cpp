@@ -16,6 +16,8 @@ Trainer::Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOption
   ASLNET_CHECK(!options_.cuda_graph || ctx_.device().is_cuda()) << "--cuda-graph needs --device cuda";
   ASLNET_CHECK(!options_.cuda_graph || options_.accum_steps == 1)
       << "--cuda-graph captures one whole step: it does not combine with --accum-steps";
+  ASLNET_CHECK(!options_.cuda_graph || (!options_.freeze_batch_norm && options_.reducer == nullptr))
+      << "--cuda-graph does not combine with --freeze-bn or with several replicas yet";
 }
 
 int64_t Trainer::steps_per_epoch(const BatchSource& train) const {
@@ -31,6 +33,10 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
   const double scale = 1.0 / double(options_.accum_steps);
 
   int64_t step = optimizer_.step_count();
+  GradientReducer* reducer = options_.reducer;
+  Communicator* comm = reducer != nullptr ? &reducer->communicator() : nullptr;
+  // Replicas start from rank 0's weights, whatever each initialised or loaded.
+  if (reducer != nullptr) reducer->broadcast_parameters(ctx_);
   InputStager stager(ctx_, model_, options_.u8_normalization);
   std::unique_ptr<GraphedTrainStep> graphed;
   if (options_.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(ctx_, model_, loss_, optimizer_);
@@ -44,7 +50,7 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
     double epoch_loss = 0.0;
     int64_t epoch_correct = 0, epoch_images = 0;
     for (int64_t in_epoch = step % per_epoch; in_epoch < per_epoch; ++in_epoch) {
-      if (hooks.should_stop && hooks.should_stop()) return false;
+      if (comm == nullptr && hooks.should_stop && hooks.should_stop()) return false;  // replicas agree below
       StepReport report{epoch, step, schedule.total_steps, in_epoch, per_epoch};
       report.lr = learning_rate(schedule, step);
       double loss_sum = 0.0;
@@ -57,21 +63,45 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
           graphed->run(input.images, input.labels, report.lr);  // forward, loss, backward and update
           r = loss_.read_pending(ctx_);
         } else {
-          const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/true);
-          r = loss_.forward_backward(ctx_, logits, input.labels, scale);
+          const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/!options_.freeze_batch_norm);
+          loss_.forward_backward_pending(ctx_, logits, input.labels, scale);
+          // The stream may wait on the last step's all-reduces: wait for it under the watchdog.
+          if (comm != nullptr && ctx_.device().is_cuda()) comm->synchronize(ctx_.stream());
+          r = loss_.read_pending(ctx_);
+        }
+        double rows = double(batch.labels.numel()), batch_loss = r.loss * rows, hits = double(r.correct);
+        bool finite = std::isfinite(r.loss);
+        if (comm != nullptr) {
+          // One small agreement per micro-batch: the totals over all replicas, whether any replica's
+          // loss is not finite, whether any was asked to stop (Ctrl-C reaches ranks at different
+          // moments, yet all must stop at the same step or the others would wait in a collective).
+          const bool stop = hooks.should_stop && hooks.should_stop();
+          std::vector<double> agreed{finite ? batch_loss : 0.0, hits, rows, finite ? 0.0 : 1.0, stop ? 1.0 : 0.0};
+          comm->all_reduce_sum_host(agreed);
+          if (agreed[4] > 0) return false;  // before backward: the weights are the last step's
+          batch_loss = agreed[0], hits = agreed[1], rows = agreed[2];
+          finite = agreed[3] == 0;
+          if (!finite) r.loss = std::nan("");
         }
         // A captured step includes the update, so its non-finite loss is seen after the weights in memory
         // are spoilt: only the checkpoints on disk (written before) are kept then.
-        if (!std::isfinite(r.loss))
+        if (!finite)
           throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
-                              ", step " + std::to_string(step + 1) + " (hint: a lower --lr, or --warmup-epochs); " +
+                              ", step " + std::to_string(step + 1) + (comm != nullptr ? " on some replica" : "") +
+                              " (hint: a lower --lr, or --warmup-epochs); " +
                               (graphed ? "the last checkpoint written is kept"
                                        : "the weights of the step before are kept"));
-        if (!graphed) model_.backward(ctx_, loss_.dlogits(), /*accumulate=*/micro > 0);
-        loss_sum += r.loss * double(batch.labels.numel());
-        correct += r.correct;
-        report.images += batch.labels.numel();
+        if (!graphed) {
+          // With accumulation only the last micro-batch's backward all-reduces (DDP's no_sync): the
+          // others just add their gradients up locally.
+          if (reducer != nullptr) reducer->begin_backward(ctx_, /*reduce=*/micro + 1 == options_.accum_steps);
+          model_.backward(ctx_, loss_.dlogits(), /*accumulate=*/micro > 0);
+        }
+        loss_sum += batch_loss;
+        correct += int64_t(hits);
+        report.images += int64_t(rows);
       }
+      if (reducer != nullptr) reducer->finish(ctx_);
       if (!graphed) optimizer_.step(ctx_, report.lr);
       ++step;
       report.step = step;

@@ -12,6 +12,7 @@
 #include "engine/evaluate.h"
 #include "engine/loss.h"
 #include "engine/optimizer.h"
+#include "engine/replication/gradient_reducer.h"
 #include "engine/schedule.h"
 
 namespace aslnet {
@@ -23,13 +24,22 @@ struct TrainerOptions {
   ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
   bool cuda_graph = false;  // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
   InputNormalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
+  // Batch norm in evaluation mode while training (--freeze-bn): running statistics stay fixed and
+  // normalise every batch; the affine weights still learn.
+  bool freeze_batch_norm = false;
+  // Data parallelism: this replica's reducer (engine/replication/). Set, the trainer broadcasts rank
+  // 0's weights at the start, averages gradients over the replicas every optimizer step, and agrees
+  // with the other replicas once per micro-batch on the loss, the hits, a non-finite loss and a stop
+  // request, so all replicas report the same numbers and stop at the same step. Batches are this
+  // replica's shard; hooks see the totals over all replicas.
+  GradientReducer* reducer = nullptr;
 };
 
 struct StepReport {
   int64_t epoch = 0, step = 0, total_steps = 0;  // step: optimizer steps done, over the whole run
   int64_t step_in_epoch = 0, steps_per_epoch = 0;
   double loss = 0.0, accuracy = 0.0, lr = 0.0;   // of this step's micro-batches
-  int64_t images = 0;                            // images in this step
+  int64_t images = 0;                            // images in this step (over all replicas)
 };
 
 struct EpochReport {

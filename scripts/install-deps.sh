@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev)
+  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil)
 fi

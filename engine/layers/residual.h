@@ -21,6 +21,10 @@ class Residual : public Layer {
   void collect_parameters(std::vector<Parameter*>& out) override;
   void collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) override;
   size_t workspace_bytes() const override;
+  void set_backward_hook(const BackwardHook* hook) override {
+    main_->set_backward_hook(hook);
+    shortcut_->set_backward_hook(hook);
+  }
 
   Sequential& main() { return *main_; }
   Sequential& shortcut() { return *shortcut_; }

@@ -19,7 +19,10 @@ const Tensor& Sequential::forward(Context& ctx, const Tensor& x, bool training) 
 
 const Tensor& Sequential::backward(Context& ctx, const Tensor& dy, bool accumulate) {
   const Tensor* grad = &dy;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) grad = &(*it)->backward(ctx, *grad, accumulate);
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    grad = &(*it)->backward(ctx, *grad, accumulate);
+    if (hook_ != nullptr && *hook_) (*hook_)(**it);
+  }
   if (layers_.empty()) passthrough_ = dy;
   return layers_.empty() ? passthrough_ : *grad;
 }
@@ -36,6 +39,11 @@ size_t Sequential::workspace_bytes() const {
   size_t most = 0;
   for (const auto& layer : layers_) most = std::max(most, layer->workspace_bytes());
   return most;
+}
+
+void Sequential::set_backward_hook(const BackwardHook* hook) {
+  hook_ = hook;
+  for (auto& layer : layers_) layer->set_backward_hook(hook);
 }
 
 void Sequential::set_needs_input_grad(bool needed) {

@@ -29,12 +29,14 @@ class Sequential : public Layer {
   void collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) override;
   size_t workspace_bytes() const override;
   void set_needs_input_grad(bool needed) override;
+  void set_backward_hook(const BackwardHook* hook) override;
 
   bool empty() const { return layers_.empty(); }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
+  const BackwardHook* hook_ = nullptr;
   Tensor passthrough_;  // an empty Sequential is the identity
 };
 

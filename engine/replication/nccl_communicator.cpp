@@ -1,0 +1,115 @@
+#include "engine/replication/nccl_communicator.h"
+
+#include <chrono>
+#include <thread>
+
+#include "engine/core/cuda_check.h"
+
+namespace aslnet {
+
+NcclCommunicator::NcclCommunicator(ncclComm_t comm, Device device, CommOptions options)
+    : comm_(comm), device_(device), options_(options) {
+  ASLNET_CHECK(device.is_cuda()) << "an NCCL communicator needs a GPU, not " << device.str();
+  NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
+  NCCL_CHECK(ncclCommCount(comm_, &size_));
+  CUDA_CHECK(cudaSetDevice(device.index));
+  host_stream_ = make_stream();
+  host_values_device_ = Buffer::device(kMaxHostValues * sizeof(double), device.index);
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (comm_ != nullptr && !aborted_) {
+    const ncclResult_t status = ncclCommDestroy(comm_);
+    if (status != ncclSuccess) ASLNET_LOG_ERROR(std::string("ncclCommDestroy: ") + ncclGetErrorString(status));
+  }
+}
+
+void NcclCommunicator::start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) {
+  if (aborted_) throw_aborted();
+  ASLNET_CHECK(buffer.device() == device_ && buffer.dtype() == DType::F32)
+      << "NCCL all-reduce of " << dtype_name(buffer.dtype()) << " on " << buffer.device().str() << " (rank on "
+      << device_.str() << ", f32 only)";
+  // ncclAvg: NCCL sums and divides by the rank count in one pass.
+  NCCL_CHECK(ncclAllReduce(buffer.raw(), buffer.raw(), size_t(buffer.numel()), ncclFloat32, ncclAvg, comm_, stream));
+}
+
+void NcclCommunicator::broadcast(const Tensor& buffer, int root, cudaStream_t stream) {
+  if (aborted_) throw_aborted();
+  NCCL_CHECK(ncclBroadcast(buffer.raw(), buffer.raw(), buffer.bytes(), ncclUint8, root, comm_, stream));
+}
+
+void NcclCommunicator::all_reduce_sum_host(std::vector<double>& values) {
+  if (aborted_) throw_aborted();
+  ASLNET_CHECK(values.size() <= size_t(kMaxHostValues)) << "a host all-reduce of " << values.size() << " values";
+  const size_t bytes = values.size() * sizeof(double);
+  cudaStream_t s = host_stream_.get();
+  CUDA_CHECK(cudaMemcpyAsync(host_values_device_.data(), values.data(), bytes, cudaMemcpyHostToDevice, s));
+  NCCL_CHECK(ncclAllReduce(host_values_device_.data(), host_values_device_.data(), values.size(), ncclFloat64, ncclSum,
+                           comm_, s));
+  CUDA_CHECK(cudaMemcpyAsync(values.data(), host_values_device_.data(), bytes, cudaMemcpyDeviceToHost, s));
+  synchronize(s);
+}
+
+void NcclCommunicator::synchronize(cudaStream_t stream) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.timeout_seconds);
+  for (int spins = 0;; ++spins) {
+    if (aborted_) throw_aborted();
+    const cudaError_t state = cudaStreamQuery(stream);
+    if (state == cudaSuccess) return;
+    if (state != cudaErrorNotReady) CUDA_CHECK(state);
+    ncclResult_t async = ncclSuccess;
+    NCCL_CHECK(ncclCommGetAsyncError(comm_, &async));
+    if (async != ncclSuccess) {
+      const std::string why = "rank " + std::to_string(rank_) + ": NCCL reported " + ncclGetErrorString(async) +
+                              " (a peer failed or the network broke)";
+      abort(why);
+      throw PeerFailure(why);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      const std::string why = "rank " + std::to_string(rank_) + ": a collective waited " +
+                              std::to_string(int(options_.timeout_seconds)) +
+                              " s for the other ranks (one stopped or hung?)";
+      abort(why);
+      throw PeerFailure(why);
+    }
+    // Spin briefly (steps end within microseconds of the check), then yield the core.
+    if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+void NcclCommunicator::throw_aborted() {
+  std::lock_guard<std::mutex> lock(abort_mutex_);
+  throw PeerFailure(abort_reason_);
+}
+
+void NcclCommunicator::abort(const std::string& why) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(abort_mutex_);
+    if (aborted_) return;
+    abort_reason_ = why;
+    aborted_ = true;
+  }
+  // Frees the GPU from a collective that will never complete; the communicator is unusable after.
+  ncclCommAbort(comm_);
+}
+
+std::vector<std::unique_ptr<Communicator>> make_nccl_communicators(const std::vector<Device>& devices,
+                                                                   CommOptions options) {
+  std::vector<int> list;
+  for (const Device& d : devices) {
+    ASLNET_CHECK(d.is_cuda()) << "NCCL replicas need GPUs, got " << d.str();
+    for (int seen : list)
+      ASLNET_CHECK(seen != d.index) << "cuda:" << d.index
+                                    << " appears twice: NCCL needs one GPU per rank (replicas sharing a GPU use "
+                                       "the in-process communicator)";
+    list.push_back(d.index);
+  }
+  std::vector<ncclComm_t> comms(devices.size());
+  NCCL_CHECK(ncclCommInitAll(comms.data(), int(comms.size()), list.data()));
+  std::vector<std::unique_ptr<Communicator>> out;
+  for (size_t i = 0; i < devices.size(); ++i)
+    out.push_back(std::make_unique<NcclCommunicator>(comms[i], devices[i], options));
+  return out;
+}
+
+}  // namespace aslnet
