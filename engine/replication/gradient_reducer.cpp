@@ -46,7 +46,7 @@ GradientReducer::GradientReducer(Model& model, Communicator& communicator, Reduc
     for (size_t b = 0; b < buckets_.size(); ++b) ready_.push_back(make_event());
     reduced_ = make_event();
   }
-  model_.set_backward_hook([this](Layer& layer) { on_layer_backward(layer); });
+  model_.set_backward_hook([this](Layer& layer) { layer_backward_done(layer); });
 }
 
 GradientReducer::~GradientReducer() { model_.set_backward_hook(nullptr); }
@@ -59,7 +59,7 @@ void GradientReducer::begin_backward(Context& ctx, bool reduce) {
   for (size_t b = 0; b < buckets_.size(); ++b) waiting_[b] = buckets_[b].parameters;
 }
 
-void GradientReducer::on_layer_backward(Layer& layer) {
+void GradientReducer::layer_backward_done(Layer& layer) {
   if (!reducing_) return;
   auto found = layer_parameters_.find(&layer);
   if (found == layer_parameters_.end()) {

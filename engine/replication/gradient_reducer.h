@@ -58,9 +58,10 @@ class GradientReducer {
   Communicator& communicator() { return comm_; }
   // Called with each bucket's index as its all-reduce starts (tests watch the order through it).
   std::function<void(int)> on_bucket_started;
+  // What the model's backward hook calls after each layer (public so a test can wrap the hook).
+  void layer_backward_done(Layer& layer);
 
  private:
-  void on_layer_backward(Layer& layer);
   void start_ready_buckets();
 
   Model& model_;

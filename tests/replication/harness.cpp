@@ -1,0 +1,106 @@
+#include "tests/replication/harness.h"
+
+#include <string>
+#include <vector>
+
+#include "data/toy_task.h"
+#include "engine/core/batch_source.h"
+#include "engine/replication/gradient_reducer.h"
+#include "engine/replication/in_process.h"
+#include "engine/trainer.h"
+#include "models/resnet.h"
+
+namespace aslnet::test {
+
+namespace {
+
+// The run's rows come in blocks of `rows()` rows: step after step, and within a step accumulation
+// micro-batch a, then replica r (block s*N*A + a*N + r for N replicas accumulating A micro-batches).
+// Replica r reads blocks m*N + r for its micro-batches m = 0, 1, ...; the serial twin reads them all
+// in order, accumulating N*A per step. Both then sum the same per-block gradients, with batch norm
+// seeing the same blocks.
+class ShardSource : public BatchSource {
+ public:
+  // replicas: N; replica: r, or -1 for the serial twin (which reads every block).
+  ShardSource(const ReplicationCase& c, int replicas, int replica)
+      : task_(make_toy_task(c.steps * c.global_batch, c.classes, c.image_size, 7)),
+        rows_(c.global_batch / (replicas * c.accum_steps)),
+        replicas_(replicas),
+        replica_(replica),
+        micro_(c.steps * c.accum_steps * (replica < 0 ? replicas : 1)) {}
+  int64_t rows() const { return rows_; }
+  int64_t batches_per_epoch() const override { return micro_; }
+  void start_epoch(int64_t) override { next_ = 0; }
+  bool next(Batch& batch) override {
+    if (next_ >= micro_) return false;
+    const int64_t block = replica_ < 0 ? next_ : next_ * replicas_ + replica_;
+    ++next_;
+    const ToyTask part = toy_batch(task_, block * rows_, rows_);
+    batch.images = part.images;
+    batch.labels = part.labels;
+    batch.valid = rows_;
+    return true;
+  }
+
+ private:
+  ToyTask task_;
+  int64_t rows_;
+  int replicas_, replica_;
+  int64_t micro_, next_ = 0;
+};
+
+std::unique_ptr<Model> make_case_model(const ReplicationCase& c, uint64_t seed) {
+  auto model = make_resnet({"resnet18", "small", 0.125, c.classes, 3});
+  Rng rng(seed);
+  init_torchvision(*model, rng);
+  // Non-trivial running statistics, so frozen batch norm is not the identity.
+  for (StateTensor* s : model->state()) {
+    const bool var = s->name.find("running_var") != std::string::npos;
+    for (int64_t i = 0; i < s->value.numel(); ++i)
+      s->value.data<float>()[i] = var ? float(0.5 + rng.uniform()) : float(0.2 * rng.normal());
+  }
+  return model;
+}
+
+Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_t accum, GradientReducer* reducer) {
+  Context ctx(Device::cpu(), 0);
+  model.setup(ctx, source.rows(), c.image_size, c.image_size);
+  Optimizer optimizer(model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-3});
+  TrainerOptions options;
+  options.epochs = 1;
+  options.accum_steps = accum;
+  options.schedule = {.kind = "constant", .base_lr = 0.05};
+  options.freeze_batch_norm = c.freeze_batch_norm;
+  options.reducer = reducer;
+  Trainer trainer(ctx, model, optimizer, options);
+  trainer.fit(source, nullptr, {});
+  return model.parameter_arena().clone();
+}
+
+}  // namespace
+
+Tensor train_serial(const ReplicationCase& c, int shards) {
+  auto model = make_case_model(c, 0);
+  ShardSource source(c, shards, -1);
+  return train(c, *model, source, shards * c.accum_steps, nullptr);
+}
+
+// Small buckets, so that a small network still has several.
+constexpr ReducerOptions kSmallBuckets{.bucket_bytes = 64 << 10, .first_bucket_bytes = 16 << 10};
+
+Tensor initial_weights(const ReplicationCase& c) { return make_case_model(c, 0)->parameter_arena().clone(); }
+
+size_t replica_bucket_count(const ReplicationCase& c) {
+  auto model = make_case_model(c, 0);
+  auto comms = make_in_process_communicators({Device::cpu()});
+  return GradientReducer(*model, *comms[0], kSmallBuckets).buckets().size();
+}
+
+Tensor train_replica(const ReplicationCase& c, Communicator& comm) {
+  auto model = make_case_model(c, uint64_t(comm.rank()));
+  GradientReducer reducer(*model, comm, kSmallBuckets);
+  ShardSource source(c, comm.size(), comm.rank());
+  return train(c, *model, source, c.accum_steps, &reducer);
+}
+
+}  // namespace aslnet::test

@@ -1,0 +1,35 @@
+// What the replication tests share (in-process threads here, MPI ranks in tests/replication_mpi/):
+// a few fixed global batches of a toy task, and the same small ResNet trained on them three ways:
+// one replica on whole batches, one replica accumulating the shards one after another (the serial
+// twin of per-replica batch-norm statistics), and one replica of a data-parallel group on its shard.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/core/tensor.h"
+#include "engine/replication/communicator.h"
+
+namespace aslnet::test {
+
+struct ReplicationCase {
+  int64_t steps = 4;         // optimizer steps
+  int64_t global_batch = 8;  // images per step over all replicas
+  int64_t image_size = 12;
+  int64_t classes = 5;
+  bool freeze_batch_norm = true;  // batch norm in eval mode (on non-trivial running statistics)
+  int64_t accum_steps = 1;        // micro-batches per step for each replica
+};
+
+// One replica, `shards` micro-batches per step (shard r of each global batch in turn, gradients
+// accumulated): shards = 1 is "one replica on the whole batch". Returns the final parameter arena.
+Tensor train_serial(const ReplicationCase& c, int shards);
+
+// Replica `comm.rank()` of `comm.size()`, training on its shard through the Trainer and a
+// GradientReducer. Its weights are initialised with a seed of its own: the broadcast must fix that.
+Tensor train_replica(const ReplicationCase& c, Communicator& comm);
+// The weights every serial run starts from.
+Tensor initial_weights(const ReplicationCase& c);
+// How many gradient buckets train_replica's reducer cuts the model into.
+size_t replica_bucket_count(const ReplicationCase& c);
+
+}  // namespace aslnet::test
