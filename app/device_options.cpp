@@ -7,26 +7,42 @@
 
 namespace aslnet::app {
 
-Device training_device(const std::string& device, const std::string& devices) {
+std::vector<Device> training_devices(const std::string& device, const std::string& devices, int replicas,
+                                     int process_count, int local_rank) {
+  ASLNET_CHECK(replicas >= 1) << "--replicas " << replicas << ": expected at least 1";
   if (device == "cpu") {
-    ASLNET_CHECK(devices.empty()) << "--devices " << devices << " needs --device cuda";
-    return Device::cpu();
+    ASLNET_CHECK(devices.empty()) << "--devices " << devices << " needs --device cuda (CPU replicas: --replicas N)";
+    ASLNET_CHECK(process_count == 1 || replicas == 1)
+        << "--replicas " << replicas << " under mpirun: each process is one replica (start more processes instead)";
+    return std::vector<Device>(size_t(replicas), Device::cpu());
   }
   ASLNET_CHECK(device == "cuda") << "--device " << device << ": expected cpu or cuda";
+  ASLNET_CHECK(replicas == 1) << "--replicas is for CPU replicas; GPU replicas are listed with --devices (e.g. 0,1 or 0,0)";
   std::vector<int> indices;
-  std::stringstream list(devices.empty() ? std::string("0") : devices);
+  std::stringstream list(devices);
   for (std::string item; std::getline(list, item, ',');) {
     ASLNET_CHECK(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos)
-        << "--devices " << devices << ": expected a comma-separated list of GPU indices such as 0 or 0,1";
+        << "--devices " << devices << ": expected a comma-separated list of GPU indices such as 0, 0,1 or 0,0";
     indices.push_back(std::stoi(item));
   }
-  ASLNET_CHECK(indices.size() == 1) << "--devices " << devices
-                                    << ": one GPU per process in this build (several replicas arrive with replication)";
   const int count = gpu_count();
   ASLNET_CHECK(count > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
-  ASLNET_CHECK(indices[0] < count) << "--devices " << devices << ": only " << count << " GPU(s) found (0.."
-                                   << count - 1 << ")";
-  return Device::cuda(indices[0]);
+  if (process_count > 1) {
+    // Under mpirun each process takes one GPU: the local rank's entry of --devices, or the GPU with the
+    // local rank's number.
+    ASLNET_CHECK(indices.empty() || int(indices.size()) > local_rank)
+        << "--devices " << devices << " names " << indices.size() << " GPU(s) but this machine runs local rank "
+        << local_rank << " (give one entry per process on a machine, or leave --devices out)";
+    indices = {indices.empty() ? local_rank : indices[size_t(local_rank)]};
+  }
+  if (indices.empty()) indices = {0};
+  std::vector<Device> out;
+  for (int index : indices) {
+    ASLNET_CHECK(index < count) << "--devices " << (devices.empty() ? std::to_string(index) : devices) << ": only "
+                                << count << " GPU(s) found (0.." << count - 1 << ")";
+    out.push_back(Device::cuda(index));
+  }
+  return out;
 }
 
 DType training_dtype(const std::string& precision, Device device) {

@@ -3,14 +3,18 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/core/context.h"
 #include "engine/model.h"
 
 namespace aslnet::app {
 
-// --device cpu|cuda and --devices LIST (one index until replication lands; default 0).
-Device training_device(const std::string& device, const std::string& devices);
+// This process's replicas: --device cpu with --replicas N (N CPU replicas), or --device cuda with
+// --devices LIST (one replica per entry; an index may repeat for replicas sharing a GPU; default 0).
+// Under mpirun (process_count > 1) a process is one replica: its GPU is the local rank's.
+std::vector<Device> training_devices(const std::string& device, const std::string& devices, int replicas,
+                                     int process_count, int local_rank);
 // --precision fp32|bf16 on that device (bf16 is mixed precision and needs a GPU).
 DType training_dtype(const std::string& precision, Device device);
 // Model::setup, with an out-of-memory failure restated with the batch size that failed.

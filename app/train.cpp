@@ -3,13 +3,20 @@
 // --val-dir. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
 // OUT/best.safetensors (best validation accuracy) and OUT/log.jsonl. A non-finite loss stops the run
 // and keeps the last good checkpoint.
+//
+// Data parallelism (engine/replication/): --devices 0,1 (GPUs) or --replicas N (CPU) train N replicas
+// from this one process, one thread each; under mpirun every process is one replica. --batch is the
+// global batch, split evenly; each replica reads its shard of every epoch. Replica 0 of rank 0 (the
+// lead) validates, logs and writes the checkpoints.
 #include "app/train.h"
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "app/commands.h"
 #include "app/device_options.h"
@@ -18,6 +25,8 @@
 #include "data/dataset_index.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
+#include "engine/replication/launch.h"
+#include "engine/replication/replica_threads.h"
 #include "engine/trainer.h"
 #include "models/resnet.h"
 
@@ -35,34 +44,29 @@ nlohmann::json eval_json(const EvalResult& r) {
   return {{"loss", r.loss}, {"accuracy", r.accuracy()}, {"count", r.count}};
 }
 
-}  // namespace
+// Where one replica stands in the run.
+struct ReplicaPlace {
+  int replica = 0;               // among this process's replicas
+  ShardSpec shard;               // among all replicas of the run
+  Communicator* comm = nullptr;  // null for a single replica
+  bool lead() const { return shard.global_replica() == 0; }
+  int total() const { return shard.total_replicas(); }
+};
 
-void run_train(const TrainOptions& o) {
-  const Device device = training_device(o.device, o.devices);
-  const DType dtype = training_dtype(o.precision, device);
-  ASLNET_CHECK(o.resume.empty() || o.init_from.empty()) << "--resume and --init-from exclude each other";
-  Context::set_cpu_threads(o.threads);
+void train_replica(const TrainOptions& o, const Split& split, Device device, DType dtype, const ReplicaPlace& place,
+                   int loader_threads) {
+  const bool lead = place.lead();
   Context ctx(device, o.seed);
   ctx.set_allow_tf32(o.tf32);
   ctx.set_deterministic(o.deterministic);
 
-  // Data: the training folder, and validation from --val-dir or a split of the training folder.
-  const DatasetIndex all = index_class_folders(o.data);
-  Split split;
-  if (!o.val_dir.empty()) {
-    split.train = all;
-    split.val = index_class_folders(o.val_dir);
-  } else if (o.split.val_fraction > 0) {
-    split = split_train_val(all, o.split);
-  } else {
-    split.train = all;
-  }
   LoaderOptions train_opts;
-  train_opts.batch = o.batch;
+  train_opts.batch = o.batch / place.total();
   train_opts.image_size = o.image_size;
   train_opts.train = true;
   train_opts.seed = o.seed;
-  train_opts.threads = o.threads;
+  train_opts.threads = loader_threads;
+  train_opts.shard = place.shard;
   // On a GPU the loader hands over raw pixels (a quarter of the bytes to copy); the GPU normalises them.
   if (device.is_cuda()) train_opts.dtype = DType::U8;
   AugmentOptions& aug = train_opts.augment;
@@ -71,11 +75,13 @@ void run_train(const TrainOptions& o) {
   aug.brightness = aug.contrast = aug.saturation = o.no_augment ? 0.0 : o.jitter;
   aug.rotation_degrees = o.no_augment ? 0.0 : o.rotation;
   Loader train_loader(split.train, train_opts);
+  // The lead validates on the whole validation set (the others wait for it at their next collective).
   std::unique_ptr<Loader> val_loader;
-  if (!split.val.samples.empty()) {
+  if (!split.val.samples.empty() && lead) {
     LoaderOptions val_opts = train_opts;
     val_opts.train = false;
     val_opts.drop_last = false;
+    val_opts.shard = ShardSpec{};
     val_loader = std::make_unique<Loader>(split.val, val_opts);
   }
 
@@ -106,7 +112,13 @@ void run_train(const TrainOptions& o) {
   } else if (!o.init_from.empty()) {
     load_weights(o.init_from, *model, o.reset_head);
   }
-  setup_or_explain(ctx, *model, o.batch, o.image_size);
+  setup_or_explain(ctx, *model, train_opts.batch, o.image_size);
+  std::unique_ptr<GradientReducer> reducer;
+  if (place.comm != nullptr)
+    reducer = std::make_unique<GradientReducer>(
+        *model, *place.comm,
+        ReducerOptions{.bucket_bytes = int64_t(o.bucket_mb * double(1 << 20)),
+                       .first_bucket_bytes = std::min<int64_t>(1 << 20, int64_t(o.bucket_mb * double(1 << 20)))});
 
   TrainerOptions trainer_opts;
   trainer_opts.epochs = o.epochs;
@@ -114,6 +126,8 @@ void run_train(const TrainOptions& o) {
   trainer_opts.label_smoothing = o.label_smoothing;
   trainer_opts.cuda_graph = o.cuda_graph;
   trainer_opts.u8_normalization = {train_opts.norm.mean, train_opts.norm.std};
+  trainer_opts.freeze_batch_norm = o.freeze_bn;
+  trainer_opts.reducer = reducer.get();
   const int64_t per_epoch = train_loader.batches_per_epoch() / o.accum_steps;
   ScheduleConfig& sched = trainer_opts.schedule;
   sched.kind = o.schedule;
@@ -123,6 +137,16 @@ void run_train(const TrainOptions& o) {
   sched.step_size = std::max<int64_t>(1, int64_t(o.step_epochs * double(per_epoch)));
   sched.gamma = o.gamma;
   Trainer trainer(ctx, *model, optimizer, trainer_opts);
+
+  TrainerHooks hooks;
+  hooks.should_stop = [&] {
+    return g_interrupted.load() || (o.stop_after > 0 && optimizer.step_count() >= o.stop_after);
+  };
+  if (!lead) {
+    // The other replicas train silently; the lead speaks for the run.
+    trainer.fit(train_loader, nullptr, hooks);
+    return;
+  }
 
   std::filesystem::create_directories(o.out);
   Progress progress(o.quiet, (std::filesystem::path(o.out) / "log.jsonl").string());
@@ -141,9 +165,12 @@ void run_train(const TrainOptions& o) {
 
   progress.line(
       fmt::format("training {} ({} stem, width {}) on {} images ({} for validation, {} split), {} px, "
-                  "batch {}{}, {} epochs of {} steps, {}",
+                  "batch {}{}{}, {} epochs of {} steps, {}",
                   info.arch, info.stem, info.width, split.train.samples.size(), split.val.samples.size(),
                   o.val_dir.empty() ? o.split.mode : "--val-dir", o.image_size, o.batch,
+                  place.total() > 1 ? fmt::format(" ({} per replica x {} replicas, {})", train_opts.batch,
+                                                  place.total(), place.comm->name())
+                                    : "",
                   o.accum_steps > 1 ? fmt::format(" x {} accumulated", o.accum_steps) : "", o.epochs, per_epoch,
                   describe_device(ctx, o.precision)));
   progress.json({{"event", "start"},
@@ -151,16 +178,13 @@ void run_train(const TrainOptions& o) {
                  {"train_images", split.train.samples.size()},
                  {"val_images", split.val.samples.size()},
                  {"epochs", o.epochs},
+                 {"replicas", place.total()},
                  {"steps_per_epoch", per_epoch}});
 
   double best = -1.0;
   size_t skipped_reported = 0;
   auto epoch_start = std::chrono::steady_clock::now();
   int64_t images_this_epoch = 0;
-  TrainerHooks hooks;
-  hooks.should_stop = [&] {
-    return g_interrupted.load() || (o.stop_after > 0 && optimizer.step_count() >= o.stop_after);
-  };
   hooks.on_step = [&](const StepReport& r) {
     if (r.step_in_epoch == 0 || images_this_epoch == 0) {
       epoch_start = std::chrono::steady_clock::now();
@@ -206,17 +230,13 @@ void run_train(const TrainOptions& o) {
     }
   };
 
-  g_interrupted = false;
-  std::signal(SIGINT, on_sigint);
   bool finished = false;
   try {
     finished = trainer.fit(train_loader, val_loader.get(), hooks);
   } catch (const NonFiniteLoss& e) {
-    std::signal(SIGINT, SIG_DFL);
     progress.json({{"event", "stopped"}, {"reason", e.what()}});
     throw;
   }
-  std::signal(SIGINT, SIG_DFL);
   if (!finished) {
     save("last.safetensors");
     progress.line(fmt::format("interrupted at step {}: wrote {} (continue with --resume {})", optimizer.step_count(),
@@ -228,6 +248,66 @@ void run_train(const TrainOptions& o) {
   progress.json({{"event", "done"}, {"step", optimizer.step_count()}, {"best_val_accuracy", best}});
   fmt::print("done: {} steps; checkpoints in {}{}\n", optimizer.step_count(), o.out,
              best >= 0 ? fmt::format(" (best validation accuracy {:.2f}%)", 100.0 * best) : "");
+}
+
+}  // namespace
+
+void run_train(const TrainOptions& o) {
+  ASLNET_CHECK(o.resume.empty() || o.init_from.empty()) << "--resume and --init-from exclude each other";
+  ProcessGroup group(CommOptions{o.comm_timeout});
+  try {
+    const std::vector<Device> devices =
+        training_devices(o.device, o.devices, o.replicas, group.size(), group.local_rank());
+    const DType dtype = training_dtype(o.precision, devices[0]);
+    const int local = int(devices.size());
+    const int total = group.size() * local;
+    ASLNET_CHECK(o.batch % total == 0) << "--batch " << o.batch << " is the global batch: it must split evenly over "
+                                       << total << " replicas";
+    // CPU replicas share the cores; each replica's loader gets its share of the threads too.
+    const int cores = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    Context::set_cpu_threads(devices[0].is_cpu() ? std::max(1, cores / local) : o.threads);
+    const int loader_threads = o.threads == 0 && local == 1 ? 0 : std::max(1, cores / local);
+
+    // Data: the training folder, and validation from --val-dir or a split of the training folder.
+    const DatasetIndex all = index_class_folders(o.data);
+    Split split;
+    if (!o.val_dir.empty()) {
+      split.train = all;
+      split.val = index_class_folders(o.val_dir);
+    } else if (o.split.val_fraction > 0) {
+      split = split_train_val(all, o.split);
+    } else {
+      split.train = all;
+    }
+
+    g_interrupted = false;
+    std::signal(SIGINT, on_sigint);
+    auto place_of = [&](int r, Communicator* comm) {
+      ReplicaPlace place;
+      place.replica = r;
+      place.shard = ShardSpec{group.rank(), group.size(), local, r};
+      place.comm = comm;
+      return place;
+    };
+    try {
+      if (total == 1) {
+        train_replica(o, split, devices[0], dtype, place_of(0, nullptr), loader_threads);
+      } else {
+        const auto comms = group.communicators(devices);
+        run_replica_threads(comms, [&](int r) {
+          train_replica(o, split, devices[size_t(r)], dtype, place_of(r, comms[size_t(r)].get()), loader_threads);
+        });
+      }
+    } catch (...) {
+      std::signal(SIGINT, SIG_DFL);
+      throw;
+    }
+    std::signal(SIGINT, SIG_DFL);
+  } catch (const std::exception& e) {
+    // Under mpirun a failed rank ends the whole job (MPI_Abort), or the others would wait for it.
+    if (group.multi_process()) group.abort_run(e.what());
+    throw;
+  }
 }
 
 void register_train(CLI::App& app) {
@@ -265,7 +345,18 @@ void register_train(CLI::App& app) {
   cmd->add_option("--jitter", o->jitter, "brightness/contrast/saturation jitter (0: off)")->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--rotation", o->rotation, "random rotation in degrees (0: off)")->check(CLI::Range(0.0, 45.0));
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--devices", o->devices, "GPU indices, e.g. 0 (with --device cuda; one device per process for now)");
+  cmd->add_option("--devices", o->devices,
+                  "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
+                  "mpirun, one entry per process of a machine (default: the local rank)");
+  cmd->add_option("--replicas", o->replicas, "CPU replicas trained by this process (data parallelism on threads)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket size in MiB (the first bucket is at most 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--comm-timeout", o->comm_timeout,
+                  "seconds any replica waits for the others before the run stops with an error")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--freeze-bn", o->freeze_bn,
+                "batch norm in evaluation mode while training (fixed running statistics; weights still learn)");
   cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");

@@ -23,7 +23,10 @@ struct TrainOptions {
   bool no_augment = false, no_crop = false, no_flip = false;
   double jitter = 0.2, rotation = 10.0;
   std::string device = "cpu", precision = "fp32";
-  std::string devices;  // "0", "1": the GPU index list (one index until replication lands)
+  std::string devices;  // "0", "0,1", "0,0": one replica per entry (GPU index)
+  int replicas = 1;     // CPU replicas of this process
+  double bucket_mb = 25.0, comm_timeout = 600.0;
+  bool freeze_bn = false;
   bool tf32 = false, deterministic = false, cuda_graph = false;
   uint64_t seed = 0;
   int threads = 0;

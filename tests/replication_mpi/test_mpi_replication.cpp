@@ -1,0 +1,54 @@
+// The replication must-haves across processes: run under `mpirun -np 2` (ctest does), each rank
+// trains its shard through the MPI communicator and compares its weights with the serial references
+// it computes itself. Run alone (one process), it skips.
+#include <gtest/gtest.h>
+
+#include "engine/replication/launch.h"
+#include "tests/replication/harness.h"
+#include "tests/test_util.h"
+
+namespace aslnet {
+namespace {
+
+ProcessGroup* g_group = nullptr;
+
+void expect_ranks_match(const test::ReplicationCase& c, const Tensor& reference) {
+  if (!g_group->multi_process()) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_MPI", "not started by mpirun -np 2 or more");
+  auto comms = g_group->communicators({Device::cpu()});
+  ASSERT_EQ(comms[0]->name(), "mpi");
+  const Tensor mine = test::train_replica(c, *comms[0]);
+  const double err = test::relative_error(mine, reference);
+  EXPECT_LE(err, 1e-5) << "rank " << g_group->rank() << " of " << g_group->size();
+  EXPECT_GT(test::relative_error(reference, test::initial_weights(c)), 1e-3) << "the weights did not move";
+  // All ranks hold the same weights: the sum over ranks of (mine - rank 0's) is zero.
+  Tensor first = mine.clone();
+  comms[0]->broadcast(first, 0, nullptr);
+  EXPECT_EQ(test::max_abs_diff(mine, first), 0.0);
+}
+
+TEST(MpiReplication, FrozenBatchNormRanksMatchOneReplicaOnTheWholeBatch) {
+  const test::ReplicationCase c;
+  expect_ranks_match(c, test::train_serial(c, 1));
+}
+
+TEST(MpiReplication, TrainingBatchNormRanksMatchASerialRunWithPerShardStatistics) {
+  test::ReplicationCase c;
+  c.freeze_batch_norm = false;
+  c.accum_steps = 2;  // and only the last micro-batch all-reduces
+  expect_ranks_match(c, test::train_serial(c, g_group->size()));
+}
+
+}  // namespace
+}  // namespace aslnet
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  aslnet::ProcessGroup group;  // MPI_Init under mpirun
+  aslnet::g_group = &group;
+  // Only rank 0 prints gtest's report (the others' failures still set their exit status).
+  if (group.rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  return RUN_ALL_TESTS();
+}
