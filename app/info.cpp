@@ -3,6 +3,7 @@
 
 #include "app/commands.h"
 #include "engine/core/context.h"
+#include "engine/replication/launch.h"
 #include "models/resnet.h"
 
 namespace aslnet::app {
@@ -14,6 +15,7 @@ void register_info(CLI::App& app) {
     const int gpus = gpu_count();
     fmt::print("cuda gpus:   {}\n", gpus);
     for (int i = 0; i < gpus; ++i) fmt::print("  cuda:{}  {}\n", i, gpu_name(i));
+    fmt::print("replication: in-process{}{}\n", built_with_nccl() ? ", nccl" : "", built_with_mpi() ? ", mpi" : "");
     for (const auto& arch : resnet_architectures()) {
       auto model = make_resnet({arch, "imagenet", 1.0, 29, 3});
       fmt::print("{:<9} {:>11} parameters (29 classes)\n", arch, model->parameter_count());
