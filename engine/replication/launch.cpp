@@ -67,7 +67,8 @@ ProcessGroup::~ProcessGroup() {
 #endif
 }
 
-std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std::vector<Device>& devices) {
+std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std::vector<Device>& devices,
+                                                                       bool nccl_in_process) {
   ASLNET_CHECK(!devices.empty()) << "no devices to replicate on";
   if (!multi_process()) {
     // Single-process mode: CPU threads, replicas sharing one GPU, or one GPU each.
@@ -77,7 +78,8 @@ std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std
         shared = shared && devices[i] == devices[j];
         distinct = distinct && !(devices[i] == devices[j]);
       }
-    if (devices[0].is_cpu() || shared) return make_in_process_communicators(devices, options_);
+    const bool nccl_single = nccl_in_process && devices.size() == 1 && devices[0].is_cuda();
+    if (devices[0].is_cpu() || (shared && !nccl_single)) return make_in_process_communicators(devices, options_);
     ASLNET_CHECK(distinct) << "--devices must name one GPU per replica, or one GPU for all replicas (got a mix)";
 #if ASLNET_HAVE_NCCL
     return make_nccl_communicators(devices, options_);

@@ -49,8 +49,10 @@ class ProcessGroup {
 
   // The communicators of this process's replicas, one per device (in order): several per process
   // (single-process mode) or exactly one (multi-process mode). Collective across processes: every
-  // rank calls it at the same point.
-  std::vector<std::unique_ptr<Communicator>> communicators(const std::vector<Device>& devices);
+  // rank calls it at the same point. `nccl_in_process`: distinct GPUs always take NCCL; this also gives
+  // a single GPU an NCCL communicator of one rank (benchmarks and tests of the NCCL path).
+  std::vector<std::unique_ptr<Communicator>> communicators(const std::vector<Device>& devices,
+                                                           bool nccl_in_process = false);
   // Ends every process of the run after printing `why` (multi-process runs; MPI_Abort). A process
   // alone just returns.
   void abort_run(const std::string& why) noexcept;

@@ -62,8 +62,16 @@ std::unique_ptr<Model> make_case_model(const ReplicationCase& c, uint64_t seed) 
   return model;
 }
 
+// The case's model on its device (initialised on the CPU, then copied).
+std::unique_ptr<Model> place(const ReplicationCase& c, std::unique_ptr<Model> cpu) {
+  if (c.device.is_cpu()) return cpu;
+  auto placed = make_model(cpu->info(), DType::F32, c.device);
+  placed->copy_weights_from(*cpu);
+  return placed;
+}
+
 Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_t accum, GradientReducer* reducer) {
-  Context ctx(Device::cpu(), 0);
+  Context ctx(c.device, 0);
   model.setup(ctx, source.rows(), c.image_size, c.image_size);
   Optimizer optimizer(model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-3});
   TrainerOptions options;
@@ -74,13 +82,14 @@ Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_
   options.reducer = reducer;
   Trainer trainer(ctx, model, optimizer, options);
   trainer.fit(source, nullptr, {});
-  return model.parameter_arena().clone();
+  if (c.device.is_cuda()) ctx.synchronize();
+  return model.parameter_arena().to(Device::cpu());
 }
 
 }  // namespace
 
 Tensor train_serial(const ReplicationCase& c, int shards) {
-  auto model = make_case_model(c, 0);
+  auto model = place(c, make_case_model(c, 0));
   ShardSource source(c, shards, -1);
   return train(c, *model, source, shards * c.accum_steps, nullptr);
 }
@@ -91,13 +100,13 @@ constexpr ReducerOptions kSmallBuckets{.bucket_bytes = 64 << 10, .first_bucket_b
 Tensor initial_weights(const ReplicationCase& c) { return make_case_model(c, 0)->parameter_arena().clone(); }
 
 size_t replica_bucket_count(const ReplicationCase& c) {
-  auto model = make_case_model(c, 0);
+  auto model = make_case_model(c, 0);  // on the CPU: the layout is the same everywhere
   auto comms = make_in_process_communicators({Device::cpu()});
   return GradientReducer(*model, *comms[0], kSmallBuckets).buckets().size();
 }
 
 Tensor train_replica(const ReplicationCase& c, Communicator& comm) {
-  auto model = make_case_model(c, uint64_t(comm.rank()));
+  auto model = place(c, make_case_model(c, uint64_t(comm.rank())));
   GradientReducer reducer(*model, comm, kSmallBuckets);
   ShardSource source(c, comm.size(), comm.rank());
   return train(c, *model, source, c.accum_steps, &reducer);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "engine/core/device.h"
 #include "engine/core/tensor.h"
 #include "engine/replication/communicator.h"
 
@@ -18,6 +19,7 @@ struct ReplicationCase {
   int64_t classes = 5;
   bool freeze_batch_norm = true;  // batch norm in eval mode (on non-trivial running statistics)
   int64_t accum_steps = 1;        // micro-batches per step for each replica
+  Device device = Device::cpu();  // fp32 on a GPU: TF32 off
 };
 
 // One replica, `shards` micro-batches per step (shard r of each global batch in turn, gradients
@@ -26,6 +28,7 @@ Tensor train_serial(const ReplicationCase& c, int shards);
 
 // Replica `comm.rank()` of `comm.size()`, training on its shard through the Trainer and a
 // GradientReducer. Its weights are initialised with a seed of its own: the broadcast must fix that.
+// On a GPU the replica uses `device` whatever the communicator's (replicas may share one GPU).
 Tensor train_replica(const ReplicationCase& c, Communicator& comm);
 // The weights every serial run starts from.
 Tensor initial_weights(const ReplicationCase& c);
