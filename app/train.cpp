@@ -263,10 +263,12 @@ void run_train(const TrainOptions& o) {
     const int total = group.size() * local;
     ASLNET_CHECK(o.batch % total == 0) << "--batch " << o.batch << " is the global batch: it must split evenly over "
                                        << total << " replicas";
-    // CPU replicas share the cores; each replica's loader gets its share of the threads too.
-    const int cores = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-    Context::set_cpu_threads(devices[0].is_cpu() ? std::max(1, cores / local) : o.threads);
-    const int loader_threads = o.threads == 0 && local == 1 ? 0 : std::max(1, cores / local);
+    // Replicas on one machine share its cores (--threads is this process's share; by default the
+    // machine's cores divided among its processes); each replica's loader gets its share too.
+    const int cores = o.threads > 0 ? o.threads
+                                    : std::max(1, int(std::thread::hardware_concurrency()) / group.local_size());
+    Context::set_cpu_threads(devices[0].is_cpu() ? std::max(1, cores / local) : cores);
+    const int loader_threads = std::max(1, cores / local);
 
     // Data: the training folder, and validation from --val-dir or a split of the training folder.
     const DatasetIndex all = index_class_folders(o.data);

@@ -7,8 +7,9 @@
 # /usr/local/cuda (or wherever CUDACXX / PATH's nvcc points).
 set -euo pipefail
 
+# openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin)
+  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin openssh-client procps)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil)
 fi

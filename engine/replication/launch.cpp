@@ -30,11 +30,13 @@ LaunchEnvironment launch_environment() {
     env.size = env_int("OMPI_COMM_WORLD_SIZE", 1);
     env.rank = env_int("OMPI_COMM_WORLD_RANK", 0);
     env.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", 0);
+    env.local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1);
     env.launcher = "mpirun";
   } else if (std::getenv("PMI_SIZE") != nullptr) {  // MPICH / Intel MPI (Hydra)
     env.size = env_int("PMI_SIZE", 1);
     env.rank = env_int("PMI_RANK", 0);
     env.local_rank = env_int("MPI_LOCALRANKID", 0);
+    env.local_size = env_int("MPI_LOCALNRANKS", 1);
     env.launcher = "mpirun";
   }
   return env;

@@ -26,6 +26,7 @@ namespace aslnet {
 struct LaunchEnvironment {
   int rank = 0, size = 1;  // this process among all processes of the run
   int local_rank = 0;      // among the processes on this machine: which GPU to take
+  int local_size = 1;      // processes on this machine (they share its cores)
   std::string launcher;    // "mpirun", or empty for a plain process
 };
 LaunchEnvironment launch_environment();
@@ -45,6 +46,7 @@ class ProcessGroup {
   int rank() const { return env_.rank; }
   int size() const { return env_.size; }
   int local_rank() const { return env_.local_rank; }
+  int local_size() const { return env_.local_size; }
   bool multi_process() const { return env_.size > 1; }
 
   // The communicators of this process's replicas, one per device (in order): several per process

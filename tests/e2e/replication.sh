@@ -95,7 +95,7 @@ for signal in STOP KILL; do
   [[ $status -ne 0 && $status -ne 124 ]] || { echo "$signal: status $status (124: hung)"; exit 1; }
   ((took < 60)) || { echo "$signal: the job took $took s to stop"; exit 1; }
   if [[ $signal == STOP ]]; then
-    grep -q "waited 5 s for the other ranks" "$log" || { echo "STOP: no watchdog message"; exit 1; }
+    grep -q "rank 0: .*waited 5 s for the other ranks" "$log" || { echo "STOP: no watchdog message"; exit 1; }
   fi
   echo "$signal of rank 1: the job stopped in $took s"
 done
