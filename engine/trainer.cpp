@@ -112,6 +112,9 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
       epoch_images += report.images;
       if (hooks.on_step) hooks.on_step(report);
     }
+    // The epoch's last update may still wait on its all-reduces: validation and checkpoints read the
+    // weights with plain synchronisations, so wait here, under the watchdog.
+    if (comm != nullptr && ctx_.device().is_cuda()) comm->synchronize(ctx_.stream());
     EpochReport er;
     er.epoch = epoch;
     er.train_loss = epoch_images ? epoch_loss / double(epoch_images) : 0.0;
