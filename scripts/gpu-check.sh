@@ -2,9 +2,10 @@
 # Runs THERE, on the lent GPU machine, from the repository root, in one device call (at most ~8
 # minutes): unpacks the bundle that scripts/gpu-bundle.sh made here (.devbundle/bundle.tar.xz), runs
 # every GPU test (tests whose names contain Cuda, CUDA, Gpu or GPU) with ASLNET_REQUIRE_GPU=1, then the
-# standard GPU benchmarks (bench/gpu_train_step against torchvision), and writes
+# standard GPU benchmarks (bench/gpu_train_step against torchvision; the replication benchmarks
+# bench/allreduce_bandwidth and bench/replication_step, short runs), and writes
 # bench/results/<date>-<device>.md. Files written in the repository there do not come back, so the
-# results file and the raw logs are also copied to $OUT when it is set (4 files). The bundle is
+# results file and the raw logs are also copied to $OUT when it is set (5 files). The bundle is
 # unpacked into /tmp/aslnet-devbundle ($ASLNET_BUNDLE_DIR), outside the repository.
 #
 #   scripts/gpu-check.sh                 # GPU tests, then the benchmarks
@@ -45,7 +46,8 @@ failures=()
 fail() { failures+=("$1"); echo "gpu-check: FAILED: $1"; }
 logs=$(mktemp -d /tmp/gpu-check.XXXXXX)
 tests_log=$logs/tests.log bench_log=$logs/bench.log env_log=$logs/environment.txt
-: > "$tests_log"; : > "$bench_log"
+replication_log=$logs/replication.log  # its own log: its `result` lines are not gpu_train_step's
+: > "$tests_log"; : > "$bench_log"; : > "$replication_log"
 # Seconds left of the budget; a step that may not fit is skipped (and counted as a failure).
 time_left() { echo $((budget - SECONDS)); }
 
@@ -200,6 +202,34 @@ if [[ $run_bench == 1 ]]; then
     echo "(exit $status)" >> "$bench_log"; echo >> "$bench_log"
     [[ $status == 0 ]] || fail "benchmark '$config': exit $status$([[ $status == 124 ]] && echo ", timed out after $limit s")"
   done
+
+  # Replication (engine/replication/): all-reduce bandwidth per message size with one replica (the
+  # floor of a collective's cost), two replicas sharing the GPU (in-process) and, on a machine with
+  # several GPUs, one replica per GPU (NCCL); then the reducer's overhead at world size 1 and the share
+  # of the all-reduce that backward hides with two replicas sharing the GPU. Short runs, about 10-30 s each.
+  echo "== replication benchmarks ==" | tee -a "$replication_log"
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+  step_config="--device cuda --arch resnet50 --size 224 --batch 64 --precision bf16 --warmup 3 --steps 10 --rounds 3"
+  replication_configs=(
+    "allreduce_bandwidth --device cuda --devices 0"
+    "allreduce_bandwidth --device cuda --devices 0,0"
+    "replication_step $step_config --replicas 1"
+    "replication_step $step_config --replicas 2"
+  )
+  (( gpus > 1 )) && replication_configs+=("allreduce_bandwidth --device cuda --devices $(seq -s, 0 $((gpus - 1)))")
+  for config in "${replication_configs[@]}"; do
+    [[ $gpu_name == unknown ]] && break
+    prog=$bundle/bin/${config%% *}
+    if [[ ! -x $prog ]]; then fail "${config%% *} is not in the bundle"; continue; fi
+    if (( $(time_left) < 30 )); then fail "benchmark '$config': skipped, the time budget ran out"; continue; fi
+    limit=$(( 90 < $(time_left) - 5 ? 90 : $(time_left) - 5 ))
+    echo "\$ timeout $limit $bundle/bin/$config" | tee -a "$replication_log"
+    # shellcheck disable=SC2086
+    timeout "$limit" "$prog" ${config#* } 2>&1 | tee -a "$replication_log"
+    status=${PIPESTATUS[0]}
+    echo "(exit $status)" >> "$replication_log"; echo >> "$replication_log"
+    [[ $status == 0 ]] || fail "benchmark '$config': exit $status$([[ $status == 124 ]] && echo ", timed out after $limit s")"
+  done
 fi
 
 # --- results file --------------------------------------------------------------------------------------
@@ -250,6 +280,34 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
     cat "$bench_log"
     echo '```'
     echo
+    echo "## Replication benchmarks (bench/allreduce_bandwidth, bench/replication_step)"
+    echo
+    echo "All-reduce (average, f32), nccl-tests' algbw and busbw, at the size where they peak; copy: the GPU's"
+    echo "device-to-device copy, read+write."
+    echo
+    echo "| communicator | ranks | peak algbw GB/s | peak busbw GB/s | at bytes | copy GB/s |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    grep '^result comm=' "$replication_log" | while read -r line; do
+      get() { echo "$line" | grep -oP "(?<= $1=)[^ ]+"; }
+      echo "| $(echo "$line" | grep -oP '(?<=comm=")[^"]+') | $(get ranks) | $(get peak_algbw_gbs) | $(get peak_busbw_gbs) | $(get at_bytes) | $(get copy_gbs) |"
+    done
+    echo
+    echo "Training step with the gradient reducer (resnet50, 224 px, batch 64 per replica, bf16):"
+    echo
+    echo "| measurement | communicator | figures |"
+    echo "| --- | --- | --- |"
+    grep '^result mode=' "$replication_log" | while read -r line; do
+      comm=$(echo "$line" | grep -oP '(?<=comm=")[^"]+')
+      rest=${line#*comm=\"*\" }
+      echo "| $(echo "$line" | grep -oP '(?<=mode=)[^ ]+') | $comm | $rest |"
+    done
+    echo
+    echo "Full output (each block starts with its command):"
+    echo
+    echo '```'
+    cat "$replication_log"
+    echo '```'
+    echo
   fi
   echo "## Verdict"
   echo
@@ -258,12 +316,13 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
 echo "gpu-check: wrote $results"
 
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
-  cp "$results" "$OUT/" && cp "$tests_log" "$bench_log" "$env_log" "$OUT/" && echo "gpu-check: copied the results and logs to \$OUT"
+  cp "$results" "$OUT/" && cp "$tests_log" "$bench_log" "$replication_log" "$env_log" "$OUT/" && echo "gpu-check: copied the results and logs to \$OUT"
 fi
 
 echo "== summary ($SECONDS s) =="
 if [[ $run_tests == 1 ]]; then echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"; fi
 grep -E '^(config|aslnet|torchvision|ratio) ' "$bench_log" 2>/dev/null || true
+grep -E '^result ' "$replication_log" 2>/dev/null || true
 if [[ ${#failures[@]} -gt 0 ]]; then
   printf 'FAILED: %s\n' "${failures[@]}"
   exit 1
