@@ -40,11 +40,6 @@
 #include "engine/train_step.h"
 #include "models/resnet.h"
 
-// bench/CMakeLists.txt defines ASLNET_BENCH_NCCL when the engine links NCCL: only then does nccl.h exist
-// for the header that makes NCCL communicators (which otherwise only launch.cpp includes).
-#if ASLNET_BENCH_NCCL
-#include "engine/replication/nccl_communicator.h"
-#endif
 
 namespace aslnet {
 namespace {
@@ -170,10 +165,9 @@ void measure_overhead(const Options& o, Device device) {
   variants.push_back(
       {"reducer, reduce=false (hooks only)", std::move(make_in_process_communicators({device})[0]), false});
   variants.push_back({"", std::move(make_in_process_communicators({device})[0])});
-#if ASLNET_BENCH_NCCL
+  ProcessGroup group;
   if (device.is_cuda() && built_with_nccl())
-    variants.push_back({"", std::move(make_nccl_communicators({device}, {})[0])});
-#endif
+    variants.push_back({"", std::move(group.communicators({device}, /*nccl_in_process=*/true)[0])});
   for (auto& v : variants)
     if (v.name.empty()) v.name = "reducer, " + v.comm->name() + ", 1 rank";
 

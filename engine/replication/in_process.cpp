@@ -38,7 +38,7 @@ int64_t InProcessCommunicator::post(InProcessGroup::Contribution mine) {
   if (mine.buffer.defined()) {
     ASLNET_CHECK(mine.buffer.device() == device_)
         << "replica " << rank_ << " lives on " << device_.str() << ", its buffer on " << mine.buffer.device().str();
-    if (device_.is_cuda()) {
+    if (device_.is_cuda() && group_->size() > 1) {
       // The buffer is final once the work queued so far on `stream` has run.
       mine.ready = make_event();
       CUDA_CHECK(cudaEventRecord(mine.ready.get(), mine.stream));
@@ -94,6 +94,8 @@ void InProcessCommunicator::combine(InProcessGroup::Collective& c, int64_t seq) 
     }
     return;
   }
+  // Alone, a replica's average and broadcast are its own buffer: nothing to compute or to wait for.
+  if (group_->size() == 1) return;
   kernels::ReplicaBuffers buffers;
   buffers.count = group_->size();
   for (int r = 0; r < buffers.count; ++r) buffers.data[r] = c.ranks[size_t(r)].buffer.raw();

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "engine/core/parallel.h"
+
 namespace aslnet {
 
 namespace {
@@ -42,8 +44,10 @@ void MpiCommunicator::wait(MPI_Request& request, const char* what) {
     if (std::chrono::steady_clock::now() > deadline)
       abort("rank " + std::to_string(rank_) + ": " + what + " waited " + std::to_string(int(options_.timeout_seconds)) +
             " s for the other ranks (one stopped or hung?)");
-    // Spin briefly (a collective usually completes within microseconds), then yield the core.
-    if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // Keep calling MPI_Test (Open MPI moves the transfer on only inside MPI calls): yield between tries,
+    // and sleep only once the wait is long (a peer validating), so as not to burn a core for minutes.
+    if (spins > 1000) std::this_thread::yield();
+    if (spins > 200000) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 }
 
@@ -65,20 +69,24 @@ void MpiCommunicator::finish(cudaStream_t) {
     // MPI sums; the average divides once, on every rank alike.
     if (p.buffer.dtype() == DType::F64) {
       double* x = p.buffer.data<double>();
-      for (int64_t i = 0; i < p.buffer.numel(); ++i) x[i] /= double(size_);
+      parallel_for(p.buffer.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) x[i] /= double(size_);
+      });
     } else {
       float* x = p.buffer.data<float>();
       const float scale = 1.0f / float(size_);
-      for (int64_t i = 0; i < p.buffer.numel(); ++i) x[i] *= scale;
+      parallel_for(p.buffer.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) x[i] *= scale;
+      });
     }
   }
   pending_.clear();
 }
 
 void MpiCommunicator::broadcast(const Tensor& buffer, int root, cudaStream_t) {
+  ASLNET_CHECK(buffer.bytes() <= size_t(INT_MAX)) << "a broadcast of " << buffer.bytes() << " bytes is too long";
   MPI_Request request;
   MPI_CHECK(MPI_Ibcast(buffer.raw(), int(buffer.bytes()), MPI_BYTE, root, comm_, &request));
-  ASLNET_CHECK(buffer.bytes() <= size_t(INT_MAX)) << "a broadcast of " << buffer.bytes() << " bytes is too long";
   wait(request, "a broadcast");
 }
 
