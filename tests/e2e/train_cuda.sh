@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aslnet train --device cuda end to end: a small ResNet trains on generated images in fp32 and in bf16
 # mixed precision, its training loss falls, it writes checkpoints, and the CPU evaluates a GPU-trained
-# checkpoint to the accuracy the GPU run reported. Skips without a GPU (fails under ASLNET_REQUIRE_GPU=1).
+# checkpoint to the accuracy the GPU run reported; two replicas sharing the GPU train too. Skips
+# without a GPU (fails under ASLNET_REQUIRE_GPU=1).
 source "$(dirname "$0")/common.sh"
 if ! "$ASLNET" info | grep -q '^  cuda:0'; then
   if [[ -n "${ASLNET_REQUIRE_GPU:-}" && "${ASLNET_REQUIRE_GPU}" != 0 ]]; then echo "no CUDA GPU (and ASLNET_REQUIRE_GPU is set)" >&2; exit 1; fi
@@ -32,3 +33,17 @@ done
 # A checkpoint trained on the GPU is a plain checkpoint: the CPU evaluates it.
 "$ASLNET" eval "$work/fp32/last.safetensors" "$work/synth" --json --threads 2 > "$work/eval.json"
 "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['images'] > 0; print('cpu eval of the gpu checkpoint:', r['accuracy'])" "$work/eval.json"
+# Two replicas sharing the GPU (the in-process communicator, the reducer's communication stream and
+# events): the run trains, replica 0 logs for both.
+"$ASLNET" train "$work/synth" --device cuda --devices 0,0 --arch resnet18 --width 0.5 --stem small \
+  --image-size 48 --epochs 6 --batch 64 --optimizer adamw --lr 0.002 --weight-decay 0.01 --split random \
+  --val-fraction 0.2 --seed 3 --out "$work/replicas" --quiet
+"$py" - "$work/replicas/log.jsonl" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+assert events[0]["replicas"] == 2, events[0]
+epochs = [e for e in events if e.get("event") == "epoch"]
+first, last = epochs[0]["train_loss"], epochs[-1]["train_loss"]
+assert last < 0.8 * first, f"two replicas on one GPU: training loss went from {first} to {last}"
+print(f"--devices 0,0: train loss {first:.3f} -> {last:.3f}, validation {epochs[-1]['val']['accuracy']:.3f}")
+PY
