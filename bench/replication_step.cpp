@@ -33,6 +33,7 @@
 
 #include "engine/core/cuda_check.h"
 #include "engine/core/cuda_handles.h"
+#include "engine/core/rng.h"
 #include "engine/replication/gradient_reducer.h"
 #include "engine/replication/in_process.h"
 #include "engine/replication/launch.h"
@@ -52,18 +53,6 @@ struct Options {
   double width = 1.0, bucket_mb = 25.0;
   int64_t size = 64, batch = 16, steps = 10, warmup = 3, rounds = 3;
   int replicas = 1, threads = 0;
-};
-
-// Uniform in [-1, 1), cheap; never all zeros (a product on zeros runs faster than on real data).
-struct XorShift {
-  uint64_t s;
-  uint64_t bits() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  float next() { return float(int64_t(bits() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }
 };
 
 // One replica: its context, model (weights initialised on the CPU, as aslnet train does, so every
@@ -88,17 +77,17 @@ struct Replica {
     model->setup(ctx, o.batch, o.size, o.size);
     optimizer =
         std::make_unique<Optimizer>(*model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});
-    XorShift rng{0x9e3779b97f4a7c15ull + uint64_t(index)};
+    Rng rng(0x9e3779b97f4a7c15ull + uint64_t(index));  // uniform inputs, never all zeros
     Tensor x = Tensor::empty(Shape{o.batch, o.size, o.size, 3}, model->compute_dtype(), Device::cpu());
     for (int64_t i = 0; i < x.numel(); ++i) {
-      const float v = rng.next();
+      const float v = float(rng.uniform(-1.0, 1.0));
       if (x.dtype() == DType::BF16)
         x.data<bf16>()[i] = to_bf16(v);
       else
         x.data<float>()[i] = v;
     }
     Tensor y = Tensor::empty(Shape{o.batch}, DType::I32, Device::cpu());
-    for (int64_t i = 0; i < o.batch; ++i) y.data<int32_t>()[i] = int32_t(rng.bits() % kClasses);
+    for (int64_t i = 0; i < o.batch; ++i) y.data<int32_t>()[i] = int32_t(rng.below(kClasses));
     images = x.to(device);
     labels = y.to(device);
   }
