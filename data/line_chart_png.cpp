@@ -1,0 +1,108 @@
+#include "data/line_chart_png.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/core/error.h"
+
+namespace aslnet {
+
+namespace {
+
+// A short label for a tick value: 3 significant digits, no trailing zeros.
+std::string tick_label(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3g", v);
+  return text;
+}
+
+// Round-number ticks covering [0, top]: 1, 2 or 5 times a power of ten apart.
+std::vector<double> y_ticks(double top) {
+  const double raw = top / 5.0;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  const double step = raw / power < 1.5 ? power : raw / power < 3.5 ? 2 * power : raw / power < 7.5 ? 5 * power
+                                                                                                    : 10 * power;
+  std::vector<double> ticks;
+  for (double v = 0.0; v <= top * 1.0001; v += step) ticks.push_back(v);
+  return ticks;
+}
+
+}  // namespace
+
+RgbImage render_line_chart(const LineChart& chart) {
+  double x_lo = 1e300, x_hi = -1e300, y_hi = 0.0;
+  for (const auto& s : chart.series) {
+    ASLNET_CHECK(s.x.size() == s.y.size()) << "chart series " << s.name << ": " << s.x.size() << " x values, "
+                                           << s.y.size() << " y values";
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      x_lo = std::min(x_lo, s.x[i]), x_hi = std::max(x_hi, s.x[i]);
+      y_hi = std::max(y_hi, s.y[i]);
+    }
+  }
+  for (double t : chart.x_ticks) x_lo = std::min(x_lo, t), x_hi = std::max(x_hi, t);
+  ASLNET_CHECK(x_lo <= x_hi) << "a chart needs at least one point or x tick";
+  if (y_hi <= 0.0) y_hi = 1.0;
+  const std::vector<double> yt = y_ticks(y_hi * 1.05);
+  const double y_top = yt.back();
+
+  constexpr int kScale = 2, kMargin = 16, kPlotW = 640, kPlotH = 400, kLegendRow = 22;
+  size_t widest = 0;
+  for (double t : yt) widest = std::max(widest, tick_label(t).size());
+  const int left = kMargin + Canvas::text_height(kScale) + kMargin +
+                   Canvas::text_width(std::string(widest, '0'), kScale) + 8;
+  const int top = kMargin + Canvas::text_height(kScale) + kMargin;
+  const int legend_h = int(chart.series.size()) * kLegendRow + kMargin;
+  const int width = left + kPlotW + kMargin * 2;
+  const int height = top + kPlotH + 8 + Canvas::text_height(kScale) * 2 + kMargin * 3 + legend_h;
+  Canvas canvas(std::max(width, Canvas::text_width(chart.title, kScale) + 2 * kMargin), height);
+  const Rgb ink{20, 20, 20}, grid{228, 228, 228};
+
+  auto fx = [&](double x) {
+    const double a = chart.log2_x ? std::log2(std::max(x, 1e-9)) : x;
+    const double lo = chart.log2_x ? std::log2(std::max(x_lo, 1e-9)) : x_lo;
+    const double hi = chart.log2_x ? std::log2(std::max(x_hi, 1e-9)) : x_hi;
+    return left + (hi > lo ? int(std::lround((a - lo) / (hi - lo) * (kPlotW - 20))) + 10 : kPlotW / 2);
+  };
+  auto fy = [&](double y) { return top + kPlotH - int(std::lround(y / y_top * kPlotH)); };
+
+  canvas.text(kMargin, kMargin, chart.title, kScale, ink);
+  // Grid, y ticks and x ticks.
+  for (double t : yt) {
+    canvas.line(left, fy(t), left + kPlotW, fy(t), grid);
+    const std::string s = tick_label(t);
+    canvas.text(left - 8 - Canvas::text_width(s, kScale), fy(t) - Canvas::text_height(kScale) / 2, s, kScale, ink);
+  }
+  for (double t : chart.x_ticks) {
+    canvas.line(fx(t), top, fx(t), top + kPlotH, grid);
+    const std::string s = tick_label(t);
+    canvas.text(fx(t) - Canvas::text_width(s, kScale) / 2, top + kPlotH + 8, s, kScale, ink);
+  }
+  canvas.line(left, top, left, top + kPlotH, ink, 2);
+  canvas.line(left, top + kPlotH, left + kPlotW, top + kPlotH, ink, 2);
+  const int x_label_y = top + kPlotH + 8 + Canvas::text_height(kScale) + kMargin;
+  canvas.text(left + (kPlotW - Canvas::text_width(chart.x_label, kScale)) / 2, x_label_y, chart.x_label, kScale, ink);
+  // The y label runs down the left edge, one character under another.
+  canvas.text(kMargin, top, chart.y_label, kScale, ink, /*vertical=*/true);
+
+  // Series: lines between points, a square on each point.
+  for (const auto& s : chart.series) {
+    for (size_t i = 0; i + 1 < s.x.size(); ++i)
+      canvas.line(fx(s.x[i]), fy(s.y[i]), fx(s.x[i + 1]), fy(s.y[i + 1]), s.colour, 3, s.dashed ? 8 : 0);
+    for (size_t i = 0; i < s.x.size(); ++i) canvas.fill(fx(s.x[i]) - 4, fy(s.y[i]) - 4, 9, 9, s.colour);
+  }
+  // Legend.
+  int y = x_label_y + Canvas::text_height(kScale) + kMargin;
+  for (const auto& s : chart.series) {
+    canvas.line(left, y + 7, left + 40, y + 7, s.colour, 3, s.dashed ? 8 : 0);
+    canvas.text(left + 52, y, s.name, kScale, ink);
+    y += kLegendRow;
+  }
+  return canvas.take();
+}
+
+void write_line_chart_png(const std::string& path, const LineChart& chart, const std::string& what) {
+  write_png(path, render_line_chart(chart), what);
+}
+
+}  // namespace aslnet
