@@ -12,5 +12,6 @@ void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_check_data(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace aslnet::app

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   aslnet::app::register_predict(app);
   aslnet::app::register_check_data(app);
   aslnet::app::register_synth(app);
+  aslnet::app::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,422 @@
+// aslnet bench train: training speed per GPU count. For each count it runs a real `aslnet train` (a
+// child process, so every run starts from a fresh device and, in multi mode, under its own mpirun):
+// --mode single drives the GPUs from one process (--devices 0,1,...; CPU: --replicas N), --mode multi
+// starts one process per GPU with mpirun. It reports total and epoch time, images/s, validation
+// accuracy and scaling efficiency, as JSON, a Markdown table and a PNG chart (time against GPU count,
+// as the seed project drew it). Counts beyond the machine's GPUs (or CPU cores) are reported as not
+// run, never estimated. --peer also runs bench/peers/torch_seed_experiment.py (torchvision, its
+// DataParallel and ImageFolder) on the same data, counts and recipe in the same invocation.
+//
+// --preset seed is the seed project's experiment: resnet50 at 64 px, batch 32, Adam at 1e-3 (AdamW with
+// weight decay 0), 5 epochs, no augmentation, from a random initialisation.
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "app/bench.h"
+#include "data/line_chart_png.h"
+#include "engine/core/device.h"
+#include "engine/core/error.h"
+
+namespace aslnet::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BenchTrainOptions {
+  std::string data, out = "runs/bench-train", preset, device = "cuda", mode = "single", precision = "fp32";
+  std::string counts = "1,2,4,8";
+  std::string arch = "resnet18", stem = "imagenet", optimizer = "adamw";
+  double width = 1.0, lr = 1e-3, weight_decay = 0.0, val_fraction = 0.1;
+  int image_size = 64, threads = 0;
+  int64_t epochs = 5, batch = 32;
+  uint64_t seed = 0;
+  bool peer = false, augment = false;
+  std::string peer_script, python = "/usr/bin/python3";
+};
+
+// One measured run (aslnet or the peer) at one count.
+struct RunResult {
+  int count = 0;
+  bool ran = false;
+  std::string why_not;           // not run, or failed: why
+  double total_seconds = 0.0;    // the whole child process, start-up and validation included
+  double epoch_seconds = 0.0;    // mean over the epochs after the first (the first warms up), or the first
+  double images_per_second = 0.0;
+  double val_accuracy = -1.0;
+};
+
+std::vector<int> parse_counts(const std::string& text) {
+  std::vector<int> counts;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    ASLNET_CHECK(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos && std::stoi(item) > 0)
+        << "--gpu-counts " << text << ": expected a comma-separated list of positive counts such as 1,2,4,8";
+    counts.push_back(std::stoi(item));
+  }
+  ASLNET_CHECK(!counts.empty()) << "--gpu-counts is empty";
+  return counts;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The folder of class folders in `path`: the folder itself, or, for a .tar archive, its extraction
+// under `work`; single sub-folders are descended (asl200-sample.tar holds asl_alphabet_train/A/...).
+std::string data_folder(const std::string& path, const fs::path& work) {
+  ASLNET_CHECK(fs::exists(path)) << "data " << path << " does not exist";
+  fs::path dir = path;
+  if (fs::is_regular_file(dir)) {
+    const fs::path into = work / "data";
+    if (!fs::exists(into)) {
+      fs::create_directories(into);
+      const int status = std::system(("tar -xf " + quote(path) + " -C " + quote(into.string())).c_str());
+      ASLNET_CHECK(status == 0) << "cannot extract " << path << " (tar exit " << status << ")";
+    }
+    dir = into;
+  }
+  for (int depth = 0; depth < 3; ++depth) {
+    std::vector<fs::path> subdirs;
+    bool has_a = false;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (!e.is_directory()) continue;
+      subdirs.push_back(e.path());
+      const std::string name = e.path().filename().string();
+      has_a = has_a || name == "A" || name == "a";
+    }
+    if (has_a || subdirs.size() != 1) break;
+    dir = subdirs[0];
+  }
+  return dir.string();
+}
+
+// How many replicas this machine can run: its GPUs, or on the CPU its cores.
+int available(const BenchTrainOptions& o) {
+  return o.device == "cuda" ? gpu_count() : int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// Reads what `aslnet train` logged: the epochs' seconds, the images per epoch, the last validation accuracy.
+void read_train_log(const fs::path& log, int64_t batch, RunResult& r) {
+  std::ifstream in(log);
+  ASLNET_CHECK(in.good()) << "the run wrote no " << log.string();
+  std::vector<double> epochs;
+  int64_t steps = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_discarded() || !e.contains("event")) continue;
+    if (e["event"] == "start") steps = e.value("steps_per_epoch", int64_t(0));
+    if (e["event"] == "epoch") {
+      epochs.push_back(e.value("seconds", 0.0));
+      if (e.contains("val")) r.val_accuracy = e["val"].value("accuracy", -1.0);
+    }
+  }
+  ASLNET_CHECK(!epochs.empty() && steps > 0) << log.string() << " records no finished epoch";
+  double sum = 0.0;
+  for (size_t i = epochs.size() > 1 ? 1 : 0; i < epochs.size(); ++i) sum += epochs[i];
+  r.epoch_seconds = sum / double(epochs.size() > 1 ? epochs.size() - 1 : 1);
+  r.images_per_second = double(steps * batch) / r.epoch_seconds;
+}
+
+// The last few lines of a log, for a failure's message.
+std::string tail_of(const fs::path& log) {
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string out;
+  for (size_t i = lines.size() > 2 ? lines.size() - 2 : 0; i < lines.size(); ++i) out += (out.empty() ? "" : " / ") + lines[i];
+  // It goes into a Markdown table cell too.
+  for (char& c : out)
+    if (c == '|') c = '/';
+  return out;
+}
+
+double run_timed(const std::string& command) {
+  const auto start = std::chrono::steady_clock::now();
+  const int status = std::system(command.c_str());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return status == 0 ? seconds : -1.0;  // a failed run has no time
+}
+
+std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
+
+RunResult run_aslnet(const BenchTrainOptions& o, const std::string& data, const fs::path& out, int count) {
+  RunResult r;
+  r.count = count;
+  const int have = available(o);
+  if (count > have) {
+    r.why_not = fmt::format("not run (this machine has {} {})", have, o.device == "cuda" ? "GPU(s)" : "cores");
+    return r;
+  }
+  const fs::path run_dir = out / fmt::format("aslnet-{}-{}", o.mode, count);
+  fs::remove_all(run_dir);
+  const int threads = o.threads > 0 ? o.threads : have;
+  std::string args = fmt::format(
+      " train {} --arch {} --stem {} --width {} --image-size {} --batch {} --epochs {} --optimizer {} --lr {} "
+      "--weight-decay {} --schedule constant --warmup-epochs 0 --label-smoothing 0 --split random --val-fraction {} "
+      "--seed {} --device {} --precision {} --checkpoint-every 0 --quiet --out {}",
+      quote(data), o.arch, o.stem, o.width, o.image_size, o.batch, o.epochs, o.optimizer, o.lr, o.weight_decay,
+      o.val_fraction, o.seed, o.device, o.precision, quote(run_dir.string()));
+  if (!o.augment) args += " --no-augment";
+  std::string command;
+  if (o.mode == "multi") {
+    // One process per replica; mpirun refuses root without the flag and more ranks than cores without
+    // --oversubscribe.
+    const std::string root = ::geteuid() == 0 ? " --allow-run-as-root --oversubscribe" : "";
+    command = fmt::format("mpirun{} -np {} {}{} --threads {}", root, count, quote(self_path()), args,
+                          std::max(1, threads / count));
+  } else {
+    std::string devices;
+    for (int i = 0; i < count; ++i) devices += (i ? "," : "") + std::to_string(i);
+    command = quote(self_path()) + args +
+              (o.device == "cuda" ? " --devices " + devices : " --replicas " + std::to_string(count)) +
+              " --threads " + std::to_string(threads);
+  }
+  fs::create_directories(run_dir);
+  const fs::path log = run_dir / "output.txt";
+  fmt::print("  aslnet, {} {} {}: ", count, o.device == "cuda" ? "GPU(s)" : "replica(s)", o.mode);
+  std::fflush(stdout);
+  const double seconds = run_timed(command + " > " + quote(log.string()) + " 2>&1");
+  if (seconds < 0) {
+    r.why_not = "failed: " + tail_of(log);
+    fmt::print("{}\n", r.why_not);
+    return r;
+  }
+  r.ran = true;
+  r.total_seconds = seconds;
+  read_train_log(run_dir / "log.jsonl", o.batch, r);
+  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds,
+             r.epoch_seconds, r.images_per_second, 100.0 * r.val_accuracy);
+  return r;
+}
+
+RunResult run_peer(const BenchTrainOptions& o, const std::string& data, const fs::path& out, int count) {
+  RunResult r;
+  r.count = count;
+  const int have = o.device == "cuda" ? gpu_count() : 1;  // torch's DataParallel is for GPUs
+  if (count > have) {
+    r.why_not = fmt::format("not run ({} {})", have, o.device == "cuda" ? "GPU(s) here" : "CPU process: DataParallel needs GPUs");
+    return r;
+  }
+  const fs::path json = out / fmt::format("torchvision-{}.json", count), log = out / fmt::format("torchvision-{}.txt", count);
+  const std::string command = fmt::format(
+      "{} {} --data {} --gpus {} --device {} --arch {} --image-size {} --batch {} --epochs {} --lr {} "
+      "--weight-decay {} --val-fraction {} --seed {} --precision {} --threads {} --json {} > {} 2>&1",
+      quote(o.python), quote(o.peer_script), quote(data), count, o.device, o.arch, o.image_size, o.batch, o.epochs,
+      o.lr, o.weight_decay, o.val_fraction, o.seed, o.precision, o.threads > 0 ? o.threads : available(o),
+      quote(json.string()), quote(log.string()));
+  fmt::print("  torchvision, {} {}: ", count, o.device == "cuda" ? "GPU(s)" : "process");
+  std::fflush(stdout);
+  const double seconds = run_timed(command);
+  if (seconds < 0) {
+    r.why_not = "failed: " + tail_of(log);
+    fmt::print("{}\n", r.why_not);
+    return r;
+  }
+  std::ifstream in(json);
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  ASLNET_CHECK(!j.is_discarded()) << "the peer wrote no readable " << json.string();
+  r.ran = true;
+  r.total_seconds = seconds;
+  r.epoch_seconds = j.value("epoch_seconds", 0.0);
+  r.images_per_second = j.value("images_per_second", 0.0);
+  r.val_accuracy = j.value("val_accuracy", -1.0);
+  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds,
+             r.epoch_seconds, r.images_per_second, 100.0 * r.val_accuracy);
+  return r;
+}
+
+nlohmann::json to_json(const std::vector<RunResult>& runs) {
+  nlohmann::json rows = nlohmann::json::array();
+  const RunResult* one = nullptr;
+  for (const auto& r : runs)
+    if (r.ran && (one == nullptr || r.count < one->count)) one = &r;
+  for (const auto& r : runs) {
+    nlohmann::json row{{"count", r.count}, {"ran", r.ran}};
+    if (!r.ran) {
+      row["why_not"] = r.why_not;
+    } else {
+      row["total_seconds"] = r.total_seconds;
+      row["epoch_seconds"] = r.epoch_seconds;
+      row["images_per_second"] = r.images_per_second;
+      row["val_accuracy"] = r.val_accuracy;
+      // Scaling efficiency against the smallest count that ran: images/s per replica, relative.
+      if (one != nullptr)
+        row["scaling_efficiency"] = (r.images_per_second / r.count) / (one->images_per_second / one->count);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string markdown(const BenchTrainOptions& o, const nlohmann::json& report) {
+  std::string md = fmt::format("# aslnet bench train ({})\n\n- command: `{}`\n- device: {}\n- date: {}\n\n",
+                               report["recipe"].get<std::string>(), report["command"].get<std::string>(),
+                               report["device"].get<std::string>(), report["date"].get<std::string>());
+  md += fmt::format("| who | {} | total s | epoch s | images/s | scaling efficiency | validation accuracy |\n",
+                    o.device == "cuda" ? "GPUs" : "replicas");
+  md += "| --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const char* who : {"aslnet", "torchvision"}) {
+    if (!report.contains(who)) continue;
+    for (const auto& row : report[who]) {
+      if (!row["ran"].get<bool>()) {
+        md += fmt::format("| {} | {} | {} | | | | |\n", who, row["count"].get<int>(), row["why_not"].get<std::string>());
+        continue;
+      }
+      md += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.0f} | {} | {:.1f}% |\n", who, row["count"].get<int>(),
+                        row["total_seconds"].get<double>(), row["epoch_seconds"].get<double>(),
+                        row["images_per_second"].get<double>(),
+                        row.contains("scaling_efficiency")
+                            ? fmt::format("{:.0f}%", 100.0 * row["scaling_efficiency"].get<double>())
+                            : std::string(""),
+                        100.0 * row["val_accuracy"].get<double>());
+    }
+  }
+  return md;
+}
+
+void write_chart(const BenchTrainOptions& o, const nlohmann::json& report, const std::vector<int>& counts,
+                 const fs::path& path) {
+  LineChart chart;
+  chart.title = report["recipe"].get<std::string>() + ": total time";
+  chart.x_label = o.device == "cuda" ? "GPUs" : "CPU replicas";
+  chart.y_label = "seconds";
+  chart.log2_x = true;
+  for (int c : counts) chart.x_ticks.push_back(c);
+  const Rgb colours[] = {{30, 90, 200}, {230, 120, 20}};
+  int k = 0;
+  for (const char* who : {"aslnet", "torchvision"}) {
+    const Rgb colour = colours[k++];
+    if (!report.contains(who)) continue;
+    ChartSeries s{who == std::string("aslnet") ? "aslnet" : "torchvision DataParallel", {}, {}, colour, false};
+    for (const auto& row : report[who])
+      if (row["ran"].get<bool>()) {
+        s.x.push_back(row["count"].get<int>());
+        s.y.push_back(row["total_seconds"].get<double>());
+      }
+    if (!s.x.empty()) chart.series.push_back(s);
+  }
+  write_line_chart_png(path.string(), chart, "the chart");
+}
+
+void apply_preset(BenchTrainOptions& o) {
+  if (o.preset.empty()) return;
+  ASLNET_CHECK(o.preset == "seed") << "--preset " << o.preset << ": the one preset is `seed`";
+  o.arch = "resnet50";
+  o.stem = "imagenet";
+  o.width = 1.0;
+  o.image_size = 64;
+  o.batch = 32;
+  o.optimizer = "adamw";  // with weight decay 0: Adam
+  o.lr = 1e-3;
+  o.weight_decay = 0.0;
+  o.epochs = 5;
+  o.augment = false;
+}
+
+// The options as a command line that repeats the run (after the preset is applied).
+std::string command_of(const BenchTrainOptions& o) {
+  return fmt::format(
+      "aslnet bench train {}{} --device {} --mode {} --gpu-counts {} --arch {} --stem {} --width {} --image-size {} "
+      "--batch {} --epochs {} --optimizer {} --lr {} --weight-decay {} --precision {} --val-fraction {} --seed {}{}{}",
+      o.data, o.preset.empty() ? "" : " --preset " + o.preset, o.device, o.mode, o.counts, o.arch, o.stem, o.width,
+      o.image_size, o.batch, o.epochs, o.optimizer, o.lr, o.weight_decay, o.precision, o.val_fraction, o.seed,
+      o.augment ? " --augment" : "", o.peer ? " --peer" : "");
+}
+
+void run_bench_train(BenchTrainOptions o) {
+  apply_preset(o);
+  const std::string command_line = command_of(o);
+  const std::vector<int> counts = parse_counts(o.counts);
+  for (int c : counts)
+    ASLNET_CHECK(o.batch % c == 0) << "--batch " << o.batch << " (the global batch) does not split over " << c
+                                   << " replicas";
+  const fs::path out = o.out;
+  fs::create_directories(out);
+  const std::string data = data_folder(o.data, out);
+  if (o.peer && o.peer_script.empty()) {
+    // Beside the binary in a build tree (build/aslnet -> bench/peers/ in the source tree is not known
+    // here), so the default looks where scripts/gpu-bundle.sh and a build folder put it.
+    const fs::path exe = fs::path(self_path()).parent_path();
+    for (const fs::path& p : {exe / "bench/peers/torch_seed_experiment.py", exe / "../bench/peers/torch_seed_experiment.py"})
+      if (fs::exists(p)) o.peer_script = p.string();
+    ASLNET_CHECK(!o.peer_script.empty()) << "--peer: bench/peers/torch_seed_experiment.py not found beside "
+                                         << exe.string() << " (give --peer-script)";
+  }
+  const std::string recipe = fmt::format("{} {}x{} px, batch {}, {} lr {}{}, {} epochs{}", o.arch, o.image_size,
+                                         o.image_size, o.batch, o.optimizer == "adamw" && o.weight_decay == 0 ? "Adam" : o.optimizer,
+                                         o.lr, o.weight_decay > 0 ? fmt::format(" wd {}", o.weight_decay) : "",
+                                         o.epochs, o.preset == "seed" ? " (the seed's experiment)" : "");
+  const std::string device_name = o.device == "cuda" && gpu_count() > 0 ? gpu_name(0) : "cpu";
+  fmt::print("bench train: {} on {} ({} mode), data {}\n", recipe, device_name, o.mode, data);
+
+  std::vector<RunResult> ours, theirs;
+  for (int c : counts) {
+    ours.push_back(run_aslnet(o, data, out, c));
+    if (!ours.back().ran && ours.back().why_not.rfind("not run", 0) == 0) fmt::print("  aslnet, {}: {}\n", c, ours.back().why_not);
+    if (o.peer) {
+      theirs.push_back(run_peer(o, data, out, c));
+      if (!theirs.back().ran && theirs.back().why_not.rfind("not run", 0) == 0)
+        fmt::print("  torchvision, {}: {}\n", c, theirs.back().why_not);
+    }
+  }
+
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  nlohmann::json report{{"recipe", recipe}, {"command", command_line}, {"device", device_name}, {"date", date},
+                        {"mode", o.mode}, {"data", data}, {"aslnet", to_json(ours)}};
+  if (o.peer) report["torchvision"] = to_json(theirs);
+  std::ofstream(out / "bench-train.json") << report.dump(2) << "\n";
+  const std::string md = markdown(o, report);
+  std::ofstream(out / "bench-train.md") << md;
+  write_chart(o, report, counts, out / "bench-train.png");
+  fmt::print("\n{}\nwrote {}, bench-train.md and bench-train.png\n", md, (out / "bench-train.json").string());
+}
+
+}  // namespace
+
+void register_bench_train(CLI::App& bench) {
+  auto o = std::make_shared<BenchTrainOptions>();
+  auto* cmd = bench.add_subcommand("train", "Training time, images/s and scaling efficiency per GPU count");
+  cmd->add_option("data", o->data, "training folder (class folders), or a .tar of one (extracted under --out)")
+      ->required();
+  cmd->add_option("--preset", o->preset, "seed: the seed project's experiment (resnet50, 64 px, batch 32, Adam 1e-3, 5 epochs)");
+  cmd->add_option("--device", o->device, "cuda, or cpu (counts are then CPU replicas)")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--gpu-counts", o->counts, "replica counts to run, e.g. 1,2,4,8 (beyond the machine: not run)");
+  cmd->add_option("--mode", o->mode, "single: one process drives them all; multi: one process each (mpirun)")
+      ->check(CLI::IsMember({"single", "multi"}));
+  cmd->add_option("--arch", o->arch);
+  cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
+  cmd->add_option("--width", o->width)->check(CLI::PositiveNumber);
+  cmd->add_option("--image-size", o->image_size)->check(CLI::Range(8, 1024));
+  cmd->add_option("--batch", o->batch, "global batch, split over the replicas")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", o->epochs)->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", o->optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
+  cmd->add_option("--lr", o->lr)->check(CLI::PositiveNumber);
+  cmd->add_option("--weight-decay", o->weight_decay)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--precision", o->precision)->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--val-fraction", o->val_fraction, "random split held out for validation")->check(CLI::Range(0.0, 0.9));
+  cmd->add_flag("--augment", o->augment, "train with aslnet's default augmentation (the seed had none)");
+  cmd->add_option("--seed", o->seed);
+  cmd->add_option("--threads", o->threads, "CPU threads for each run (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--out", o->out, "folder for the runs, bench-train.json, .md and .png");
+  cmd->add_flag("--peer", o->peer, "also run torchvision (bench/peers/torch_seed_experiment.py) on the same data");
+  cmd->add_option("--peer-script", o->peer_script, "path of torch_seed_experiment.py");
+  cmd->add_option("--python", o->python, "the Python that has torch and torchvision");
+  cmd->callback([o] { run_bench_train(*o); });
+}
+
+}  // namespace aslnet::app
