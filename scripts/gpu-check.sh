@@ -3,9 +3,9 @@
 # minutes): unpacks the bundle that scripts/gpu-bundle.sh made here (.devbundle/bundle.tar.xz), runs
 # every GPU test (tests whose names contain Cuda, CUDA, Gpu or GPU) with ASLNET_REQUIRE_GPU=1, then the
 # standard GPU benchmarks (bench/gpu_train_step against torchvision; the replication benchmarks
-# bench/allreduce_bandwidth and bench/replication_step, short runs), and writes
+# `aslnet bench allreduce` and bench/replication_step, short runs), and writes
 # bench/results/<date>-<device>.md. Files written in the repository there do not come back, so the
-# results file and the raw logs are also copied to $OUT when it is set (5 files). The bundle is
+# results file, the raw logs and the all-reduce JSON are also copied to $OUT when it is set (6 files). The bundle is
 # unpacked into /tmp/aslnet-devbundle ($ASLNET_BUNDLE_DIR), outside the repository.
 #
 #   scripts/gpu-check.sh                 # GPU tests, then the benchmarks
@@ -203,20 +203,23 @@ if [[ $run_bench == 1 ]]; then
     [[ $status == 0 ]] || fail "benchmark '$config': exit $status$([[ $status == 124 ]] && echo ", timed out after $limit s")"
   done
 
-  # Replication (engine/replication/): all-reduce bandwidth per message size with one replica (the
-  # floor of a collective's cost), two replicas sharing the GPU (in-process) and, on a machine with
-  # several GPUs, one replica per GPU (NCCL); then the reducer's overhead at world size 1 and the share
-  # of the all-reduce that backward hides with two replicas sharing the GPU. Short runs, about 10-30 s each.
+  # Replication (engine/replication/): all-reduce bandwidth per message size (8 B to 1 GiB) per GPU
+  # count, NCCL over the first k GPUs for k = 1, 2, 4, 8 and the machine's count (counts beyond the
+  # machine's are reported as not run; one GPU is the floor of a collective's cost), and two replicas
+  # sharing the GPU (in-process); then the reducer's overhead at world size 1 and the share of the
+  # all-reduce that backward hides with two replicas sharing the GPU. Short runs, about 10-30 s each.
   echo "== replication benchmarks ==" | tee -a "$replication_log"
   gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+  gpu_counts=1,2,4,8
+  [[ ,$gpu_counts, == *,$gpus,* ]] || (( gpus < 1 )) || gpu_counts+=",$gpus"
+  allreduce_json=$logs/allreduce.json
   step_config="--device cuda --arch resnet50 --size 224 --batch 64 --precision bf16 --warmup 3 --steps 10 --rounds 3"
   replication_configs=(
-    "allreduce_bandwidth --device cuda --devices 0"
-    "allreduce_bandwidth --device cuda --devices 0,0"
+    "aslnet bench allreduce --device cuda --gpu-counts $gpu_counts --json $allreduce_json"
+    "aslnet bench allreduce --device cuda --devices 0,0"
     "replication_step $step_config --replicas 1"
     "replication_step $step_config --replicas 2"
   )
-  (( gpus > 1 )) && replication_configs+=("allreduce_bandwidth --device cuda --devices $(seq -s, 0 $((gpus - 1)))")
   for config in "${replication_configs[@]}"; do
     [[ $gpu_name == unknown ]] && break
     prog=$bundle/bin/${config%% *}
@@ -280,10 +283,11 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
     cat "$bench_log"
     echo '```'
     echo
-    echo "## Replication benchmarks (bench/allreduce_bandwidth, bench/replication_step)"
+    echo "## Replication benchmarks (aslnet bench allreduce, bench/replication_step)"
     echo
     echo "All-reduce (average, f32), nccl-tests' algbw and busbw, at the size where they peak; copy: the GPU's"
-    echo "device-to-device copy, read+write."
+    echo "device-to-device copy, read+write. Every size of every count: \`aslnet bench allreduce --json\`, the"
+    echo "allreduce.json that gpu-check copies to \$OUT with this file."
     echo
     echo "| communicator | ranks | peak algbw GB/s | peak busbw GB/s | at bytes | copy GB/s |"
     echo "| --- | --- | --- | --- | --- | --- |"
@@ -291,6 +295,8 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
       get() { echo "$line" | grep -oP "(?<= $1=)[^ ]+"; }
       echo "| $(echo "$line" | grep -oP '(?<=comm=")[^"]+') | $(get ranks) | $(get peak_algbw_gbs) | $(get peak_busbw_gbs) | $(get at_bytes) | $(get copy_gbs) |"
     done
+    not_run=$(sed -n 's/^== \([0-9]* GPUs: not run .*\) ==$/- \1/p' "$replication_log")
+    [[ -n $not_run ]] && { echo; echo "GPU counts beyond this machine's, not run (never estimated here):"; echo; echo "$not_run"; }
     echo
     echo "Training step with the gradient reducer (resnet50, 224 px, batch 64 per replica, bf16):"
     echo
@@ -317,6 +323,7 @@ echo "gpu-check: wrote $results"
 
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
   cp "$results" "$OUT/" && cp "$tests_log" "$bench_log" "$replication_log" "$env_log" "$OUT/" && echo "gpu-check: copied the results and logs to \$OUT"
+  [[ -f $logs/allreduce.json ]] && cp "$logs/allreduce.json" "$OUT/"
 fi
 
 echo "== summary ($SECONDS s) =="

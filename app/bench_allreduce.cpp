@@ -1,0 +1,399 @@
+// aslnet bench allreduce: all-reduce (average, f32) bandwidth per message size through aslnet's own
+// communicators (engine/replication/), per GPU count, with nccl-tests' definitions so the numbers read
+// like theirs:
+//   algbw = bytes / time               (the message size over the time of one all-reduce)
+//   busbw = algbw * 2 (n - 1) / n      (what each rank's link carries in a ring all-reduce of n ranks)
+// With one rank busbw is 0 by that definition, but the time is still measured: it is the floor of a
+// collective's overhead (on a GPU, NCCL's kernel for one rank).
+//
+//   aslnet bench allreduce --device cuda --gpu-counts 1,2,4,8   # NCCL over the first k GPUs, each k
+//   aslnet bench allreduce --device cuda --devices 0,0          # replicas sharing one GPU (in-process)
+//   aslnet bench allreduce --device cpu --replicas 1,2,4        # CPU threads of one process (in-process)
+//   mpirun -np 2 aslnet bench allreduce --device cpu            # one replica per process (MPI; NCCL on GPUs)
+//
+// A GPU count beyond the machine's is printed as "not run", never estimated (the scaling model,
+// app/scaling_model.h, is where estimates live, and it says so). The communicators come from
+// ProcessGroup::communicators (engine/replication/launch.h), exactly as `aslnet train` gets them; a
+// process's replicas run on threads (run_replica_threads). Rank 0's first replica prints and writes
+// --json. Each size: `warmup` untimed all-reduces, a barrier, then `iters` timed ones; the time of one
+// is averaged over the ranks (nccl-tests' default). GPU: CUDA events on the replica's own stream around
+// the all-reduces, waited for with the communicator's synchronize() (the watchdog's wait). CPU:
+// steady_clock around the blocking calls.
+//
+// For scale it also prints the device's measured copy bandwidth (GPU: a 256 MiB device-to-device
+// cudaMemcpyAsync; CPU: a 64 MiB memcpy on one thread), counting bytes read plus bytes written as the
+// training benchmarks do, and each row's busbw as a percentage of it. Nothing is asserted.
+#include <cuda_runtime.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/bench.h"
+#include "app/device_options.h"
+#include "engine/core/buffer.h"
+#include "engine/core/context.h"
+#include "engine/core/cuda_check.h"
+#include "engine/core/cuda_handles.h"
+#include "engine/core/tensor.h"
+#include "engine/replication/launch.h"
+#include "engine/replication/replica_threads.h"
+
+namespace aslnet::app {
+
+namespace {
+
+struct AllreduceOptions {
+  std::string device = "cpu", devices;
+  std::vector<int> gpu_counts, replicas;  // empty: the defaults (1,2,4,8 GPUs; 1,2,4 CPU replicas)
+  int iters = 20, warmup = 5;
+  int64_t min_bytes = 8, max_bytes = 0;  // 0: 1 GiB on a GPU, 64 MiB on the CPU
+  std::string json;
+};
+
+// One all-reduce size, as measured.
+struct Row {
+  int64_t bytes = 0;
+  double seconds = 0, algbw_gbs = 0, busbw_gbs = 0;
+};
+
+// One set of replicas measured together: one table of the output.
+struct Table {
+  int ranks = 0;
+  std::vector<Device> devices;  // this process's replicas (under mpirun: one)
+  bool nccl_single = false;     // one GPU through NCCL rather than the in-process communicator
+  std::string not_run;          // why this count was not run (empty: it was)
+  std::string communicator, device_text;
+  int threads_per_replica = 0;  // CPU
+  std::vector<Row> rows;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Table table_of(std::vector<Device> devices, int ranks) {
+  Table t;
+  t.ranks = ranks;
+  t.devices = std::move(devices);
+  return t;
+}
+
+std::vector<Device> first_gpus(int count) {
+  std::vector<Device> out;
+  for (int i = 0; i < count; ++i) out.push_back(Device::cuda(i));
+  return out;
+}
+
+// What to measure, one table each: under mpirun all ranks together; on a GPU each --gpu-counts entry
+// (or the replicas of --devices); on the CPU each --replicas entry.
+std::vector<Table> plan_tables(const AllreduceOptions& o, const ProcessGroup& group) {
+  const bool cpu = o.device == "cpu";
+  ASLNET_CHECK(!cpu || o.gpu_counts.empty()) << "--gpu-counts is for --device cuda (CPU replicas: --replicas 1,2,4)";
+  ASLNET_CHECK(cpu || o.replicas.empty())
+      << "--replicas is for the CPU; GPU replicas are --gpu-counts 1,2,4,8 or --devices 0,1 (0,0: sharing a GPU)";
+  ASLNET_CHECK(o.devices.empty() || o.gpu_counts.empty()) << "--devices and --gpu-counts exclude each other";
+  if (group.multi_process()) {
+    ASLNET_CHECK(o.gpu_counts.empty() && o.replicas.empty())
+        << "under mpirun each process is one replica and all ranks are measured together: leave out "
+        << (cpu ? "--replicas" : "--gpu-counts") << " (start more processes instead)";
+    return {table_of(training_devices(o.device, o.devices, 1, group.size(), group.local_rank()), group.size())};
+  }
+  std::vector<Table> tables;
+  if (cpu) {
+    for (int n : o.replicas.empty() ? std::vector<int>{1, 2, 4} : o.replicas) {
+      ASLNET_CHECK(n >= 1) << "--replicas " << n << ": expected at least 1";
+      tables.push_back(table_of(std::vector<Device>(size_t(n), Device::cpu()), n));
+    }
+    return tables;
+  }
+  const int machine = gpu_count();
+  ASLNET_CHECK(machine > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
+  if (!o.devices.empty()) {
+    // The replicas as `aslnet train --devices` makes them: 0,1 is NCCL, 0,0 the in-process communicator.
+    const auto devices = training_devices(o.device, o.devices, 1, 1, 0);
+    return {table_of(devices, int(devices.size()))};
+  }
+  for (int k : o.gpu_counts.empty() ? std::vector<int>{1, 2, 4, 8} : o.gpu_counts) {
+    ASLNET_CHECK(k >= 1) << "--gpu-counts " << k << ": expected at least 1";
+    Table t = table_of({}, k);
+    if (k > machine) {
+      t.not_run = fmt::format("not run (this machine has {} GPU{})", machine, machine == 1 ? "" : "s");
+    } else {
+      t.devices = first_gpus(k);
+      t.nccl_single = k == 1;  // one GPU through NCCL too, so every count measures the same library
+    }
+    tables.push_back(t);
+  }
+  return tables;
+}
+
+// The device's copy bandwidth in GB/s, bytes read plus bytes written (the training benchmarks'
+// convention), the reference each busbw is compared with.
+double copy_gbs(Device device) {
+  const int reps = 10;
+  if (device.is_cpu()) {
+    const size_t bytes = size_t(64) << 20;
+    Buffer src = Buffer::host(bytes), dst = Buffer::host(bytes);
+    std::memset(src.data(), 1, bytes);
+    std::memcpy(dst.data(), src.data(), bytes);  // touches every page of dst first
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) std::memcpy(dst.data(), src.data(), bytes);
+    return 2.0 * double(bytes) * reps / seconds_since(start) / 1e9;
+  }
+  const size_t bytes = size_t(256) << 20;
+  CUDA_CHECK(cudaSetDevice(device.index));
+  Buffer src = Buffer::device(bytes, device.index), dst = Buffer::device(bytes, device.index);
+  Stream stream = make_stream();
+  Event start = make_event(true), stop = make_event(true);
+  CUDA_CHECK(cudaMemsetAsync(src.data(), 1, bytes, stream.get()));
+  CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
+  CUDA_CHECK(cudaEventRecord(start.get(), stream.get()));
+  for (int i = 0; i < reps; ++i)
+    CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
+  CUDA_CHECK(cudaEventRecord(stop.get(), stream.get()));
+  CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return 2.0 * double(bytes) * reps / (ms / 1e3) / 1e9;
+}
+
+std::string device_text(Device device) {
+  if (device.is_cpu()) return fmt::format("cpu ({} thread(s) per replica)", Context::cpu_threads());
+  return fmt::format("{} ({})", device.str(), gpu_name(device.index));
+}
+
+std::string devices_text(const Table& t) {
+  if (t.devices.empty() || t.devices[0].is_cpu()) return "cpu";
+  std::string out;
+  for (const Device& d : t.devices) out += (out.empty() ? "" : ",") + d.str();
+  return out;
+}
+
+// The timed all-reduces of one message: seconds for one, on this rank.
+double time_all_reduces(const AllreduceOptions& o, Communicator& comm, const Tensor& message, cudaStream_t s,
+                        const Event& start, const Event& stop) {
+  for (int i = 0; i < o.warmup; ++i) comm.all_reduce_average(message, s);
+  comm.synchronize(s);
+  comm.barrier();  // every rank starts the timed loop together
+  if (message.device().is_cpu()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < o.iters; ++i) comm.all_reduce_average(message, s);
+    return seconds_since(t0) / o.iters;
+  }
+  CUDA_CHECK(cudaEventRecord(start.get(), s));
+  for (int i = 0; i < o.iters; ++i) comm.all_reduce_average(message, s);
+  CUDA_CHECK(cudaEventRecord(stop.get(), s));
+  comm.synchronize(s);  // the watchdog's wait: a dead peer ends it with an error, never a hang
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return ms / 1e3 / o.iters;
+}
+
+void print_table_head(const Table& t) {
+  fmt::print("\n== {} rank{}: {}, {} ==\n", t.ranks, t.ranks == 1 ? "" : "s", t.communicator, t.device_text);
+  fmt::print("{:>12} {:>10} {:>11} {:>11} {:>11} {:>10}\n", "bytes", "f32 count", "time us", "algbw GB/s", "busbw GB/s",
+             "% of copy");
+  std::fflush(stdout);
+}
+
+const Row* peak_row(const Table& t) {
+  // busbw is algbw times a constant of n: the same size maximises both.
+  const Row* best = nullptr;
+  for (const Row& r : t.rows)
+    if (best == nullptr || r.algbw_gbs > best->algbw_gbs) best = &r;
+  return best;
+}
+
+// One replica's part: every size in turn, all ranks in step. `lead` (rank 0's first replica) fills and
+// prints the table.
+void run_replica(const AllreduceOptions& o, Communicator& comm, Device device, double copy, Table* lead) {
+  if (device.is_cuda()) CUDA_CHECK(cudaSetDevice(device.index));
+  // Allocated before any collective: a cudaMalloc while a peer's NCCL kernel waits is best avoided.
+  Tensor buffer = Tensor::zeros(Shape{std::max<int64_t>(1, o.max_bytes / 4)}, DType::F32, device);
+  Stream stream = device.is_cuda() ? make_stream() : Stream{};
+  Event start = device.is_cuda() ? make_event(true) : Event{}, stop = device.is_cuda() ? make_event(true) : Event{};
+  const int n = comm.size();
+  if (lead != nullptr) {
+    lead->communicator = comm.name();
+    lead->device_text = device_text(device);
+    lead->threads_per_replica = device.is_cpu() ? Context::cpu_threads() : 0;
+    print_table_head(*lead);
+  }
+  comm.barrier();
+  for (int64_t bytes = std::max<int64_t>(4, o.min_bytes / 4 * 4); bytes <= o.max_bytes; bytes *= 2) {
+    const Tensor message = buffer.slice(0, Shape{bytes / 4});
+    std::vector<double> total{time_all_reduces(o, comm, message, stream.get(), start, stop)};
+    comm.all_reduce_sum_host(total);
+    Row row{.bytes = bytes, .seconds = total[0] / n};
+    row.algbw_gbs = double(bytes) / row.seconds / 1e9;
+    row.busbw_gbs = row.algbw_gbs * 2.0 * (n - 1) / n;
+    if (lead == nullptr) continue;
+    lead->rows.push_back(row);
+    fmt::print("{:>12} {:>10} {:>11.2f} {:>11.3f} {:>11.3f} {:>9.1f}%\n", bytes, bytes / 4, row.seconds * 1e6,
+               row.algbw_gbs, row.busbw_gbs, 100.0 * row.busbw_gbs / copy);
+    std::fflush(stdout);
+  }
+  if (lead == nullptr || lead->rows.empty()) return;
+  // One line per table for scripts (scripts/gpu-check.sh builds its results table from these).
+  const Row& best = *peak_row(*lead);
+  fmt::print(
+      "result comm=\"{}\" ranks={} device={} copy_gbs={:.1f} peak_algbw_gbs={:.3f} peak_busbw_gbs={:.3f} "
+      "at_bytes={}\n",
+      lead->communicator, n, device.str(), copy, best.algbw_gbs, best.busbw_gbs, best.bytes);
+  std::fflush(stdout);
+}
+
+// The process's own command line, as the shell passed it (for the JSON record).
+std::string command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string out, arg;
+  while (std::getline(in, arg, '\0')) {
+    const bool plain = !arg.empty() && arg.find_first_of(" \t\"'$\\") == std::string::npos;
+    out += (out.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
+  }
+  return out.empty() ? "aslnet bench allreduce" : out;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+nlohmann::ordered_json table_json(const Table& t) {
+  nlohmann::ordered_json out{{"ranks", t.ranks}, {"run", t.not_run.empty()}};
+  if (!t.not_run.empty()) {
+    out["note"] = t.not_run;
+    return out;
+  }
+  out["communicator"] = t.communicator;
+  out["devices"] = devices_text(t);
+  if (t.threads_per_replica > 0) out["threads_per_replica"] = t.threads_per_replica;
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const Row& r : t.rows)
+    rows.push_back({{"bytes", r.bytes}, {"time_s", r.seconds}, {"algbw_gbs", r.algbw_gbs}, {"busbw_gbs", r.busbw_gbs}});
+  out["rows"] = rows;
+  if (const Row* best = peak_row(t)) {
+    out["peak_busbw_gbs"] = best->busbw_gbs;
+    out["peak_at_bytes"] = best->bytes;
+  }
+  return out;
+}
+
+void write_json(std::ofstream& out, const AllreduceOptions& o, const ProcessGroup& group,
+                const std::vector<Table>& tables, Device reference, double copy) {
+  nlohmann::ordered_json doc{
+      {"benchmark",
+       "all-reduce (average, f32), nccl-tests' definitions: algbw = bytes/time, "
+       "busbw = algbw*2(n-1)/n; time averaged over the ranks"},
+      {"command", command_line()},
+      {"date", utc_now()},
+      {"device", reference.is_cpu() ? fmt::format("cpu ({} cores)", std::thread::hardware_concurrency())
+                                    : gpu_name(reference.index)},
+      {"gpus_on_machine", gpu_count()},
+      {"processes", group.size()},
+      {"launcher", group.multi_process() ? "mpirun" : "none"},
+      {"copy_gbs", copy},
+      {"iters", o.iters},
+      {"warmup", o.warmup}};
+  nlohmann::ordered_json counts = nlohmann::ordered_json::array();
+  for (const Table& t : tables) counts.push_back(table_json(t));
+  doc["counts"] = counts;
+  out << doc.dump(2) << "\n";
+  ASLNET_CHECK(out.good()) << "--json " << o.json << ": writing failed";
+  fmt::print("\nwrote {}\n", o.json);
+}
+
+// Measures one table: its communicators, its replicas on threads; rank 0's first replica records.
+void measure(const AllreduceOptions& o, ProcessGroup& group, Table& t, double copy) {
+  // Replicas share the machine's cores, as in `aslnet train`: its processes, then each one's replicas.
+  const int cores = std::max(1, int(std::thread::hardware_concurrency()) / group.local_size());
+  Context::set_cpu_threads(std::max(1, cores / int(t.devices.size())));
+  const auto comms = group.communicators(t.devices, t.nccl_single);
+  run_replica_threads(comms, [&](int r) {
+    const bool lead = group.rank() == 0 && r == 0;
+    run_replica(o, *comms[size_t(r)], t.devices[size_t(r)], copy, lead ? &t : nullptr);
+  });
+}
+
+void run_bench_allreduce(AllreduceOptions o) {
+  if (o.max_bytes <= 0) o.max_bytes = o.device == "cuda" ? int64_t(1) << 30 : int64_t(64) << 20;
+  ASLNET_CHECK(o.min_bytes <= o.max_bytes) << "--min-bytes " << o.min_bytes << " is above --max-bytes " << o.max_bytes;
+  // MPI starts here when mpirun launched this process (several ranks); a plain process needs none.
+  ProcessGroup group;
+  try {
+    std::vector<Table> tables = plan_tables(o, group);
+    const Device reference = tables[0].devices.empty() ? Device::cuda(0) : tables[0].devices[0];
+    const bool lead = group.rank() == 0;
+    // Opened now, so that an unwritable path stops the run before the measurements rather than after.
+    std::ofstream json;
+    if (lead && !o.json.empty()) {
+      json.open(o.json);
+      ASLNET_CHECK(json.good()) << "--json " << o.json << ": cannot write this file";
+    }
+    // Measured by the lead alone before any communicator exists; the other ranks wait at their first
+    // collective, off the device.
+    const double copy = lead ? copy_gbs(reference) : 0.0;
+    if (lead) {
+      fmt::print(
+          "all-reduce (average, f32) per message size; nccl-tests' algbw = bytes / time, "
+          "busbw = algbw * 2(n-1)/n\n");
+      fmt::print("copy    {:.1f} GB/s (read+write) measured on {}: the reference for busbw\n", copy, reference.str());
+      fmt::print("timing  {} warm-up + {} timed all-reduces per size, time averaged over the ranks\n", o.warmup,
+                 o.iters);
+      std::fflush(stdout);
+    }
+    for (Table& t : tables) {
+      if (!t.not_run.empty()) {
+        if (lead) fmt::print("\n== {} GPUs: {} ==\n", t.ranks, t.not_run);
+        continue;
+      }
+      measure(o, group, t, copy);
+    }
+    if (json.is_open()) write_json(json, o, group, tables, reference, copy);
+  } catch (const std::exception& e) {
+    // Under mpirun a failed rank ends the whole job (MPI_Abort), or the others would wait for it.
+    if (group.multi_process()) group.abort_run(e.what());
+    throw;
+  }
+}
+
+}  // namespace
+
+void register_bench_allreduce(CLI::App& bench) {
+  auto o = std::make_shared<AllreduceOptions>();
+  auto* cmd = bench.add_subcommand(
+      "allreduce", "All-reduce (average, f32) bus bandwidth per message size and GPU count, nccl-tests' definitions");
+  cmd->add_option("--device", o->device, "cuda or cpu")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--gpu-counts", o->gpu_counts,
+                  "GPU counts to measure, NCCL over the first k GPUs for each (default 1,2,4,8; counts beyond this "
+                  "machine's GPUs are reported as not run)")
+      ->delimiter(',');
+  cmd->add_option("--devices", o->devices,
+                  "instead of --gpu-counts: the replicas of `aslnet train --devices` (0,1: NCCL; 0,0: two replicas "
+                  "sharing a GPU, in-process)");
+  cmd->add_option("--replicas", o->replicas, "CPU: replica counts to measure, threads of this process (default 1,2,4)")
+      ->delimiter(',');
+  cmd->add_option("--min-bytes", o->min_bytes, "smallest message (doubled up to --max-bytes)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-bytes", o->max_bytes, "largest message (default 1 GiB on a GPU, 64 MiB on the CPU)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--iters", o->iters, "timed all-reduces per size")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o->warmup, "untimed all-reduces per size first")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--json", o->json,
+                  "also write every row here (device, date, command line; per count: bytes, time, algbw, busbw)");
+  cmd->callback([o] { run_bench_allreduce(*o); });
+}
+
+}  // namespace aslnet::app
