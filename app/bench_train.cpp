@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -22,9 +23,13 @@
 #include <thread>
 
 #include "app/bench.h"
+#include "app/scaling_model.h"
 #include "data/line_chart_png.h"
 #include "engine/core/device.h"
 #include "engine/core/error.h"
+#include "engine/loss.h"
+#include "engine/optimizer.h"
+#include "models/resnet.h"
 
 namespace aslnet::app {
 
@@ -42,6 +47,9 @@ struct BenchTrainOptions {
   uint64_t seed = 0;
   bool peer = false, augment = false;
   std::string peer_script, python = "/usr/bin/python3";
+  bool model = true;  // the scaling model's prediction beside the measured points
+  std::string model_counts = "1,2,4,8,16,32,64";
+  ScalingFlags scaling;
 };
 
 // One measured run (aslnet or the peer) at one count.
@@ -53,6 +61,7 @@ struct RunResult {
   double epoch_seconds = 0.0;    // mean over the epochs after the first (the first warms up), or the first
   double images_per_second = 0.0;
   double val_accuracy = -1.0;
+  int64_t steps_per_epoch = 0;
 };
 
 std::vector<int> parse_counts(const std::string& text) {
@@ -123,6 +132,7 @@ void read_train_log(const fs::path& log, int64_t batch, RunResult& r) {
     }
   }
   ASLNET_CHECK(!epochs.empty() && steps > 0) << log.string() << " records no finished epoch";
+  r.steps_per_epoch = steps;
   double sum = 0.0;
   for (size_t i = epochs.size() > 1 ? 1 : 0; i < epochs.size(); ++i) sum += epochs[i];
   r.epoch_seconds = sum / double(epochs.size() > 1 ? epochs.size() - 1 : 1);
@@ -238,6 +248,109 @@ RunResult run_peer(const BenchTrainOptions& o, const std::string& data, const fs
   return r;
 }
 
+// One training step's phases on one device at `batch` images, synthetic inputs: what the scaling model
+// starts from. Each phase ends with a synchronisation so that it can be told apart.
+struct StepPhases {
+  double forward_backward = 0, backward = 0, optimizer = 0;
+};
+
+StepPhases measure_phases(const BenchTrainOptions& o, int64_t batch) {
+  const Device device = o.device == "cuda" ? Device::cuda(0) : Device::cpu();
+  const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
+  Context ctx(device, o.seed);
+  const ModelInfo info{o.arch, o.stem, o.width, 29, 3};
+  auto model = make_model(info);
+  init_torchvision(*model, ctx.rng());
+  if (device.is_cuda()) {
+    auto placed = make_model(info, dtype, device);
+    placed->copy_weights_from(*model);
+    model = std::move(placed);
+  }
+  model->setup(ctx, batch, o.image_size, o.image_size);
+  Optimizer optimizer(*model, {.kind = o.optimizer, .weight_decay = o.weight_decay});
+  CrossEntropyLoss loss;
+  Tensor x = Tensor::empty(Shape{batch, o.image_size, o.image_size, 3}, model->compute_dtype());
+  Tensor y = Tensor::empty(Shape{batch}, DType::I32);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = float(ctx.rng().normal());
+    if (x.dtype() == DType::BF16)
+      x.data<bf16>()[i] = to_bf16(v);
+    else
+      x.data<float>()[i] = v;
+  }
+  for (int64_t i = 0; i < batch; ++i) y.data<int32_t>()[i] = int32_t(ctx.rng().below(29));
+  const Tensor images = x.to(device), labels = y.to(device);
+  auto now = [&] {
+    if (device.is_cuda()) ctx.synchronize();
+    return std::chrono::steady_clock::now();
+  };
+  auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  StepPhases total;
+  const int warmup = 2, steps = device.is_cuda() ? 20 : 3;
+  for (int i = 0; i < warmup + steps; ++i) {
+    const auto t0 = now();
+    loss.forward_backward(ctx, model->forward(ctx, images, true), labels);
+    const auto t1 = now();
+    model->backward(ctx, loss.dlogits());
+    const auto t2 = now();
+    optimizer.step(ctx, o.lr);
+    const auto t3 = now();
+    if (i < warmup) continue;
+    total.forward_backward += seconds(t0, t2) / steps;
+    total.backward += seconds(t1, t2) / steps;
+    total.optimizer += seconds(t2, t3) / steps;
+  }
+  return total;
+}
+
+// The model's predictions for the recipe: the global batch fixed (as the measured runs keep it), so n
+// GPUs take batch / n images each; the per-GPU step is measured at that batch on this device. The
+// predicted total time adds to the measured one-GPU run's fixed part (start-up, validation: whatever is
+// not the training steps) the predicted steps.
+nlohmann::json scaling_prediction(const BenchTrainOptions& o, const std::vector<RunResult>& ours,
+                                  int64_t steps_per_epoch) {
+  const RunResult* one = nullptr;
+  for (const auto& r : ours)
+    if (r.ran && r.count == 1) one = &r;
+  nlohmann::json rows = nlohmann::json::array();
+  std::string text;
+  const std::vector<int64_t> buckets = gradient_bucket_bytes({o.arch, o.stem, o.width, 29, 3});
+  double fixed = -1.0;
+  for (int n : parse_counts(o.model_counts)) {
+    if (o.batch % n != 0) continue;
+    const int64_t per_gpu = o.batch / n;
+    const StepPhases phases = measure_phases(o, per_gpu);
+    ScalingInputs in;
+    in.forward_backward_seconds = phases.forward_backward;
+    in.backward_seconds = phases.backward;
+    in.optimizer_seconds = phases.optimizer;
+    in.images_per_gpu = per_gpu;
+    in.bucket_bytes = buckets;
+    in.link = link_model_from_flags(o.scaling);
+    const ScalingPoint p = predict_scaling(in, {n})[0];
+    const double train_seconds = double(o.epochs * steps_per_epoch) * p.step_seconds;
+    if (n == 1 && one != nullptr) fixed = std::max(0.0, one->total_seconds - train_seconds);
+    nlohmann::json row{{"gpus", n},          {"per_gpu_batch", per_gpu}, {"step_seconds", p.step_seconds},
+                       {"images_per_second", double(o.batch) / p.step_seconds},
+                       {"comm_exposed_seconds", p.comm_exposed_seconds}, {"comm_seconds", p.comm_seconds},
+                       {"tier", p.tier}};
+    if (fixed >= 0) row["predicted_total_seconds"] = fixed + train_seconds;
+    rows.push_back(row);
+    if (n == 1) text = format_scaling(in, predict_scaling(in, {1}));
+  }
+  const LinkModel link = link_model_from_flags(o.scaling);
+  return {{"kind", "model (predicted, not measured): per-GPU steps measured at batch / n on this device; links "
+                   "as below"},
+          {"intra_node", {{"busbw_gbs", link.intra_node.busbw_gbs}, {"busbw_source", link.intra_node.busbw_source},
+                          {"latency_seconds", link.intra_node.latency_seconds},
+                          {"latency_source", link.intra_node.latency_source}}},
+          {"inter_node", {{"busbw_gbs", link.inter_node.busbw_gbs}, {"busbw_source", link.inter_node.busbw_source},
+                          {"latency_seconds", link.inter_node.latency_seconds},
+                          {"latency_source", link.inter_node.latency_source}}},
+          {"gpus_per_node", link.gpus_per_node},
+          {"rows", rows}};
+}
+
 nlohmann::json to_json(const std::vector<RunResult>& runs) {
   nlohmann::json rows = nlohmann::json::array();
   const RunResult* one = nullptr;
@@ -284,6 +397,23 @@ std::string markdown(const BenchTrainOptions& o, const nlohmann::json& report) {
                         100.0 * row["val_accuracy"].get<double>());
     }
   }
+  if (report.contains("model")) {
+    const auto& m = report["model"];
+    md += fmt::format("\n**Scaling model** ({}). Within a node (up to {} GPUs): {:.0f} GB/s bus bandwidth ({}); "
+                      "across nodes: {:.0f} GB/s ({}).\n\n",
+                      m["kind"].get<std::string>(), m["gpus_per_node"].get<int>(),
+                      m["intra_node"]["busbw_gbs"].get<double>(), m["intra_node"]["busbw_source"].get<std::string>(),
+                      m["inter_node"]["busbw_gbs"].get<double>(), m["inter_node"]["busbw_source"].get<std::string>());
+    md += "| GPUs | per-GPU batch | step ms | images/s | all-reduce exposed ms | predicted total s |\n";
+    md += "| --- | --- | --- | --- | --- | --- |\n";
+    for (const auto& row : m["rows"])
+      md += fmt::format("| {} | {} | {:.2f} | {:.0f} | {:.2f} | {} |\n", row["gpus"].get<int>(),
+                        row["per_gpu_batch"].get<int64_t>(), 1e3 * row["step_seconds"].get<double>(),
+                        row["images_per_second"].get<double>(), 1e3 * row["comm_exposed_seconds"].get<double>(),
+                        row.contains("predicted_total_seconds")
+                            ? fmt::format("{:.1f}", row["predicted_total_seconds"].get<double>())
+                            : std::string("(no 1-GPU run)"));
+  }
   return md;
 }
 
@@ -308,6 +438,18 @@ void write_chart(const BenchTrainOptions& o, const nlohmann::json& report, const
       }
     if (!s.x.empty()) chart.series.push_back(s);
   }
+  if (report.contains("model")) {
+    ChartSeries s{"model (predicted)", {}, {}, Rgb{200, 40, 40}, true};
+    for (const auto& row : report["model"]["rows"])
+      if (row.contains("predicted_total_seconds")) {
+        s.x.push_back(row["gpus"].get<int>());
+        s.y.push_back(row["predicted_total_seconds"].get<double>());
+        chart.x_ticks.push_back(row["gpus"].get<int>());
+      }
+    if (!s.x.empty()) chart.series.push_back(s);
+  }
+  std::sort(chart.x_ticks.begin(), chart.x_ticks.end());
+  chart.x_ticks.erase(std::unique(chart.x_ticks.begin(), chart.x_ticks.end()), chart.x_ticks.end());
   write_line_chart_png(path.string(), chart, "the chart");
 }
 
@@ -379,6 +521,12 @@ void run_bench_train(BenchTrainOptions o) {
   nlohmann::json report{{"recipe", recipe}, {"command", command_line}, {"device", device_name}, {"date", date},
                         {"mode", o.mode}, {"data", data}, {"aslnet", to_json(ours)}};
   if (o.peer) report["torchvision"] = to_json(theirs);
+  if (o.model) {
+    int64_t steps = 0;
+    for (const auto& r : ours) steps = std::max(steps, r.steps_per_epoch);
+    fmt::print("scaling model: measuring the step at batch / n for n in {}\n", o.model_counts);
+    if (steps > 0) report["model"] = scaling_prediction(o, ours, steps);
+  }
   std::ofstream(out / "bench-train.json") << report.dump(2) << "\n";
   const std::string md = markdown(o, report);
   std::ofstream(out / "bench-train.md") << md;
@@ -416,6 +564,9 @@ void register_bench_train(CLI::App& bench) {
   cmd->add_flag("--peer", o->peer, "also run torchvision (bench/peers/torch_seed_experiment.py) on the same data");
   cmd->add_option("--peer-script", o->peer_script, "path of torch_seed_experiment.py");
   cmd->add_option("--python", o->python, "the Python that has torch and torchvision");
+  cmd->add_flag("!--no-model", o->model, "skip the scaling model's prediction (docs/scaling-model.md)");
+  cmd->add_option("--model-counts", o->model_counts, "GPU counts the scaling model predicts (dividing --batch)");
+  add_scaling_flags(*cmd, o->scaling);
   cmd->callback([o] { run_bench_train(*o); });
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aslnet bench train on the CPU, small: replica counts 1 and 2 run in one process (single mode) and
 # under mpirun (multi mode, skipped without mpirun), a count beyond the machine's cores is reported as
-# not run, and the JSON, Markdown table and PNG chart are written. Keeps the command from rotting in CI.
+# not run, the scaling model predicts the counts that divide the batch (its link figures labelled as
+# assumptions), and the JSON, Markdown table and PNG chart are written. Keeps the command from rotting.
 source "$(dirname "$0")/common.sh"
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
 work="$WORK-bench-train"
@@ -24,6 +25,10 @@ for n in (1, 2):
     assert rows[n]["images_per_second"] > 0 and rows[n]["total_seconds"] > 0, rows[n]
     assert 0 <= rows[n]["val_accuracy"] <= 1, rows[n]
 assert abs(rows[1]["scaling_efficiency"] - 1) < 1e-9
+model = {row["gpus"]: row for row in r["model"]["rows"]}
+assert set(model) == {1, 2, 4, 8, 16, 32}, model.keys()  # the counts that divide the batch of 32
+assert all(row["step_seconds"] > 0 and row["per_gpu_batch"] * row["gpus"] == 32 for row in model.values())
+assert "assumed" in r["model"]["intra_node"]["busbw_source"]
 too_many = rows[int(sys.argv[3])]
 assert not too_many["ran"] and too_many["why_not"].startswith("not run"), too_many
 print(f"{sys.argv[2]}: {rows[1]['images_per_second']:.0f} img/s on 1 replica, {rows[2]['images_per_second']:.0f} on 2; "
