@@ -1,14 +1,15 @@
 // Benchmark: one GPU training step (forward, loss, backward, SGD update) of a ResNet on CUDA device 0,
 // and the same step in torchvision (bench/peers/torch_gpu_train_step.py) run from this program with
 // the same architecture, batch, image size, classes and precision, so both numbers come from one
-// invocation on one card. It also measures the card's own ceilings first (a large bf16, tf32 and fp32
-// cuBLAS product, and a large device-to-device copy), and prints images/s for each side, their ratio,
-// and aslnet's achieved TFLOP/s against the measured ceiling of the precision it ran in.
+// invocation on one card. It also measures the card's own ceilings first (engine/core/device_peaks.h:
+// a large bf16, tf32 and fp32 cuBLAS product, and a large device-to-device copy), and prints images/s
+// for each side, their ratio, and aslnet's achieved TFLOP/s against the measured ceiling of the
+// precision it ran in.
 // Not a test: nothing is asserted. The last line is a `result key=value ...` line for scripts.
 //
-// Timing: CUDA events recorded on the Context's compute stream around `steps` calls of train_step
-// (or `steps` replays of one captured step with --cuda-graph), after `warmup` untimed steps, so the
-// cuDNN algorithm search of setup and the first launches stay out of the number.
+// Timing: CUDA events recorded on the Context's compute stream (seconds_per_call) around `steps` calls
+// of train_step (or `steps` replays of one captured step with --cuda-graph), after `warmup` untimed
+// steps, so the cuDNN algorithm search of setup and the first launches stay out of the number.
 #include <CLI/CLI.hpp>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -20,9 +21,9 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "engine/core/cuda_check.h"
+#include "engine/core/device_peaks.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/residual.h"
 #include "engine/graphed_step.h"
@@ -70,114 +71,6 @@ double linear_macs_per_image(const Model& model) {
   return total;
 }
 
-// Pseudo-random values uniform in [-1, 1): cheap enough for hundreds of millions of elements. Never
-// zeros: a matrix product on zeros runs faster than on real data.
-struct XorShift {
-  uint64_t s;
-  uint64_t bits() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-  float next() { return float(int64_t(bits() >> 40) - (int64_t(1) << 23)) / float(1 << 23); }
-};
-
-class DeviceMemory {
- public:
-  explicit DeviceMemory(size_t bytes) { CUDA_CHECK(cudaMalloc(&ptr_, bytes)); }
-  ~DeviceMemory() { cudaFree(ptr_); }
-  DeviceMemory(const DeviceMemory&) = delete;
-  DeviceMemory& operator=(const DeviceMemory&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  void* ptr_ = nullptr;
-};
-
-class Timer {  // a pair of timing events on one stream
- public:
-  explicit Timer(cudaStream_t stream) : stream_(stream) {
-    CUDA_CHECK(cudaEventCreate(&start_));
-    CUDA_CHECK(cudaEventCreate(&stop_));
-  }
-  ~Timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  void start() { CUDA_CHECK(cudaEventRecord(start_, stream_)); }
-  double stop_seconds() {
-    CUDA_CHECK(cudaEventRecord(stop_, stream_));
-    CUDA_CHECK(cudaEventSynchronize(stop_));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-    return ms / 1e3;
-  }
-
- private:
-  cudaStream_t stream_;
-  cudaEvent_t start_{}, stop_{};
-};
-
-struct Peaks {
-  double bf16_tflops = 0, tf32_tflops = 0, fp32_tflops = 0, copy_gbs = 0;
-};
-
-// The card's practical ceilings, measured here: C = A.B for n = 8192 in bf16 (fp32 accumulation), in fp32
-// with TF32 tensor cores, and in plain fp32, on random data; and a 1 GiB device-to-device copy,
-// counting bytes read plus bytes written.
-Peaks measure_peaks() {
-  Peaks peaks;
-  cudaStream_t stream;
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cublasHandle_t handle;
-  CUBLAS_CHECK(cublasCreate(&handle));
-  CUBLAS_CHECK(cublasSetStream(handle, stream));
-  {
-    const int n = 8192;
-    const size_t count = size_t(n) * n;
-    std::vector<float> host(count);
-    XorShift rng{0x9e3779b97f4a7c15ull};
-    for (auto& v : host) v = rng.next();
-    std::vector<bf16> host16(count);
-    for (size_t i = 0; i < count; ++i) host16[i] = to_bf16(host[i]);
-    DeviceMemory a(count * 4), b(count * 4), c(count * 4);
-    Timer timer(stream);
-    auto gemm_tflops = [&](cudaDataType_t type, cublasComputeType_t compute, int reps) {
-      const float alpha = 1, beta = 0;
-      auto once = [&] {
-        CUBLAS_CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &alpha, a.get(), type, n, b.get(), type,
-                                  n, &beta, c.get(), type, n, compute, CUBLAS_GEMM_DEFAULT));
-      };
-      for (int i = 0; i < 3; ++i) once();
-      timer.start();
-      for (int i = 0; i < reps; ++i) once();
-      return 2.0 * double(n) * n * n * reps / timer.stop_seconds() / 1e12;
-    };
-    CUDA_CHECK(cudaMemcpy(a.get(), host16.data(), count * 2, cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(b.get(), host16.data(), count * 2, cudaMemcpyHostToDevice));
-    peaks.bf16_tflops = gemm_tflops(CUDA_R_16BF, CUBLAS_COMPUTE_32F, 20);
-    CUDA_CHECK(cudaMemcpy(a.get(), host.data(), count * 4, cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(b.get(), host.data(), count * 4, cudaMemcpyHostToDevice));
-    peaks.tf32_tflops = gemm_tflops(CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32, 10);
-    peaks.fp32_tflops = gemm_tflops(CUDA_R_32F, CUBLAS_COMPUTE_32F_PEDANTIC, 3);
-  }
-  {
-    const size_t bytes = size_t(1) << 30;
-    DeviceMemory src(bytes), dst(bytes);
-    CUDA_CHECK(cudaMemsetAsync(src.get(), 0x5a, bytes, stream));
-    Timer timer(stream);
-    for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, stream));
-    const int reps = 20;
-    timer.start();
-    for (int i = 0; i < reps; ++i) CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, stream));
-    peaks.copy_gbs = 2.0 * double(bytes) * reps / timer.stop_seconds() / 1e9;
-  }
-  CUBLAS_CHECK(cublasDestroy(handle));
-  CUDA_CHECK(cudaStreamDestroy(stream));
-  return peaks;
-}
-
 struct Options {
   std::string arch = "resnet50", stem = "imagenet", precision = "bf16", python = "python3", peer_script;
   int64_t size = 224, batch = 256, steps = 20, warmup = 5, classes = 29;
@@ -191,21 +84,6 @@ struct Ours {
          loss = 0;
   bool graph_used = false;
 };
-
-// Random normal-ish images (NHWC) and labels, made on the host and copied to the device once.
-Tensor random_images(const Shape& shape, DType dtype, Device device) {
-  Tensor host = Tensor::empty(shape, dtype, Device::cpu());
-  XorShift rng{12345};
-  const int64_t count = shape.numel();
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = 1.7f * (rng.next() + rng.next() + rng.next()) / 3.0f;  // mean 0, std ~0.98
-    if (dtype == DType::BF16)
-      host.data<bf16>()[i] = to_bf16(v);
-    else
-      host.data<float>()[i] = v;
-  }
-  return host.to(device);
-}
 
 Ours run_aslnet(const Options& o) {
   Ours ours;
@@ -222,12 +100,10 @@ Ours run_aslnet(const Options& o) {
     model->copy_weights_from(*host_model);
   }
   model->setup(ctx, o.batch, o.size, o.size);
-  const Shape image_shape{o.batch, o.size, o.size, 3};
-  Tensor images = random_images(image_shape, dtype, device);
+  const Tensor images = random_uniform(Shape{o.batch, o.size, o.size, 3}, dtype, device, 12345);
   Tensor labels_host = Tensor::empty(Shape{o.batch}, DType::I32, Device::cpu());
-  XorShift rng{777};
-  for (int64_t i = 0; i < o.batch; ++i)
-    labels_host.data<int32_t>()[i] = int32_t(rng.bits() % uint64_t(o.classes));
+  Rng rng(777);
+  for (int64_t i = 0; i < o.batch; ++i) labels_host.data<int32_t>()[i] = int32_t(rng.below(uint64_t(o.classes)));
   Tensor labels = labels_host.to(device);
   CrossEntropyLoss loss;
   Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});
@@ -248,17 +124,16 @@ Ours run_aslnet(const Options& o) {
     ours.graph_used = graphed->captured();
   }
 
-  Timer timer(ctx.stream());
-  timer.start();
-  for (int64_t i = 0; i < o.steps; ++i) {
+  auto step = [&] {
     if (graphed) {
       graphed->run(images, labels, lr);
       last = loss.read_pending(ctx);
     } else {
       last = train_step(ctx, *model, loss, optimizer, images, labels, lr);
     }
-  }
-  const double seconds = timer.stop_seconds();
+  };
+  // The warm-up steps ran above (before any capture): none here.
+  const double seconds = double(o.steps) * seconds_per_call(ctx, 0, int(o.steps), step);
   ctx.synchronize();
   graphed.reset();
 
@@ -342,15 +217,16 @@ int main(int argc, char** argv) {
                o.warmup, o.steps, o.cuda_graph ? ", CUDA graph" : "");
     std::fflush(stdout);
 
-    Peaks peaks;
+    DevicePeaks peaks;
     if (measure) {
-      peaks = measure_peaks();
+      peaks = measure_peaks(Device::cuda(0));
       fmt::print("peaks       cuBLAS 8192^3: bf16 {:.0f}, tf32 {:.0f}, fp32 {:.1f} TFLOP/s; d2d copy {:.0f} GB/s (read+write)\n",
                  peaks.bf16_tflops, peaks.tf32_tflops, peaks.fp32_tflops, peaks.copy_gbs);
       std::fflush(stdout);
     }
-    const double peak = o.precision == "bf16" ? peaks.bf16_tflops : o.tf32 ? peaks.tf32_tflops : peaks.fp32_tflops;
-    const char* peak_name = o.precision == "bf16" ? "bf16" : o.tf32 ? "tf32" : "fp32";
+    const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
+    const double peak = peaks.gemm_tflops(dtype, o.tf32);
+    const char* peak_name = DevicePeaks::gemm_name(dtype, o.tf32);
 
     // aslnet's model, context and buffers are freed at the end of this scope, before the peer runs.
     Ours ours;
