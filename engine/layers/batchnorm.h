@@ -19,6 +19,8 @@ class BatchNorm2d : public Layer {
   void collect_parameters(std::vector<Parameter*>& out) override;
   void collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) override;
   size_t workspace_bytes() const override;
+  // The input the last forward kept (benchmarks re-run this layer alone on it).
+  const Tensor& input() const { return input_; }
 
   // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
   bool closes_residual_branch = false;

@@ -19,6 +19,8 @@ class Conv2d : public Layer {
   void collect_parameters(std::vector<Parameter*>& out) override { out.push_back(&weight_); }
   size_t workspace_bytes() const override;
   const kernels::ConvShape& conv_shape() const { return shape_; }
+  // The input the last forward kept (benchmarks re-run this layer alone on it).
+  const Tensor& input() const { return input_; }
 
  private:
   Parameter weight_;

@@ -14,6 +14,10 @@ class Linear : public Layer {
   const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
   void collect_parameters(std::vector<Parameter*>& out) override;
   size_t workspace_bytes() const override;
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  // The input the last forward kept (benchmarks re-run this layer alone on it).
+  const Tensor& input() const { return input_; }
 
  private:
   Parameter weight_, bias_;
