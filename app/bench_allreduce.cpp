@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "app/bench.h"
+#include "engine/core/device_peaks.h"
 #include "app/device_options.h"
 #include "engine/core/buffer.h"
 #include "engine/core/context.h"
@@ -135,35 +136,6 @@ std::vector<Table> plan_tables(const AllreduceOptions& o, const ProcessGroup& gr
   return tables;
 }
 
-// The device's copy bandwidth in GB/s, bytes read plus bytes written (the training benchmarks'
-// convention), the reference each busbw is compared with.
-double copy_gbs(Device device) {
-  const int reps = 10;
-  if (device.is_cpu()) {
-    const size_t bytes = size_t(64) << 20;
-    Buffer src = Buffer::host(bytes), dst = Buffer::host(bytes);
-    std::memset(src.data(), 1, bytes);
-    std::memcpy(dst.data(), src.data(), bytes);  // touches every page of dst first
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) std::memcpy(dst.data(), src.data(), bytes);
-    return 2.0 * double(bytes) * reps / seconds_since(start) / 1e9;
-  }
-  const size_t bytes = size_t(256) << 20;
-  CUDA_CHECK(cudaSetDevice(device.index));
-  Buffer src = Buffer::device(bytes, device.index), dst = Buffer::device(bytes, device.index);
-  Stream stream = make_stream();
-  Event start = make_event(true), stop = make_event(true);
-  CUDA_CHECK(cudaMemsetAsync(src.data(), 1, bytes, stream.get()));
-  CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
-  CUDA_CHECK(cudaEventRecord(start.get(), stream.get()));
-  for (int i = 0; i < reps; ++i)
-    CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream.get()));
-  CUDA_CHECK(cudaEventRecord(stop.get(), stream.get()));
-  CUDA_CHECK(cudaEventSynchronize(stop.get()));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  return 2.0 * double(bytes) * reps / (ms / 1e3) / 1e9;
-}
 
 std::string device_text(Device device) {
   if (device.is_cpu()) return fmt::format("cpu ({} thread(s) per replica)", Context::cpu_threads());
@@ -344,7 +316,9 @@ void run_bench_allreduce(AllreduceOptions o) {
     }
     // Measured by the lead alone before any communicator exists; the other ranks wait at their first
     // collective, off the device.
-    const double copy = lead ? copy_gbs(reference) : 0.0;
+    // The copy bandwidth each busbw is compared with: read + write, 64 MiB on the CPU, 256 MiB on a GPU.
+    const double copy = lead ? measure_copy_gbs(reference, reference.is_cpu() ? size_t(64) << 20 : size_t(256) << 20)
+                             : 0.0;
     if (lead) {
       fmt::print(
           "all-reduce (average, f32) per message size; nccl-tests' algbw = bytes / time, "
