@@ -3,10 +3,16 @@
 # minutes): unpacks the bundle that scripts/gpu-bundle.sh made here (.devbundle/bundle.tar.xz), runs
 # every GPU test (tests whose names contain Cuda, CUDA, Gpu or GPU) with ASLNET_REQUIRE_GPU=1, then the
 # standard GPU benchmarks (bench/gpu_train_step against torchvision; the replication benchmarks
-# `aslnet bench allreduce` and bench/replication_step, short runs), and writes
-# bench/results/<date>-<device>.md. Files written in the repository there do not come back, so the
-# results file, the raw logs and the all-reduce JSON are also copied to $OUT when it is set (6 files). The bundle is
-# unpacked into /tmp/aslnet-devbundle ($ASLNET_BUNDLE_DIR), outside the repository.
+# `aslnet bench allreduce` and bench/replication_step, short runs; `aslnet bench kernels` and
+# `aslnet bench train` per GPU count, the seed's experiment when its data travelled in .devdata/), and
+# writes bench/results/<date>-<device>.md. Files written in the repository there do not come back, so
+# the results file, the training chart (bench-train.png) and logs.tar.gz (every log and JSON) are also
+# copied to $OUT when it is set (3 files). The bundle is unpacked into /tmp/aslnet-devbundle
+# ($ASLNET_BUNDLE_DIR), outside the repository.
+#
+# The seed's experiment needs the real photos, which do not travel by themselves (../shared is not in
+# the repository): scripts/make-seed-data.sh packs a subset that fits the transfer into
+# .devdata/asl-seed.tar; carry [".devbundle", ".devdata"].
 #
 #   scripts/gpu-check.sh                 # GPU tests, then the benchmarks
 #   scripts/gpu-check.sh --quick         # GPU tests only
@@ -47,7 +53,8 @@ fail() { failures+=("$1"); echo "gpu-check: FAILED: $1"; }
 logs=$(mktemp -d /tmp/gpu-check.XXXXXX)
 tests_log=$logs/tests.log bench_log=$logs/bench.log env_log=$logs/environment.txt
 replication_log=$logs/replication.log  # its own log: its `result` lines are not gpu_train_step's
-: > "$tests_log"; : > "$bench_log"; : > "$replication_log"
+aslbench_log=$logs/aslnet-bench.log
+: > "$tests_log"; : > "$bench_log"; : > "$replication_log"; : > "$aslbench_log"
 # Seconds left of the budget; a step that may not fit is skipped (and counted as a failure).
 time_left() { echo $((budget - SECONDS)); }
 
@@ -233,6 +240,37 @@ if [[ $run_bench == 1 ]]; then
     echo "(exit $status)" >> "$replication_log"; echo >> "$replication_log"
     [[ $status == 0 ]] || fail "benchmark '$config': exit $status$([[ $status == 124 ]] && echo ", timed out after $limit s")"
   done
+
+  # aslnet bench: every kernel shape of resnet50 at 224 px in bf16; then training time per GPU count, the
+  # seed's experiment (with the torchvision peer) when its photos travelled, else a short run on
+  # synthetic images. Counts beyond this machine's GPUs are reported as not run by the command itself.
+  echo "== aslnet bench ==" | tee -a "$aslbench_log"
+  if [[ -f .devdata/asl-seed.tar ]]; then
+    train_data=.devdata/asl-seed.tar
+    train_args="--preset seed --peer --peer-script $root/bench/peers/torch_seed_experiment.py --python python3"
+  else
+    train_data=/tmp/gpu-check-synth
+    [[ -d $train_data ]] || "$bundle/bin/aslnet" synth --out "$train_data" --per-class 100 --size 64 --quiet
+    train_args="--arch resnet18 --width 0.5 --image-size 64 --epochs 3 --batch 64"
+  fi
+  aslbench_configs=(
+    "bench kernels --device cuda --arch resnet50 --batch 256 --image-size 224 --precision bf16 --json $logs/kernels.json"
+    "bench train $train_data --gpu-counts $gpu_counts $train_args --allreduce-json $allreduce_json --out $logs/bench-train"
+  )
+  for config in "${aslbench_configs[@]}"; do
+    [[ $gpu_name == unknown ]] && break
+    if (( $(time_left) < 30 )); then fail "aslnet $config: skipped, the time budget ran out"; continue; fi
+    limit=$(( 300 < $(time_left) - 5 ? 300 : $(time_left) - 5 ))
+    # The model takes measured links from an all-reduce over 2 or more GPUs only; else its assumptions.
+    [[ $config == "bench train"* ]] && { [[ ! -f $allreduce_json ]] || (( gpus < 2 )); } &&
+      config=${config/--allreduce-json $allreduce_json/}
+    echo "\$ timeout $limit aslnet $config" | tee -a "$aslbench_log"
+    # shellcheck disable=SC2086
+    timeout "$limit" "$bundle/bin/aslnet" $config 2>&1 | tee -a "$aslbench_log"
+    status=${PIPESTATUS[0]}
+    echo "(exit $status)" >> "$aslbench_log"; echo >> "$aslbench_log"
+    [[ $status == 0 ]] || fail "aslnet $config: exit $status$([[ $status == 124 ]] && echo ", timed out after $limit s")"
+  done
 fi
 
 # --- results file --------------------------------------------------------------------------------------
@@ -314,6 +352,15 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
     cat "$replication_log"
     echo '```'
     echo
+    echo "## aslnet bench kernels and aslnet bench train"
+    echo
+    [[ -f $logs/bench-train/bench-train.md ]] && { sed 's/^# /### /' "$logs/bench-train/bench-train.md"; echo; }
+    echo "Full output (each block starts with its command; the chart is bench-train.png beside this file):"
+    echo
+    echo '```'
+    cat "$aslbench_log"
+    echo '```'
+    echo
   fi
   echo "## Verdict"
   echo
@@ -322,8 +369,11 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
 echo "gpu-check: wrote $results"
 
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
-  cp "$results" "$OUT/" && cp "$tests_log" "$bench_log" "$replication_log" "$env_log" "$OUT/" && echo "gpu-check: copied the results and logs to \$OUT"
-  [[ -f $logs/allreduce.json ]] && cp "$logs/allreduce.json" "$OUT/"
+  # At most 8 files come back: the results, the chart, and one archive of every log and JSON.
+  cp "$results" "$OUT/"
+  [[ -f $logs/bench-train/bench-train.png ]] && cp "$logs/bench-train/bench-train.png" "$OUT/"
+  tar -czf "$OUT/logs.tar.gz" -C "$logs" --exclude='bench-train/aslnet-*' --exclude='bench-train/data' . &&
+    echo "gpu-check: copied the results, the chart and logs.tar.gz to \$OUT"
 fi
 
 echo "== summary ($SECONDS s) =="
