@@ -1,8 +1,8 @@
 // aslnet train: trains a ResNet on a folder of class folders (the Kaggle layout), validating on a
 // split of it (grouped by default: near-duplicate video frames never straddle the split) or on
 // --val-dir. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
-// OUT/best.safetensors (best validation accuracy) and OUT/log.jsonl. A non-finite loss stops the run
-// and keeps the last good checkpoint.
+// OUT/best.safetensors (best validation accuracy), OUT/log.jsonl and OUT/validation-files.txt (the
+// held-out images, one path a line). A non-finite loss stops the run and keeps the last good checkpoint.
 //
 // Data parallelism (engine/replication/): --devices 0,1 (GPUs) or --replicas N (CPU) train N replicas
 // from this one process, one thread each; under mpirun every process is one replica. --batch is the
@@ -16,6 +16,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "app/commands.h"
@@ -150,6 +151,14 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
 
   std::filesystem::create_directories(o.out);
   Progress progress(o.quiet, (std::filesystem::path(o.out) / "log.jsonl").string());
+  // Which images were held out, so that later work (aslnet translate's tests, a user's own checks) can
+  // use only images this checkpoint never trained on.
+  if (!split.val.samples.empty()) {
+    const auto list = std::filesystem::path(o.out) / "validation-files.txt";
+    std::ofstream out(list);
+    for (const Sample& s : split.val.samples) out << s.path << "\n";
+    ASLNET_CHECK(out.good()) << "cannot write " << list.string();
+  }
   CheckpointMeta meta;
   meta.classes = asl_classes();
   meta.input_height = meta.input_width = o.image_size;

@@ -9,7 +9,7 @@ set -euo pipefail
 
 # openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin openssh-client procps)
+  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin openssh-client procps libespeak-ng-dev)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil)
 fi
