@@ -1,0 +1,202 @@
+// aslnet translate: from a sequence of frames (image files, or a folder of them in name order) to
+// text, and with --speak to speech. Frames are classified in batches (GPU or CPU), then the sign decoder
+// (translate/sign_decoder.h) turns the per-frame letters into text: a sign counts once it has been the
+// top prediction with at least --min-confidence for --hold-frames frames in a row; `space` adds a space,
+// `del` removes the last character, `nothing` separates double letters. Unreadable frames are skipped,
+// counted and named; they break a hold like an unconfident frame.
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "app/commands.h"
+#include "app/inference.h"
+#include "data/jpeg.h"
+#include "engine/evaluate.h"
+#include "translate/sign_decoder.h"
+#include "translate/speech.h"
+
+namespace aslnet::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TranslateOptions {
+  std::string checkpoint, speak, voice = "en", device = "auto";
+  std::vector<std::string> frames;
+  SignDecoderOptions decoder;
+  int rate = 160;
+  int64_t batch = 32;
+  int threads = 0;
+  bool json = false;
+};
+
+// The frames in order: files as given; a folder's image files sorted by name (numbers in names sort by
+// value, so frame2 comes before frame10).
+std::vector<std::string> frame_list(const std::vector<std::string>& given) {
+  std::vector<std::string> frames;
+  for (const auto& g : given) {
+    ASLNET_CHECK(fs::exists(g)) << "frame " << g << " does not exist";
+    if (!fs::is_directory(g)) {
+      frames.push_back(g);
+      continue;
+    }
+    std::vector<std::string> inside;
+    for (const auto& e : fs::directory_iterator(g)) {
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) inside.push_back(e.path().string());
+    }
+    std::sort(inside.begin(), inside.end(), [](const std::string& a, const std::string& b) {
+      // Natural order: compare digit runs by value.
+      size_t i = 0, j = 0;
+      while (i < a.size() && j < b.size()) {
+        if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+          size_t ie = i, je = j;
+          while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+          while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+          const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
+          if (na.size() != nb.size()) return na.size() < nb.size();
+          if (na != nb) return na < nb;
+          i = ie, j = je;
+        } else {
+          if (a[i] != b[j]) return a[i] < b[j];
+          ++i, ++j;
+        }
+      }
+      return a.size() - i < b.size() - j;
+    });
+    ASLNET_CHECK(!inside.empty()) << "folder " << g << " holds no .jpg or .jpeg frames";
+    frames.insert(frames.end(), inside.begin(), inside.end());
+  }
+  ASLNET_CHECK(!frames.empty()) << "no frames given: pass image files or a folder of them";
+  return frames;
+}
+
+Device inference_device(const std::string& flag) {
+  if (flag == "cpu") return Device::cpu();
+  if (flag == "cuda") {
+    ASLNET_CHECK(gpu_count() > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
+    return Device::cuda(0);
+  }
+  return gpu_count() > 0 ? Device::cuda(0) : Device::cpu();
+}
+
+struct FrameResult {
+  std::string error;  // why the frame could not be read
+  std::vector<double> probabilities;
+};
+
+// Classifies every frame, a batch at a time; unreadable frames keep their error and no probabilities.
+std::vector<FrameResult> classify(Context& ctx, InferenceModel& m, const std::vector<std::string>& frames,
+                                  int64_t batch) {
+  const int64_t side = m.image_size;
+  std::vector<FrameResult> results(frames.size());
+  JpegDecoder decoder;
+  Tensor input = Tensor::zeros(Shape{batch, side, side, 3}, DType::F32);
+  const int decode_side = min_decode_side(int(side), /*train=*/false);
+  for (size_t first = 0; first < frames.size(); first += size_t(batch)) {
+    const size_t count = std::min(frames.size() - first, size_t(batch));
+    std::fill(input.data<float>(), input.data<float>() + input.numel(), 0.0f);
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        const Image decoded = decoder.decode_file(frames[first + i], decode_side, decode_side);
+        normalize_into(eval_transform(decoded, int(side)), m.norm, DType::F32,
+                       input.data<float>() + int64_t(i) * side * side * 3);
+      } catch (const DecodeError& e) {
+        results[first + i].error = e.what();
+      }
+    }
+    const Tensor on_device = ctx.device().is_cuda() ? input.to(ctx.device()) : input;
+    const auto probs = softmax_rows(m.model->forward(ctx, on_device, /*training=*/false), int64_t(count));
+    for (size_t i = 0; i < count; ++i)
+      if (results[first + i].error.empty()) results[first + i].probabilities = probs[i];
+  }
+  return results;
+}
+
+void run_translate(const TranslateOptions& o) {
+  const std::vector<std::string> frames = frame_list(o.frames);
+  SignDecoder decoder(o.decoder);  // checks the thresholds before any work
+  if (o.threads > 0) Context::set_cpu_threads(o.threads);
+  Context ctx(inference_device(o.device));
+  const int64_t batch = std::min<int64_t>(o.batch, int64_t(frames.size()));
+  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch);
+  const std::vector<FrameResult> results = classify(ctx, m, frames, batch);
+
+  nlohmann::json per_frame = nlohmann::json::array();
+  std::vector<std::string> unreadable;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const FrameResult& r = results[i];
+    if (!r.error.empty()) {
+      unreadable.push_back(frames[i]);
+      decoder.push_unreadable();
+      per_frame.push_back({{"frame", frames[i]}, {"error", r.error}});
+      continue;
+    }
+    const size_t top = size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
+    const FrameOutcome outcome = decoder.push(m.classes[top], r.probabilities[top]);
+    nlohmann::json probabilities;
+    for (size_t c = 0; c < m.classes.size(); ++c) probabilities[m.classes[c]] = r.probabilities[c];
+    nlohmann::json entry{{"frame", frames[i]}, {"top", m.classes[top]}, {"confidence", r.probabilities[top]},
+                         {"probabilities", probabilities}};
+    if (outcome.emitted) entry["emitted"] = outcome.sign;
+    per_frame.push_back(entry);
+  }
+  ASLNET_CHECK(unreadable.size() < frames.size())
+      << "none of the " << frames.size() << " frames could be read (the first: " << frames[0] << ")";
+
+  std::string wav_note;
+  if (!o.speak.empty()) {
+    const std::string said = decoder.text().empty() ? std::string() : decoder.text();
+    ASLNET_CHECK(!said.empty()) << "--speak " << o.speak << ": the frames spell no text, so there is nothing to say";
+    const Audio audio = synthesize_speech(said, {o.voice, o.rate});
+    write_wav(o.speak, audio);
+    wav_note = fmt::format("{} ({:.1f} s at {} Hz, voice {})", o.speak, audio.seconds(), audio.sample_rate, o.voice);
+  }
+  if (o.json) {
+    nlohmann::json out{{"text", decoder.text()},
+                       {"frames", frames.size()},
+                       {"unreadable", unreadable},
+                       {"min_confidence", o.decoder.min_confidence},
+                       {"hold_frames", o.decoder.hold_frames},
+                       {"per_frame", per_frame}};
+    if (!o.speak.empty()) out["wav"] = o.speak;
+    fmt::print("{}\n", out.dump(2));
+    return;
+  }
+  fmt::print("{}\n", decoder.text());
+  if (!unreadable.empty()) {
+    std::string names;
+    for (const auto& f : unreadable) names += " " + f;
+    fmt::print(stderr, "skipped {} unreadable frame(s):{}\n", unreadable.size(), names);
+  }
+  if (!wav_note.empty()) fmt::print(stderr, "wrote {}\n", wav_note);
+}
+
+}  // namespace
+
+void register_translate(CLI::App& app) {
+  auto o = std::make_shared<TranslateOptions>();
+  auto* cmd = app.add_subcommand("translate", "Turn a sequence of sign frames into text (and speech with --speak)");
+  cmd->add_option("--checkpoint", o->checkpoint, "a checkpoint written by aslnet train")->required();
+  cmd->add_option("frames", o->frames, "image files in order, or a folder of them (sorted by name)")->required();
+  cmd->add_option("--min-confidence", o->decoder.min_confidence,
+                  "a frame counts only if its top letter has at least this probability")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--hold-frames", o->decoder.hold_frames, "frames in a row a sign must be held to count")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--speak", o->speak, "write the text as speech to this WAV file (espeak-ng)");
+  cmd->add_option("--voice", o->voice, "espeak-ng voice (en, en-us, de, fr, ...)");
+  cmd->add_option("--rate", o->rate, "speech rate in words per minute")->check(CLI::Range(80, 450));
+  cmd->add_option("--device", o->device, "auto (the first GPU when there is one), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--batch", o->batch, "frames classified at once")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "print the text, and each frame's letter and probabilities, as JSON");
+  cmd->callback([o] { run_translate(*o); });
+}
+
+}  // namespace aslnet::app
