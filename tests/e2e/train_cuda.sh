@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aslnet train --device cuda end to end: a small ResNet trains on generated images in fp32 and in bf16
 # mixed precision, its training loss falls, it writes checkpoints, and the CPU evaluates a GPU-trained
-# checkpoint to the accuracy the GPU run reported; two replicas sharing the GPU train too. Skips
+# checkpoint to the accuracy the GPU run reported; two replicas sharing the GPU train too; aslnet
+# translate reads frames on the GPU as on the CPU. Skips
 # without a GPU (fails under ASLNET_REQUIRE_GPU=1).
 source "$(dirname "$0")/common.sh"
 if ! "$ASLNET" info | grep -q '^  cuda:0'; then
@@ -46,4 +47,26 @@ epochs = [e for e in events if e.get("event") == "epoch"]
 first, last = epochs[0]["train_loss"], epochs[-1]["train_loss"]
 assert last < 0.8 * first, f"two replicas on one GPU: training loss went from {first} to {last}"
 print(f"--devices 0,0: train loss {first:.3f} -> {last:.3f}, validation {epochs[-1]['val']['accuracy']:.3f}")
+PY
+# aslnet translate on the GPU reads a frame sequence as the CPU does: the same text and per-frame letters
+# from the fp32 checkpoint, for frames taken from the synthetic classes in sign order.
+frames="$work/frames"
+mkdir -p "$frames"
+n=0
+for sign in H I space Y O; do
+  for f in $(ls "$work/synth/$sign"/*.jpg | head -4); do n=$((n + 1)); cp "$f" "$frames/frame$n.jpg"; done
+done
+for device in cpu cuda; do
+  "$ASLNET" translate --checkpoint "$work/fp32/best.safetensors" "$frames" --device "$device" --json \
+    > "$work/translate-$device.json"
+done
+"$py" - "$work/translate-cpu.json" "$work/translate-cuda.json" <<'PY'
+import json, sys
+cpu, gpu = (json.load(open(p)) for p in sys.argv[1:])
+assert cpu["text"] == gpu["text"], (cpu["text"], gpu["text"])
+tops = lambda r: [f.get("top") for f in r["per_frame"]]
+assert tops(cpu) == tops(gpu), "per-frame letters differ between the CPU and the GPU"
+worst = max(abs(a["confidence"] - b["confidence"]) for a, b in zip(cpu["per_frame"], gpu["per_frame"]))
+assert worst < 1e-3, worst
+print(f"translate on the GPU: '{gpu['text']}', as on the CPU (confidences within {worst:.1e})")
 PY
