@@ -160,7 +160,13 @@ double run_timed(const std::string& command) {
   return status == 0 ? seconds : -1.0;  // a failed run has no time
 }
 
-std::string self_path() { return fs::read_symlink("/proc/self/exe").string(); }
+std::string self_path() {
+  const std::string path = fs::read_symlink("/proc/self/exe").string();
+  // Each count runs this very binary again: rebuilding it during a benchmark would run another one.
+  ASLNET_CHECK(path.size() < 10 || path.substr(path.size() - 10) != " (deleted)")
+      << "the aslnet binary was replaced while the benchmark ran (" << path << "): run it again";
+  return path;
+}
 
 RunResult run_aslnet(const BenchTrainOptions& o, const std::string& data, const fs::path& out, int count) {
   RunResult r;
@@ -500,7 +506,7 @@ void run_bench_train(BenchTrainOptions o) {
   const std::string recipe = fmt::format("{} {}x{} px, batch {}, {} lr {}{}, {} epochs{}", o.arch, o.image_size,
                                          o.image_size, o.batch, o.optimizer == "adamw" && o.weight_decay == 0 ? "Adam" : o.optimizer,
                                          o.lr, o.weight_decay > 0 ? fmt::format(" wd {}", o.weight_decay) : "",
-                                         o.epochs, o.preset == "seed" ? " (the seed's experiment)" : "");
+                                         o.epochs, o.preset == "seed" ? " (the seed experiment)" : "");
   const std::string device_name = o.device == "cuda" && gpu_count() > 0 ? gpu_name(0) : "cpu";
   fmt::print("bench train: {} on {} ({} mode), data {}\n", recipe, device_name, o.mode, data);
 

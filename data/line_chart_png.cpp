@@ -23,8 +23,8 @@ std::vector<double> y_ticks(double top) {
   const double power = std::pow(10.0, std::floor(std::log10(raw)));
   const double step = raw / power < 1.5 ? power : raw / power < 3.5 ? 2 * power : raw / power < 7.5 ? 5 * power
                                                                                                     : 10 * power;
-  std::vector<double> ticks;
-  for (double v = 0.0; v <= top * 1.0001; v += step) ticks.push_back(v);
+  std::vector<double> ticks{0.0};
+  while (ticks.back() < top) ticks.push_back(ticks.back() + step);  // the last tick is at or above `top`
   return ticks;
 }
 

@@ -2,6 +2,7 @@
 // gaps, bad input is refused, and the PNG decodes back to the same pixels' size (checked by its header).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "data/line_chart_png.h"
@@ -70,6 +71,22 @@ TEST(LineChart, LargerValuesDrawHigher) {
       }
     }
   EXPECT_GT(top_x, bottom_x);
+}
+
+TEST(LineChart, TheHighestPointIsInsideThePlot) {
+  LineChart chart = scaling_chart();
+  chart.series.resize(1);
+  chart.series[0].x = {1};
+  chart.series[0].y = {749.7};  // the y axis once stopped at 600, the tick below it, and lost the point
+  const RgbImage image = render_line_chart(chart);
+  // The point's 9x9 square, above the legend (the bottom rows hold the legend's swatch).
+  int inside = 0;
+  for (int y = 0; y < image.height - 100; ++y)
+    for (int x = 0; x < image.width; ++x) {
+      const uint8_t* p = &image.pixels[(size_t(y) * size_t(image.width) + size_t(x)) * 3];
+      inside += p[0] == 30 && p[1] == 90 && p[2] == 200;
+    }
+  EXPECT_EQ(inside, 81);
 }
 
 TEST(LineChart, MismatchedSeriesAreRefused) {
