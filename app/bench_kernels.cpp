@@ -150,17 +150,10 @@ void collect_rows(Layer& layer, std::vector<Row>& rows) {
 // The model with torchvision's initialisation (made on the CPU, as training does), set up on the
 // device, after one training forward and backward on random data.
 std::unique_ptr<Model> prepared_model(Context& ctx, const KernelOptions& o, DType dtype) {
-  const ResNetConfig config{o.arch, o.stem, o.width, 29, 3};
-  auto model = make_resnet(config);
-  init_torchvision(*model, ctx.rng());
-  if (ctx.device().is_cuda() || dtype != DType::F32) {
-    auto placed = make_resnet(config, dtype, ctx.device());
-    placed->copy_weights_from(*model);
-    model = std::move(placed);
-  }
+  auto model = make_initialised_model({o.arch, o.stem, o.width, 29, 3}, ctx.rng(), dtype, ctx.device());
   model->setup(ctx, o.batch, o.image_size, o.image_size);
   const Tensor images = random_uniform(model->input_shape(), dtype, ctx.device(), 1);
-  const Tensor dlogits = random_uniform(Shape{o.batch, config.num_classes}, dtype, ctx.device(), 2);
+  const Tensor dlogits = random_uniform(Shape{o.batch, model->info().num_classes}, dtype, ctx.device(), 2);
   model->forward(ctx, images, true);
   model->backward(ctx, dlogits);
   ctx.synchronize();

@@ -264,14 +264,7 @@ StepPhases measure_phases(const BenchTrainOptions& o, int64_t batch) {
   const Device device = o.device == "cuda" ? Device::cuda(0) : Device::cpu();
   const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
   Context ctx(device, o.seed);
-  const ModelInfo info{o.arch, o.stem, o.width, 29, 3};
-  auto model = make_model(info);
-  init_torchvision(*model, ctx.rng());
-  if (device.is_cuda()) {
-    auto placed = make_model(info, dtype, device);
-    placed->copy_weights_from(*model);
-    model = std::move(placed);
-  }
+  auto model = make_initialised_model({o.arch, o.stem, o.width, 29, 3}, ctx.rng(), dtype, device);
   model->setup(ctx, batch, o.image_size, o.image_size);
   Optimizer optimizer(*model, {.kind = o.optimizer, .weight_decay = o.weight_decay});
   CrossEntropyLoss loss;

@@ -94,14 +94,7 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
     info = read_checkpoint_meta(o.init_from).model;
     info.num_classes = int64_t(asl_classes().size());
   }
-  // Initialised on the CPU (one random stream, the same weights on every device), then copied over.
-  auto model = make_model(info);
-  init_torchvision(*model, ctx.rng());
-  if (device.is_cuda() || dtype != DType::F32) {
-    auto placed = make_model(info, dtype, device);
-    placed->copy_weights_from(*model);
-    model = std::move(placed);
-  }
+  auto model = make_initialised_model(info, ctx.rng(), dtype, device);
   OptimizerConfig opt_config{.kind = o.optimizer,
                              .momentum = o.momentum,
                              .nesterov = o.nesterov,

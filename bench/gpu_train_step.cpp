@@ -91,14 +91,7 @@ Ours run_aslnet(const Options& o) {
   const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
   Context ctx(device, 0);
   ctx.set_allow_tf32(o.tf32);
-  const ResNetConfig config{o.arch, o.stem, 1.0, o.classes, 3};
-  auto model = make_resnet(config, dtype, device);
-  {
-    // torchvision's initialisation runs on the CPU; the GPU model copies the weights.
-    auto host_model = make_resnet(config, DType::F32, Device::cpu());
-    init_torchvision(*host_model, ctx.rng());
-    model->copy_weights_from(*host_model);
-  }
+  auto model = make_initialised_model({o.arch, o.stem, 1.0, o.classes, 3}, ctx.rng(), dtype, device);
   model->setup(ctx, o.batch, o.size, o.size);
   const Tensor images = random_uniform(Shape{o.batch, o.size, o.size, 3}, dtype, device, 12345);
   Tensor labels_host = Tensor::empty(Shape{o.batch}, DType::I32, Device::cpu());

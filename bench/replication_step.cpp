@@ -66,14 +66,7 @@ struct Replica {
 
   Replica(const Options& o, Device device, int index) : ctx(device, 0) {
     const DType dtype = o.precision == "bf16" ? DType::BF16 : DType::F32;
-    const ModelInfo info{o.arch, o.stem, o.width, kClasses, 3};
-    model = make_model(info);
-    init_torchvision(*model, ctx.rng());
-    if (device.is_cuda()) {
-      auto placed = make_model(info, dtype, device);
-      placed->copy_weights_from(*model);
-      model = std::move(placed);
-    }
+    model = make_initialised_model({o.arch, o.stem, o.width, kClasses, 3}, ctx.rng(), dtype, device);
     model->setup(ctx, o.batch, o.size, o.size);
     optimizer =
         std::make_unique<Optimizer>(*model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});

@@ -96,6 +96,15 @@ std::unique_ptr<Model> make_model(const ModelInfo& info, DType dtype, Device dev
   return make_resnet({info.arch, info.stem, info.width, info.num_classes, info.in_channels}, dtype, device);
 }
 
+std::unique_ptr<Model> make_initialised_model(const ModelInfo& info, Rng& rng, DType dtype, Device device) {
+  auto model = make_model(info);
+  init_torchvision(*model, rng);
+  if (device.is_cpu() && dtype == DType::F32) return model;
+  auto placed = make_model(info, dtype, device);
+  placed->copy_weights_from(*model);
+  return placed;
+}
+
 namespace {
 void zero_init_last_norms(Layer& layer, std::vector<std::string>& names) {
   if (auto* seq = dynamic_cast<Sequential*>(&layer)) {

@@ -32,4 +32,10 @@ std::unique_ptr<Model> make_model(const ModelInfo& info, DType dtype = DType::F3
 // mean 0, variance 1, and the batch counters to 0.
 void init_torchvision(Model& model, Rng& rng, bool zero_init_residual = false);
 
+// A model with torchvision's initialisation drawn on the CPU in f32 (one random stream, so a seed gives
+// the same starting weights on every device and in every precision), then copied to `device` in `dtype`
+// when that is anything else.
+std::unique_ptr<Model> make_initialised_model(const ModelInfo& info, Rng& rng, DType dtype = DType::F32,
+                                              Device device = Device::cpu());
+
 }  // namespace aslnet
