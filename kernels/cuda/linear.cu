@@ -21,53 +21,18 @@
 
 #include "engine/core/cuda_check.h"
 #include "engine/core/dtype.h"
+#include "kernels/cuda/device_values.cuh"
 #include "kernels/linear.h"
 
 namespace aslnet::kernels::cuda {
 
 namespace {
 
+// cuBLAS's name for each element type (the device types and element access: device_values.cuh).
 template <class T>
-struct DeviceType;
+constexpr cudaDataType_t kCublasType = CUDA_R_32F;
 template <>
-struct DeviceType<float> {
-  using type = float;
-  static constexpr cudaDataType_t cuda = CUDA_R_32F;
-};
-template <>
-struct DeviceType<bf16> {
-  using type = __nv_bfloat16;
-  static constexpr cudaDataType_t cuda = CUDA_R_16BF;
-};
-template <class T>
-using dev_t = typename DeviceType<T>::type;
-
-template <class D>
-__device__ inline float load(const D* p, int64_t i) {
-  if constexpr (std::is_same_v<D, float>) {
-    return p[i];
-  } else {
-    return __bfloat162float(p[i]);
-  }
-}
-
-template <class D>
-__device__ inline void store(D* p, int64_t i, float v) {
-  if constexpr (std::is_same_v<D, float>) {
-    p[i] = v;
-  } else {
-    p[i] = __float2bfloat16_rn(v);
-  }
-}
-
-template <class T>
-const dev_t<T>* device_ptr(const T* p) {
-  return reinterpret_cast<const dev_t<T>*>(p);
-}
-template <class T>
-dev_t<T>* device_ptr(T* p) {
-  return reinterpret_cast<dev_t<T>*>(p);
-}
+constexpr cudaDataType_t kCublasType<bf16> = CUDA_R_16BF;
 
 // Switches the handle to CUBLAS_DEFAULT_MATH for one bf16 product (see the top of the file) and puts
 // the caller's mode back, also when the product throws.
@@ -121,7 +86,7 @@ __global__ void bias_grad_kernel(int64_t batch, int64_t out, const D* dy, D* db,
   const int64_t j = blockIdx.x * int64_t(kCols) + threadIdx.x;
   float sum = 0.0f;
   if (j < out)
-    for (int64_t i = threadIdx.y; i < batch; i += kRows) sum += load(dy, i * out + j);
+    for (int64_t i = threadIdx.y; i < batch; i += kRows) sum += to_f(dy[i * out + j]);
   partial[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
   for (int stride = kRows / 2; stride > 0; stride /= 2) {
@@ -130,7 +95,7 @@ __global__ void bias_grad_kernel(int64_t batch, int64_t out, const D* dy, D* db,
   }
   if (threadIdx.y == 0 && j < out) {
     const float total = partial[0][threadIdx.x];
-    store(db, j, accumulate ? load(db, j) + total : total);
+    db[j] = from_f<D>(accumulate ? to_f(db[j]) + total : total);
   }
 }
 
@@ -140,7 +105,7 @@ template <class T>
 void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, float beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  constexpr cudaDataType_t type = DeviceType<T>::cuda;
+  constexpr cudaDataType_t type = kCublasType<T>;
   auto call = [&] {
     // Column-major view: C^T[n, m] = op(B)^T[n, k] . op(A)^T[k, m]. A row-major matrix is its own transpose
     // in column-major, so "not transposed" here stays CUBLAS_OP_N on the swapped operand.
@@ -163,7 +128,7 @@ void linear_forward(cublasHandle_t handle, int64_t batch, int64_t in, int64_t ou
   if (batch == 0 || out == 0) return;
   cudaStream_t stream = nullptr;
   CUBLAS_CHECK(cublasGetStream(handle, &stream));
-  broadcast_bias_kernel<<<blocks_for(batch * out), kThreads, 0, stream>>>(batch, out, device_ptr(b), device_ptr(y));
+  broadcast_bias_kernel<<<blocks_for(batch * out), kThreads, 0, stream>>>(batch, out, dev(b), dev(y));
   CUDA_CHECK_LAST();
   gemm<T>(handle, false, true, batch, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
@@ -180,7 +145,7 @@ void linear_backward(cublasHandle_t handle, int64_t batch, int64_t in, int64_t o
   cudaStream_t stream = nullptr;
   CUBLAS_CHECK(cublasGetStream(handle, &stream));
   const unsigned blocks = unsigned((out + kCols - 1) / kCols);  // grid.x allows 2^31 - 1 blocks
-  bias_grad_kernel<<<blocks, dim3(kCols, kRows), 0, stream>>>(batch, out, device_ptr(dy), device_ptr(db), accumulate);
+  bias_grad_kernel<<<blocks, dim3(kCols, kRows), 0, stream>>>(batch, out, dev(dy), dev(db), accumulate);
   CUDA_CHECK_LAST();
 }
 

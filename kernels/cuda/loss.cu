@@ -14,10 +14,10 @@
 
 #include <climits>
 #include <cmath>
-#include <type_traits>
 
 #include "engine/core/cuda_check.h"
 #include "engine/core/dtype.h"
+#include "kernels/cuda/device_values.cuh"
 #include "kernels/loss.h"
 
 namespace aslnet::kernels::cuda {
@@ -27,20 +27,6 @@ namespace {
 constexpr int kThreads = 1024;
 constexpr int kWarp = 32;
 constexpr unsigned kFull = 0xffffffffu;
-
-template <class T>
-struct DeviceType {
-  using type = T;
-};
-template <>
-struct DeviceType<bf16> {
-  using type = __nv_bfloat16;
-};
-
-__device__ inline float load(const float* p, int64_t i) { return p[i]; }
-__device__ inline float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
-__device__ inline void store(float* p, int64_t i, float v) { p[i] = v; }
-__device__ inline void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = __float2bfloat16_rn(v); }
 
 __device__ inline float warp_sum(float v) {
   for (int m = kWarp / 2; m > 0; m /= 2) v += __shfl_xor_sync(kFull, v, m);
@@ -65,7 +51,7 @@ __global__ void __launch_bounds__(kThreads)
     float peak = -INFINITY;
     int arg = INT_MAX;
     for (int j = lane; j < classes; j += kWarp) {
-      const float v = load(row, j);
+      const float v = to_f(row[j]);
       if (v > peak || (v == peak && j < arg)) {
         peak = v;
         arg = j;
@@ -84,7 +70,7 @@ __global__ void __launch_bounds__(kThreads)
     // when the logits are large (a 1000-sized logit would otherwise cost 1e-4 of absolute error).
     float sum = 0.0f, target_dot = 0.0f;
     for (int j = lane; j < classes; j += kWarp) {
-      const float shifted = load(row, j) - peak;
+      const float shifted = to_f(row[j]) - peak;
       sum += expf(shifted);
       target_dot += (j == label ? on : off) * shifted;
     }
@@ -96,7 +82,7 @@ __global__ void __launch_bounds__(kThreads)
     if (dlogits != nullptr) {
       D* drow = dlogits + i * classes;
       for (int j = lane; j < classes; j += kWarp)
-        store(drow, j, (expf(load(row, j) - peak - log_sum) - (j == label ? on : off)) * grad_scale);
+        drow[j] = from_f<D>((expf(to_f(row[j]) - peak - log_sum) - (j == label ? on : off)) * grad_scale);
     }
   }
   if (lane == 0) {
@@ -124,7 +110,7 @@ void softmax_cross_entropy(cudaStream_t stream, int64_t batch, int64_t classes, 
                            int32_t* correct, bool accumulate) {
   ASLNET_CHECK(classes > 0 && classes <= INT_MAX) << "softmax_cross_entropy: " << classes << " classes";
   ASLNET_CHECK(batch >= 0) << "softmax_cross_entropy: batch " << batch;
-  using D = typename DeviceType<T>::type;
+  using D = DevT<T>;
   // The target's two values and the gradient's factor in double, as the CPU has them, then rounded once.
   const double off = label_smoothing / double(classes);
   const double on = 1.0 - label_smoothing + off;
