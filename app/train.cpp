@@ -47,7 +47,6 @@ nlohmann::json eval_json(const EvalResult& r) {
 
 // Where one replica stands in the run.
 struct ReplicaPlace {
-  int replica = 0;               // among this process's replicas
   ShardSpec shard;               // among all replicas of the run
   Communicator* comm = nullptr;  // null for a single replica
   bool lead() const { return shard.global_replica() == 0; }
@@ -288,7 +287,6 @@ void run_train(const TrainOptions& o) {
     std::signal(SIGINT, on_sigint);
     auto place_of = [&](int r, Communicator* comm) {
       ReplicaPlace place;
-      place.replica = r;
       place.shard = ShardSpec{group.rank(), group.size(), local, r};
       place.comm = comm;
       return place;

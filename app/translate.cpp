@@ -150,9 +150,9 @@ void run_translate(const TranslateOptions& o) {
 
   std::string wav_note;
   if (!o.speak.empty()) {
-    const std::string said = decoder.text().empty() ? std::string() : decoder.text();
-    ASLNET_CHECK(!said.empty()) << "--speak " << o.speak << ": the frames spell no text, so there is nothing to say";
-    const Audio audio = synthesize_speech(said, {o.voice, o.rate});
+    ASLNET_CHECK(!decoder.text().empty())
+        << "--speak " << o.speak << ": the frames spell no text, so there is nothing to say";
+    const Audio audio = synthesize_speech(decoder.text(), {o.voice, o.rate});
     write_wav(o.speak, audio);
     wav_note = fmt::format("{} ({:.1f} s at {} Hz, voice {})", o.speak, audio.seconds(), audio.sample_rate, o.voice);
   }
