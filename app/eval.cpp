@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
-#include "app/inference.h"
+#include "models/inference_model.h"
 #include "data/confusion_png.h"
 #include "data/dataset_index.h"
 #include "data/loader.h"

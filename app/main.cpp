@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   aslnet::app::register_synth(app);
   aslnet::app::register_bench(app);
   aslnet::app::register_translate(app);
+  aslnet::app::register_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

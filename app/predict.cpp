@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "app/commands.h"
-#include "app/inference.h"
+#include "models/inference_model.h"
 #include "data/jpeg.h"
 #include "engine/evaluate.h"
 

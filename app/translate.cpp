@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "app/commands.h"
-#include "app/inference.h"
+#include "models/inference_model.h"
 #include "data/jpeg.h"
 #include "engine/evaluate.h"
 #include "translate/sign_decoder.h"
@@ -73,15 +73,6 @@ std::vector<std::string> frame_list(const std::vector<std::string>& given) {
   }
   ASLNET_CHECK(!frames.empty()) << "no frames given: pass image files or a folder of them";
   return frames;
-}
-
-Device inference_device(const std::string& flag) {
-  if (flag == "cpu") return Device::cpu();
-  if (flag == "cuda") {
-    ASLNET_CHECK(gpu_count() > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
-    return Device::cuda(0);
-  }
-  return gpu_count() > 0 ? Device::cuda(0) : Device::cpu();
 }
 
 struct FrameResult {

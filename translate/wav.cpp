@@ -28,8 +28,8 @@ uint16_t get16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 
 }  // namespace
 
-void write_wav(const std::string& path, const Audio& audio) {
-  ASLNET_CHECK(audio.sample_rate > 0) << "cannot write " << path << ": no sample rate";
+std::vector<uint8_t> encode_wav(const Audio& audio) {
+  ASLNET_CHECK(audio.sample_rate > 0) << "cannot encode a WAV without a sample rate";
   const uint32_t data_bytes = uint32_t(audio.samples.size() * 2);
   std::vector<uint8_t> out;
   put_tag(out, "RIFF");
@@ -46,7 +46,12 @@ void write_wav(const std::string& path, const Audio& audio) {
   put_tag(out, "data");
   put32(out, data_bytes);
   for (int16_t s : audio.samples) put16(out, uint16_t(s));
+  return out;
+}
 
+void write_wav(const std::string& path, const Audio& audio) {
+  ASLNET_CHECK(audio.sample_rate > 0) << "cannot write " << path << ": no sample rate";
+  const std::vector<uint8_t> out = encode_wav(audio);
   const std::string temporary = path + ".partial";
   {
     std::ofstream file(temporary, std::ios::binary);

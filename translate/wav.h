@@ -14,6 +14,8 @@ struct Audio {
   double seconds() const { return sample_rate > 0 ? double(samples.size()) / sample_rate : 0.0; }
 };
 
+// The whole file in memory (what write_wav writes; aslnet serve answers /speech with it).
+std::vector<uint8_t> encode_wav(const Audio& audio);
 // Written atomically (a temporary file, then a rename), so a failed write leaves no half file.
 void write_wav(const std::string& path, const Audio& audio);
 // Reads a 16-bit PCM mono WAV; an Error naming the file when it is anything else.

@@ -1,5 +1,5 @@
 // A trained model ready for inference: rebuilt from a checkpoint's metadata (architecture, stem, width,
-// classes, input size, normalisation) and loaded, for eval and predict.
+// classes, input size, normalisation) and loaded, for eval, predict, translate and serve.
 #pragma once
 
 #include <memory>
@@ -9,7 +9,7 @@
 #include "engine/checkpoint.h"
 #include "engine/model.h"
 
-namespace aslnet::app {
+namespace aslnet {
 
 struct InferenceModel {
   std::unique_ptr<Model> model;
@@ -19,6 +19,11 @@ struct InferenceModel {
   std::vector<std::string> classes;
 };
 
+// Set up for inputs of `batch` images (0: not set up; the caller does it).
 InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch);
 
-}  // namespace aslnet::app
+// The device a --device flag names: "cpu", "cuda" (an Error when there is no GPU) or "auto" (the first
+// GPU when there is one).
+Device inference_device(const std::string& flag);
+
+}  // namespace aslnet

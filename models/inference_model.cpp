@@ -1,9 +1,9 @@
-#include "app/inference.h"
+#include "models/inference_model.h"
 
 #include "data/classes.h"
 #include "models/resnet.h"
 
-namespace aslnet::app {
+namespace aslnet {
 
 InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch) {
   InferenceModel m;
@@ -23,8 +23,18 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
       << "-class model";
   m.model = make_model(m.meta.model, DType::F32, ctx.device());
   load_checkpoint(checkpoint, *m.model);
-  m.model->setup(ctx, batch, m.image_size, m.image_size);
+  if (batch > 0) m.model->setup(ctx, batch, m.image_size, m.image_size);
   return m;
 }
 
-}  // namespace aslnet::app
+Device inference_device(const std::string& flag) {
+  if (flag == "cpu") return Device::cpu();
+  if (flag == "cuda") {
+    ASLNET_CHECK(gpu_count() > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
+    return Device::cuda(0);
+  }
+  ASLNET_CHECK(flag == "auto") << "--device " << flag << ": expected auto, cpu or cuda";
+  return gpu_count() > 0 ? Device::cuda(0) : Device::cpu();
+}
+
+}  // namespace aslnet

@@ -1,0 +1,180 @@
+#include "serve/batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/evaluate.h"
+#include "models/resnet.h"
+
+namespace aslnet::serve {
+
+struct BatchedClassifier::Request {
+  std::vector<std::vector<float>> images;
+  std::vector<Classification> results;
+  size_t remaining = 0;  // images not yet classified (the worker counts down)
+  std::string error;     // the first failure among its runs
+  std::promise<void> done;
+};
+
+namespace {
+
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// 1, 2, 4, ... below max_batch, then max_batch itself.
+std::vector<int64_t> batch_sizes(int max_batch) {
+  std::vector<int64_t> sizes;
+  for (int64_t b = 1; b < max_batch; b *= 2) sizes.push_back(b);
+  sizes.push_back(max_batch);
+  return sizes;
+}
+
+}  // namespace
+
+BatchedClassifier::BatchedClassifier(Context& ctx, std::unique_ptr<Model> prototype, int side,
+                                     BatchingOptions options)
+    : ctx_(ctx), side_(side), options_(options) {
+  ASLNET_CHECK(options_.max_batch >= 1) << "the largest batch must be at least 1, not " << options_.max_batch;
+  ASLNET_CHECK(options_.window_ms >= 0) << "the batching window must not be negative";
+  const std::vector<int64_t> sizes = batch_sizes(options_.max_batch);
+  for (const int64_t batch : sizes) {
+    std::unique_ptr<Model> model;
+    if (batch == sizes.back()) {
+      model = std::move(prototype);
+    } else {
+      model = make_model(prototype->info(), prototype->compute_dtype(), prototype->device());
+      model->copy_weights_from(*prototype);
+    }
+    model->setup(ctx_, batch, side_, side_);
+    models_.push_back(std::move(model));
+    inputs_.push_back(Tensor::zeros(Shape{batch, side_, side_, 3}, DType::F32));
+  }
+  worker_ = std::thread([this] { worker(); });
+}
+
+BatchedClassifier::~BatchedClassifier() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  arrived_.notify_all();
+  worker_.join();
+  // Whatever still waits is answered with an error rather than left hanging.
+  for (Pending& p : queue_) {
+    if (p.request->error.empty()) p.request->error = "the server is shutting down";
+    if (--p.request->remaining == 0) p.request->done.set_value();
+  }
+}
+
+std::vector<Classification> BatchedClassifier::classify(std::vector<std::vector<float>> images) {
+  if (images.empty()) return {};
+  const size_t values = size_t(side_) * size_t(side_) * 3;
+  for (const auto& image : images)
+    ASLNET_CHECK(image.size() == values) << "an input image has " << image.size() << " values, not " << values;
+  auto request = std::make_shared<Request>();
+  request->images = std::move(images);
+  request->results.resize(request->images.size());
+  request->remaining = request->images.size();
+  std::future<void> done = request->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ASLNET_CHECK(!stopping_) << "the server is shutting down";
+    const Clock::time_point now = Clock::now();
+    for (size_t i = 0; i < request->images.size(); ++i) queue_.push_back({request, i, now});
+  }
+  arrived_.notify_one();
+  done.wait();
+  ASLNET_CHECK(request->error.empty()) << request->error;
+  return std::move(request->results);
+}
+
+ServingStats BatchedClassifier::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+std::vector<BatchedClassifier::Pending> BatchedClassifier::take_batch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  arrived_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  if (stopping_) return {};
+  const size_t most = size_t(options_.max_batch);
+  if (options_.enabled && options_.window_ms > 0) {
+    // The window starts when the oldest image arrived, so an image waits at most window_ms for company.
+    const auto deadline = queue_.front().arrived + std::chrono::duration_cast<Clock::duration>(
+                                                       std::chrono::duration<double, std::milli>(options_.window_ms));
+    arrived_.wait_until(lock, deadline, [&] { return stopping_ || queue_.size() >= most; });
+    if (stopping_) return {};
+  }
+  std::vector<Pending> batch;
+  const Request* first = queue_.front().request.get();
+  while (!queue_.empty() && batch.size() < most) {
+    // Without batching, a run holds the images of one request only.
+    if (!options_.enabled && queue_.front().request.get() != first) break;
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return batch;
+}
+
+Model& BatchedClassifier::model_for(int64_t rows, Tensor*& input) {
+  for (size_t i = 0; i < models_.size(); ++i) {
+    if (models_[i]->input_shape()[0] >= rows) {
+      input = &inputs_[i];
+      return *models_[i];
+    }
+  }
+  ASLNET_CHECK(false) << "no model holds a batch of " << rows;
+  return *models_.back();
+}
+
+void BatchedClassifier::run_batch(std::vector<Pending>& batch) {
+  const Clock::time_point start = Clock::now();
+  const int64_t rows = int64_t(batch.size());
+  std::string error;
+  std::vector<std::vector<double>> probabilities;
+  try {
+    Tensor* input = nullptr;
+    Model& model = model_for(rows, input);
+    const size_t values = size_t(side_) * size_t(side_) * 3;
+    float* dst = input->data<float>();
+    for (size_t i = 0; i < batch.size(); ++i)
+      std::memcpy(dst + i * values, batch[i].request->images[batch[i].index].data(), values * sizeof(float));
+    // The rows beyond this batch are zeroed: inference rows are independent, but stale images would
+    // make a run depend on the one before.
+    std::fill(dst + batch.size() * values, dst + input->numel(), 0.0f);
+    const Tensor on_device = ctx_.device().is_cuda() ? input->to(ctx_.device()) : *input;
+    probabilities = softmax_rows(model.forward(ctx_, on_device, /*training=*/false), rows);
+  } catch (const std::exception& e) {
+    error = std::string("the model failed: ") + e.what();
+  }
+  const Clock::time_point end = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.images += rows;
+    stats_.runs += 1;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Request& request = *batch[i].request;
+    if (!error.empty()) {
+      if (request.error.empty()) request.error = error;
+    } else {
+      Classification& c = request.results[batch[i].index];
+      c.probabilities = std::move(probabilities[i]);
+      c.batch = int(rows);
+      c.queue_ms = ms_between(batch[i].arrived, start);
+      c.model_ms = ms_between(start, end);
+    }
+    if (--request.remaining == 0) request.done.set_value();
+  }
+}
+
+void BatchedClassifier::worker() {
+  for (;;) {
+    std::vector<Pending> batch = take_batch();
+    if (batch.empty()) return;
+    run_batch(batch);
+  }
+}
+
+}  // namespace aslnet::serve

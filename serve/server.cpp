@@ -1,0 +1,349 @@
+#include "serve/server.h"
+
+#include <fmt/core.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "data/transforms.h"
+#include "models/inference_model.h"
+#include "serve/batcher.h"
+#include "serve/image_input.h"
+#include "serve/page_html.h"
+#include "serve/sessions.h"
+#include "translate/speech.h"
+#include "translate/wav.h"
+
+namespace aslnet::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr size_t kMaxSpeechCharacters = 200;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Every error is one line of JSON: {"error": "..."}.
+void answer_error(httplib::Response& res, int status, std::string message) {
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  res.status = status;
+  res.set_content(json{{"error", message}}.dump(), "application/json");
+}
+
+void answer_json(httplib::Response& res, const json& body) { res.set_content(body.dump(), "application/json"); }
+
+// The routes and the methods they answer; anything else is a 404, or a 405 on a known path.
+struct Route {
+  const char* path;
+  const char* method;
+};
+constexpr Route kRoutes[] = {{"/", "GET"},           {"/healthz", "GET"},
+                             {"/predict", "POST"},   {"/translate", "POST"},
+                             {"/translate/reset", "POST"}, {"/speech", "GET"}};
+
+// The integer value of a query parameter, or `fallback` when absent; BadInput when it is not an integer.
+int int_param(const httplib::Request& req, const char* name, int fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) throw BadInput(400, fmt::format("{}={} is not an integer", name, text));
+  return value;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServeOptions options;
+  Context ctx;
+  InferenceModel model;  // its network moves into the classifier; the metadata stays
+  std::unique_ptr<BatchedClassifier> classifier;
+  SessionStore sessions;
+  httplib::Server http;
+  Clock::time_point started = Clock::now();
+  std::atomic<int64_t> requests{0};
+  int port = -1;
+
+  explicit Impl(const ServeOptions& o)
+      : options(o), ctx(inference_device(o.device)), sessions({o.decoder, o.max_sessions, o.session_idle_s}) {
+    ASLNET_CHECK(o.max_batch >= 1 && o.max_batch <= 1024) << "--max-batch must be in 1..1024, not " << o.max_batch;
+    ASLNET_CHECK(o.batch_window_ms >= 0 && o.batch_window_ms <= 1000)
+        << "--batch-window-ms must be in 0..1000, not " << o.batch_window_ms;
+    ASLNET_CHECK(o.max_body_bytes >= 1024) << "--max-body-mb is too small";
+    ASLNET_CHECK(o.max_pixels >= 1) << "--max-megapixels must be positive";
+    ASLNET_CHECK(o.max_frames >= 1) << "--max-frames must be at least 1";
+    ASLNET_CHECK(o.http_threads >= 1) << "--http-threads must be at least 1";
+    model = load_for_inference(ctx, o.checkpoint, /*batch=*/0);  // set up per batch size by the classifier
+    classifier = std::make_unique<BatchedClassifier>(ctx, std::move(model.model), model.image_size,
+                                                     BatchingOptions{o.batching, o.max_batch, o.batch_window_ms});
+    warm_up();
+    routes();
+  }
+
+  // One run of every batch size before the first request: cuDNN's first calls, and the CPU's first
+  // touch of every buffer, stay out of the users' latencies.
+  void warm_up() {
+    const size_t values = size_t(model.image_size) * size_t(model.image_size) * 3;
+    for (int batch = 1; batch <= options.max_batch; batch *= 2)
+      classifier->classify(std::vector<std::vector<float>>(size_t(batch), std::vector<float>(values, 0.0f)));
+    classifier->classify(std::vector<std::vector<float>>(size_t(options.max_batch), std::vector<float>(values, 0.0f)));
+  }
+
+  // Decoded, resized and normalised, on the calling (HTTP) thread.
+  std::vector<float> prepare(const std::string& bytes, const std::string& name) {
+    thread_local JpegDecoder jpeg;
+    const int side = model.image_size;
+    const Image decoded = decode_upload(jpeg, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                                        options.max_pixels, min_decode_side(side, /*train=*/false), name);
+    std::vector<float> input(size_t(side) * size_t(side) * 3);
+    normalize_into(eval_transform(decoded, side), model.norm, DType::F32, input.data());
+    return input;
+  }
+
+  // The image of a /predict body: the raw bytes, or a multipart field `image`.
+  static const std::string& predict_body(const httplib::Request& req) {
+    if (!req.is_multipart_form_data()) return req.body;
+    const auto it = req.files.find("image");
+    if (it == req.files.end()) throw BadInput(400, "the multipart body has no file field named image");
+    return it->second.content;
+  }
+
+  // The frames of a /translate body in order: the multipart fields `frame`, or the raw body as one.
+  static std::vector<const std::string*> translate_frames(const httplib::Request& req) {
+    std::vector<const std::string*> frames;
+    if (!req.is_multipart_form_data()) {
+      frames.push_back(&req.body);
+      return frames;
+    }
+    const auto [first, last] = req.files.equal_range("frame");
+    for (auto it = first; it != last; ++it) frames.push_back(&it->second.content);
+    if (frames.empty()) throw BadInput(400, "the multipart body has no file field named frame");
+    return frames;
+  }
+
+  json top_classes(const std::vector<double>& probabilities, int k) const {
+    std::vector<size_t> order(probabilities.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](size_t a, size_t b) { return probabilities[a] > probabilities[b]; });
+    json top = json::array();
+    for (int j = 0; j < k; ++j)
+      top.push_back({{"class", model.classes[order[size_t(j)]]}, {"probability", probabilities[order[size_t(j)]]}});
+    return top;
+  }
+
+  void predict(const httplib::Request& req, httplib::Response& res) {
+    const Clock::time_point start = Clock::now();
+    const int k = int_param(req, "top_k", 5);
+    if (k < 1 || k > int(model.classes.size()))
+      throw BadInput(400, fmt::format("top_k must be in 1..{}, not {}", model.classes.size(), k));
+    std::vector<std::vector<float>> inputs;
+    inputs.push_back(prepare(predict_body(req), "the image"));
+    const double decode_ms = ms_since(start);
+    const Classification c = classifier->classify(std::move(inputs))[0];
+    answer_json(res, {{"top", top_classes(c.probabilities, k)},
+                      {"batch", c.batch},
+                      {"timing_ms",
+                       {{"decode", decode_ms}, {"queue", c.queue_ms}, {"model", c.model_ms}, {"total", ms_since(start)}}}});
+  }
+
+  void translate(const httplib::Request& req, httplib::Response& res) {
+    const Clock::time_point start = Clock::now();
+    const std::string session = req.has_param("session") ? req.get_param_value("session") : "";
+    if (req.has_param("session") && !SessionStore::valid_id(session))
+      throw BadInput(400, "session must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -");
+    const std::vector<const std::string*> frames = translate_frames(req);
+    if (int(frames.size()) > options.max_frames)
+      throw BadInput(413, fmt::format("{} frames in one request; the limit is {}", frames.size(), options.max_frames));
+
+    // Unreadable frames are reported and break a hold, as in aslnet translate; the request fails only
+    // when none can be read (with the first frame's reason).
+    std::vector<std::vector<float>> inputs;
+    std::vector<std::string> errors(frames.size());
+    std::optional<BadInput> first_error;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      try {
+        inputs.push_back(prepare(*frames[i], frames.size() == 1 ? "the frame" : fmt::format("frame {}", i + 1)));
+      } catch (const BadInput& e) {
+        errors[i] = e.what();
+        if (!first_error) first_error = e;
+      }
+    }
+    if (inputs.empty()) throw *first_error;
+    const double decode_ms = ms_since(start);
+    const std::vector<Classification> classified = classifier->classify(std::move(inputs));
+
+    json per_frame = json::array();
+    auto decode = [&](SignDecoder& decoder) {
+      size_t next = 0;
+      for (size_t i = 0; i < frames.size(); ++i) {
+        if (!errors[i].empty()) {
+          decoder.push_unreadable();
+          per_frame.push_back({{"error", errors[i]}});
+          continue;
+        }
+        const std::vector<double>& p = classified[next++].probabilities;
+        const size_t top = size_t(std::max_element(p.begin(), p.end()) - p.begin());
+        const FrameOutcome outcome = decoder.push(model.classes[top], p[top]);
+        json entry{{"top", model.classes[top]}, {"confidence", p[top]}};
+        if (outcome.emitted) entry["emitted"] = outcome.sign;
+        per_frame.push_back(entry);
+      }
+      return decoder.text();
+    };
+    std::string text;
+    if (session.empty()) {
+      SignDecoder decoder(options.decoder);
+      text = decode(decoder);
+    } else {
+      sessions.with_decoder(session, [&](SignDecoder& decoder) { text = decode(decoder); });
+    }
+    json body{{"text", text},
+              {"frames", per_frame},
+              {"batch", classified.front().batch},
+              {"timing_ms",
+               {{"decode", decode_ms},
+                {"queue", classified.front().queue_ms},
+                {"model", classified.front().model_ms},
+                {"total", ms_since(start)}}}};
+    if (!session.empty()) body["session"] = session;
+    answer_json(res, body);
+  }
+
+  void reset(const httplib::Request& req, httplib::Response& res) {
+    const std::string session = req.has_param("session") ? req.get_param_value("session") : "";
+    if (!SessionStore::valid_id(session))
+      throw BadInput(400, "session must be given: 8 to 64 characters of A-Z, a-z, 0-9, _ and -");
+    sessions.reset(session);
+    answer_json(res, {{"text", ""}, {"session", session}});
+  }
+
+  void speech(const httplib::Request& req, httplib::Response& res) {
+    const std::string text = req.has_param("text") ? req.get_param_value("text") : "";
+    if (text.empty() || text.size() > kMaxSpeechCharacters)
+      throw BadInput(400, fmt::format("text must be 1 to {} characters, not {}", kMaxSpeechCharacters, text.size()));
+    const std::vector<uint8_t> wav = encode_wav(synthesize_speech(text, {options.voice, options.rate}));
+    res.set_content(std::string(wav.begin(), wav.end()), "audio/wav");
+  }
+
+  void health(httplib::Response& res) {
+    const ServingStats stats = classifier->stats();
+    answer_json(res, {{"status", "ok"},
+                      {"arch", model.meta.model.arch},
+                      {"image_size", model.image_size},
+                      {"classes", model.classes},
+                      {"device", ctx.device().is_cuda() ? "cuda:0" : "cpu"},
+                      {"batching",
+                       {{"enabled", options.batching},
+                        {"max_batch", options.max_batch},
+                        {"window_ms", options.batch_window_ms},
+                        {"mean_batch", stats.mean_batch()}}},
+                      {"requests", requests.load()},
+                      {"uptime_s", std::chrono::duration<double>(Clock::now() - started).count()}});
+  }
+
+  // Runs a handler, turning BadInput into its 4xx and anything else into a 500; both one-line JSON.
+  template <class Handler>
+  httplib::Server::Handler guarded(Handler handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      ++requests;
+      try {
+        handler(req, res);
+      } catch (const BadInput& e) {
+        answer_error(res, e.status(), e.what());
+      } catch (const std::exception& e) {
+        answer_error(res, 500, e.what());
+      }
+    };
+  }
+
+  void routes() {
+    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
+    http.set_payload_max_length(size_t(options.max_body_bytes));
+    http.set_keep_alive_max_count(1000);
+    // Wrong methods and unknown paths are answered before routing, so every 4xx has a JSON body.
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      const bool head_of_get = req.method == "HEAD";
+      for (const Route& r : kRoutes) {
+        if (req.path != r.path) continue;
+        if (req.method == r.method || (head_of_get && std::string(r.method) == "GET"))
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_header("Allow", r.method);
+        answer_error(res, 405, fmt::format("{} answers {} only, not {}", r.path, r.method, req.method));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      answer_error(res, 404, fmt::format("no such path: {}", req.path));
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    // Errors httplib raises itself (a body over the limit: 413; a malformed request: 400) get a JSON
+    // body too; the handlers' own errors already have one.
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      std::string message = fmt::format("HTTP {}", res.status);
+      if (res.status == 413)
+        message = fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes);
+      else if (res.status == 400)
+        message = "the request could not be read (a POST needs a body with a Content-Length)";
+      answer_error(res, res.status, message);
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+      ++requests;
+      res.set_content(page_html(), "text/html; charset=utf-8");
+    });
+    http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { health(res); }));
+    http.Post("/predict", guarded([this](const httplib::Request& req, httplib::Response& res) { predict(req, res); }));
+    http.Post("/translate",
+              guarded([this](const httplib::Request& req, httplib::Response& res) { translate(req, res); }));
+    http.Post("/translate/reset",
+              guarded([this](const httplib::Request& req, httplib::Response& res) { reset(req, res); }));
+    http.Get("/speech", guarded([this](const httplib::Request& req, httplib::Response& res) { speech(req, res); }));
+  }
+};
+
+Server::Server(const ServeOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+
+Server::~Server() = default;
+
+int Server::bind() {
+  const ServeOptions& o = impl_->options;
+  ASLNET_CHECK(o.port >= 0 && o.port <= 65535) << "--port must be in 0..65535, not " << o.port;
+  if (o.port == 0) {
+    impl_->port = impl_->http.bind_to_any_port(o.host);
+  } else {
+    impl_->port = impl_->http.bind_to_port(o.host, o.port) ? o.port : -1;
+  }
+  ASLNET_CHECK(impl_->port > 0) << "cannot listen on " << o.host << ":" << o.port
+                                << " (is the port in use, or the host not an address of this machine?)";
+  return impl_->port;
+}
+
+void Server::run() {
+  ASLNET_CHECK(impl_->port > 0) << "Server::run before bind";
+  impl_->http.listen_after_bind();
+}
+
+void Server::stop() { impl_->http.stop(); }
+
+std::string Server::describe() const {
+  const Impl& s = *impl_;
+  const std::string batching =
+      s.options.batching ? fmt::format("batching up to {} in {} ms", s.options.max_batch, s.options.batch_window_ms)
+                         : "no batching";
+  return fmt::format("listening on http://{}:{} ({} at {} px, {}, {})", s.options.host, s.port, s.model.meta.model.arch,
+                     s.model.image_size, s.ctx.device().is_cuda() ? "cuda:0" : "cpu", batching);
+}
+
+}  // namespace aslnet::serve
