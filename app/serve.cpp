@@ -75,6 +75,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--port", o.port, "the port (0: any free port, printed when ready)")->check(CLI::Range(0, 65535));
   cmd->add_option("--device", o.device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_flag("--tf32", o.allow_tf32, "GPU: TF32 tensor-core math (faster; probabilities agree to about 1e-3)");
   cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--http-threads", o.http_threads, "threads that answer connections (and decode images)")
       ->check(CLI::Range(1, 1024));

@@ -49,6 +49,9 @@ BatchedClassifier::BatchedClassifier(Context& ctx, std::unique_ptr<Model> protot
     model->setup(ctx_, batch, side_, side_);
     models_.push_back(std::move(model));
     inputs_.push_back(Tensor::zeros(Shape{batch, side_, side_, 3}, DType::F32));
+    // Allocated once: a cudaMalloc per request would synchronise the device on every request.
+    if (ctx_.device().is_cuda())
+      device_inputs_.push_back(Tensor::zeros(Shape{batch, side_, side_, 3}, DType::F32, ctx_.device()));
   }
   worker_ = std::thread([this] { worker(); });
 }
@@ -117,15 +120,11 @@ std::vector<BatchedClassifier::Pending> BatchedClassifier::take_batch() {
   return batch;
 }
 
-Model& BatchedClassifier::model_for(int64_t rows, Tensor*& input) {
-  for (size_t i = 0; i < models_.size(); ++i) {
-    if (models_[i]->input_shape()[0] >= rows) {
-      input = &inputs_[i];
-      return *models_[i];
-    }
-  }
+size_t BatchedClassifier::model_for(int64_t rows) const {
+  for (size_t i = 0; i < models_.size(); ++i)
+    if (models_[i]->input_shape()[0] >= rows) return i;
   ASLNET_CHECK(false) << "no model holds a batch of " << rows;
-  return *models_.back();
+  return models_.size() - 1;
 }
 
 void BatchedClassifier::run_batch(std::vector<Pending>& batch) {
@@ -134,17 +133,18 @@ void BatchedClassifier::run_batch(std::vector<Pending>& batch) {
   std::string error;
   std::vector<std::vector<double>> probabilities;
   try {
-    Tensor* input = nullptr;
-    Model& model = model_for(rows, input);
+    const size_t which = model_for(rows);
+    Tensor& input = inputs_[which];
     const size_t values = size_t(side_) * size_t(side_) * 3;
-    float* dst = input->data<float>();
+    float* dst = input.data<float>();
     for (size_t i = 0; i < batch.size(); ++i)
       std::memcpy(dst + i * values, batch[i].request->images[batch[i].index].data(), values * sizeof(float));
     // The rows beyond this batch are zeroed: inference rows are independent, but stale images would
     // make a run depend on the one before.
-    std::fill(dst + batch.size() * values, dst + input->numel(), 0.0f);
-    const Tensor on_device = ctx_.device().is_cuda() ? input->to(ctx_.device()) : *input;
-    probabilities = softmax_rows(model.forward(ctx_, on_device, /*training=*/false), rows);
+    std::fill(dst + batch.size() * values, dst + input.numel(), 0.0f);
+    if (ctx_.device().is_cuda()) device_inputs_[which].copy_from(input);
+    const Tensor& model_input = ctx_.device().is_cuda() ? device_inputs_[which] : input;
+    probabilities = softmax_rows(models_[which]->forward(ctx_, model_input, /*training=*/false), rows);
   } catch (const std::exception& e) {
     error = std::string("the model failed: ") + e.what();
   }

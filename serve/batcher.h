@@ -73,13 +73,14 @@ class BatchedClassifier {
   // The next batch to run; empty when stopping.
   std::vector<Pending> take_batch();
   void run_batch(std::vector<Pending>& batch);
-  Model& model_for(int64_t rows, Tensor*& input);
+  size_t model_for(int64_t rows) const;
 
   Context& ctx_;
   int side_;
   BatchingOptions options_;
   std::vector<std::unique_ptr<Model>> models_;  // batch sizes 1, 2, 4, ..., max_batch
   std::vector<Tensor> inputs_;                  // a host input per model
+  std::vector<Tensor> device_inputs_;           // and its copy on the GPU (none on the CPU)
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
   std::deque<Pending> queue_;

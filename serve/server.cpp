@@ -85,6 +85,10 @@ struct Server::Impl {
     ASLNET_CHECK(o.max_pixels >= 1) << "--max-megapixels must be positive";
     ASLNET_CHECK(o.max_frames >= 1) << "--max-frames must be at least 1";
     ASLNET_CHECK(o.http_threads >= 1) << "--http-threads must be at least 1";
+    if (o.allow_tf32) {
+      ASLNET_CHECK(ctx.device().is_cuda()) << "--tf32 needs a GPU (the CPU computes in fp32)";
+      ctx.set_allow_tf32(true);  // read by the layers at setup, below
+    }
     model = load_for_inference(ctx, o.checkpoint, /*batch=*/0);  // set up per batch size by the classifier
     classifier = std::make_unique<BatchedClassifier>(ctx, std::move(model.model), model.image_size,
                                                      BatchingOptions{o.batching, o.max_batch, o.batch_window_ms});
