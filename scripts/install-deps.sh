@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what aslnet needs from Debian 12's archive, skipping what is already there.
-# Usage: scripts/install-deps.sh [--with-torch]
-#   --with-torch  also Debian's PyTorch, torchvision and Pillow (CPU): the references of the golden and
-#                 JPEG tests and the peers of the benchmarks.
+# Usage: scripts/install-deps.sh [--with-torch] [--with-browser]
+#   --with-torch    also Debian's PyTorch, torchvision and Pillow (CPU): the references of the golden and
+#                   JPEG tests and the peers of the benchmarks.
+#   --with-browser  also Chromium, its WebDriver and selenium (with numpy and Pillow): the browser test of
+#                   aslnet serve's page (tests/e2e/serve_browser.sh).
 # The CUDA toolkit (with cuDNN and NCCL) is not in Debian's archive: it must already be in
 # /usr/local/cuda (or wherever CUDACXX / PATH's nvcc points).
 set -euo pipefail
@@ -10,9 +12,13 @@ set -euo pipefail
 # openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin openssh-client procps libespeak-ng-dev)
-if [[ "${1:-}" == "--with-torch" ]]; then
-  packages+=(python3-torch python3-torchvision python3-pil)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-torch) packages+=(python3-torch python3-torchvision python3-pil) ;;
+    --with-browser) packages+=(chromium chromium-driver python3-selenium python3-numpy python3-pil) ;;
+    *) echo "usage: scripts/install-deps.sh [--with-torch] [--with-browser] (not: $option)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
