@@ -44,6 +44,21 @@ struct CompressorHandle {
   }
 };
 
+// A failed header read or a decompression stopped half-way leaves the TurboJPEG handle mid-image, and the
+// next file decoded with it fails too (as "0x0 pixels", or "improper call to JPEG library"): after any
+// failure, the next file starts from a fresh handle.
+struct FreshHandleOnFailure {
+  void*& handle;
+  bool ok = false;
+  ~FreshHandleOnFailure() {
+    if (ok) return;
+    if (void* fresh = tjInitDecompress(); fresh != nullptr) {
+      tjDestroy(handle);
+      handle = fresh;
+    }
+  }
+};
+
 }  // namespace
 
 JpegDecoder::JpegDecoder() : handle_(tjInitDecompress()) {
@@ -54,26 +69,26 @@ JpegDecoder::~JpegDecoder() {
   if (handle_ != nullptr) tjDestroy(handle_);
 }
 
+bool JpegDecoder::dimensions(const uint8_t* data, size_t size, int& width, int& height) {
+  if (data == nullptr || size < 2 || data[0] != 0xFF || data[1] != 0xD8) return false;
+  if (size > std::numeric_limits<unsigned long>::max()) return false;
+  FreshHandleOnFailure guard{handle_};
+  int w = 0, h = 0, subsamp = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle_, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) return false;
+  guard.ok = true;
+  if (w <= 0 || h <= 0) return false;
+  width = w;
+  height = h;
+  return true;
+}
+
 Image JpegDecoder::decode(const uint8_t* data, size_t size, int min_width, int min_height, const std::string& name) {
   if (data == nullptr || size == 0) decode_error(name, "empty file, not a JPEG image");
   if (size < 2 || data[0] != 0xFF || data[1] != 0xD8)
     decode_error(name, "not a JPEG image (starts with " + leading_bytes(data, size) + ", expected ff d8)");
   if (size > std::numeric_limits<unsigned long>::max()) decode_error(name, "file too large");
 
-  // A failed header read or a decompression stopped half-way leaves the TurboJPEG handle mid-image, and
-  // the next file decoded with it fails too (as "0x0 pixels", or "improper call to JPEG library"):
-  // after any failure, the next file starts from a fresh handle.
-  struct FreshHandleOnFailure {
-    void*& handle;
-    bool ok = false;
-    ~FreshHandleOnFailure() {
-      if (ok) return;
-      if (void* fresh = tjInitDecompress(); fresh != nullptr) {
-        tjDestroy(handle);
-        handle = fresh;
-      }
-    }
-  } guard{handle_};
+  FreshHandleOnFailure guard{handle_};
 
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(handle_, data, (unsigned long)size, &width, &height, &subsamp, &colorspace) != 0)

@@ -39,6 +39,10 @@ class JpegDecoder {
   Image decode(const uint8_t* data, size_t size, int min_width = 0, int min_height = 0,
                const std::string& name = "");
   Image decode_file(const std::string& path, int min_width = 0, int min_height = 0);
+  // The width and height from the header alone (up to the first frame's SOF marker), without decoding:
+  // so that an image of too many pixels can be refused before its pixels are allocated. False when
+  // `data` is not a JPEG or its header cannot be read (truncated before the SOF, corrupt markers).
+  bool dimensions(const uint8_t* data, size_t size, int& width, int& height);
 
  private:
   void* handle_;
