@@ -1,12 +1,12 @@
 // aslnet serve --checkpoint C: the web page and the JSON API of docs/serve.md, on loopback unless
 // --host says otherwise. Ctrl-C (SIGINT) or SIGTERM stops it cleanly: requests in flight are answered.
 #include <fmt/core.h>
-#include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
-#include <ctime>
+#include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "app/commands.h"
@@ -17,6 +17,8 @@ namespace aslnet::app {
 
 namespace {
 
+volatile std::sig_atomic_t stop_signal = 0;
+
 struct ServeCommand {
   serve::ServeOptions server;
   double max_body_mb = 16, max_megapixels = 16;
@@ -24,20 +26,21 @@ struct ServeCommand {
 };
 
 void run_serve(ServeCommand c) {
+  // SIGINT and SIGTERM only raise a flag (whichever thread takes them: a handler works in every thread,
+  // where a blocked mask would have to be inherited by threads the libraries start); a watcher polls
+  // the flag and stops the server. SIGPIPE from a client that hung up is ignored.
+  struct sigaction on_stop {};
+  on_stop.sa_handler = [](int signal_number) { stop_signal = signal_number; };
+  sigemptyset(&on_stop.sa_mask);
+  sigaction(SIGINT, &on_stop, nullptr);
+  sigaction(SIGTERM, &on_stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   serve::ServeOptions& o = c.server;
   o.batching = !c.no_batching;
   o.max_body_bytes = int64_t(c.max_body_mb * 1024 * 1024);
   o.max_pixels = int64_t(c.max_megapixels * 1e6);
   if (o.cpu_threads > 0) Context::set_cpu_threads(o.cpu_threads);
-
-  // SIGINT and SIGTERM are blocked in every thread (the ones started below inherit the mask) and
-  // taken by one watcher, which stops the server; SIGPIPE from a client that hung up is ignored.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   serve::Server server(o);
   server.bind();
@@ -49,14 +52,10 @@ void run_serve(ServeCommand c) {
 
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
-    const timespec poll{0, 200'000'000};
-    while (!finished) {
-      const int signal_number = sigtimedwait(&stop_signals, nullptr, &poll);
-      if (signal_number > 0) {
-        fmt::print(stderr, "aslnet serve: {}, stopping\n", signal_number == SIGINT ? "interrupted" : "terminated");
-        server.stop();
-        return;
-      }
+    while (!finished && stop_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (stop_signal != 0) {
+      fmt::print(stderr, "aslnet serve: {}, stopping\n", stop_signal == SIGINT ? "interrupted" : "terminated");
+      server.stop();
     }
   });
   server.run();
