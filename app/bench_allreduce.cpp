@@ -223,26 +223,6 @@ void run_replica(const AllreduceOptions& o, Communicator& comm, Device device, d
   std::fflush(stdout);
 }
 
-// The process's own command line, as the shell passed it (for the JSON record).
-std::string command_line() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  std::string out, arg;
-  while (std::getline(in, arg, '\0')) {
-    const bool plain = !arg.empty() && arg.find_first_of(" \t\"'$\\") == std::string::npos;
-    out += (out.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
-  }
-  return out.empty() ? "aslnet bench allreduce" : out;
-}
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 nlohmann::ordered_json table_json(const Table& t) {
   nlohmann::ordered_json out{{"ranks", t.ranks}, {"run", t.not_run.empty()}};
   if (!t.not_run.empty()) {
@@ -269,8 +249,8 @@ void write_json(std::ofstream& out, const AllreduceOptions& o, const ProcessGrou
       {"benchmark",
        "all-reduce (average, f32), nccl-tests' definitions: algbw = bytes/time, "
        "busbw = algbw*2(n-1)/n; time averaged over the ranks"},
-      {"command", command_line()},
-      {"date", utc_now()},
+      {"command", bench_command_line("aslnet bench allreduce")},
+      {"date", bench_utc_now()},
       {"device", reference.is_cpu() ? fmt::format("cpu ({} cores)", std::thread::hardware_concurrency())
                                     : gpu_name(reference.index)},
       {"gpus_on_machine", gpu_count()},

@@ -226,19 +226,6 @@ std::string peaks_text(const DevicePeaks& p, Device device) {
                      p.tf32_tflops, p.fp32_tflops, copy);
 }
 
-// The command line this process was started with (CLI11's callbacks do not see argv).
-std::string command_line() {
-  std::ifstream file("/proc/self/cmdline", std::ios::binary);
-  std::string text;
-  for (std::string arg; std::getline(file, arg, '\0');) {
-    const bool quote = arg.empty() || arg.find_first_of(" \t'\"") != std::string::npos;
-    text += (text.empty() ? "" : " ") + (quote ? "'" + arg + "'" : arg);
-  }
-  return text.empty() ? "aslnet bench kernels" : text;
-}
-
-std::string utc_now() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))); }
-
 nlohmann::ordered_json dims_json(const Shape& s) {
   std::vector<int64_t> d;
   for (int i = 0; i < s.rank(); ++i) d.push_back(s[i]);
@@ -273,8 +260,8 @@ nlohmann::ordered_json row_json(const Row& r) {
 void write_json(const std::string& path, const KernelOptions& o, Device device, const DevicePeaks& peaks, DType dtype,
                 const std::vector<Row>& rows) {
   nlohmann::ordered_json j;
-  j["command"] = command_line();
-  j["date"] = utc_now();
+  j["command"] = bench_command_line("aslnet bench kernels");
+  j["date"] = bench_utc_now();
   j["device"] = {{"id", device.str()}, {"name", device_name(device)}};
   if (device.is_cpu()) j["device"]["threads"] = Context::cpu_threads();
   j["config"] = {{"arch", o.arch},

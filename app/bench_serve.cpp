@@ -268,7 +268,7 @@ ModeResult run_mode(const ServeBenchOptions& o, const std::vector<std::string>& 
   so.host = "127.0.0.1";
   so.port = 0;
   so.device = o.device;
-  so.cpu_threads = o.threads;  // also set for the process in run_bench_serve, as aslnet serve does
+  so.cpu_threads = o.threads;  // the Server sets them for the process
   so.batching = batching;
   so.max_batch = o.max_batch;
   so.batch_window_ms = o.batch_window_ms;
@@ -362,9 +362,7 @@ nlohmann::ordered_json mode_json(const ModeResult& r) {
 }
 
 void run_bench_serve(const ServeBenchOptions& o) {
-  // As aslnet serve does: the model's CPU threads are the process's setting, and a client that hangs
-  // up must not kill the process with SIGPIPE.
-  if (o.threads > 0) Context::set_cpu_threads(o.threads);
+  // As aslnet serve does: a client that hangs up must not kill the process with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   const fs::path out = o.out;
   fs::create_directories(out);

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "app/commands.h"
-#include "engine/core/context.h"
 #include "serve/server.h"
 
 namespace aslnet::app {
@@ -40,7 +39,6 @@ void run_serve(ServeCommand c) {
   o.batching = !c.no_batching;
   o.max_body_bytes = int64_t(c.max_body_mb * 1024 * 1024);
   o.max_pixels = int64_t(c.max_megapixels * 1e6);
-  if (o.cpu_threads > 0) Context::set_cpu_threads(o.cpu_threads);
 
   serve::Server server(o);
   server.bind();

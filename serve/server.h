@@ -17,7 +17,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (Server::bind returns it)
   std::string device = "auto";  // auto, cpu or cuda
-  int cpu_threads = 0;          // 0: all cores
+  int cpu_threads = 0;          // the CPU threads of the process (Context::set_cpu_threads); 0: all cores
   bool allow_tf32 = false;      // GPU: TF32 tensor-core math (faster; probabilities to about 1e-3)
   // Batching across requests.
   bool batching = true;

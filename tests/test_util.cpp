@@ -126,4 +126,13 @@ Tensor to_f32(const Tensor& any_float) {
 
 uint64_t fresh_seed() { return std::random_device{}(); }
 
+RgbImage random_rgb(int width, int height, Rng& rng) {
+  RgbImage image;
+  image.width = width;
+  image.height = height;
+  image.pixels.resize(size_t(width) * height * 3);
+  for (uint8_t& v : image.pixels) v = uint8_t(rng.below(256));
+  return image;
+}
+
 }  // namespace aslnet::test

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "data/raster.h"
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
 
@@ -52,6 +53,9 @@ Tensor random_f32(const Shape& shape, Rng& rng, double std = 1.0, bool bf16_exac
 // Conversions of CPU tensors between f32 and bf16 (round to nearest even).
 Tensor to_bf16(const Tensor& f32);
 Tensor to_f32(const Tensor& any_float);
+
+// A picture of uniformly random pixels.
+RgbImage random_rgb(int width, int height, Rng& rng);
 
 // A seed that differs on every run (tests draw fresh inputs), printed by the caller on failure.
 uint64_t fresh_seed();

@@ -170,15 +170,6 @@ PngSpec random_spec(int color_type, int bit_depth, bool interlaced, Rng& rng) {
   return spec;
 }
 
-RgbImage random_rgb(int width, int height, Rng& rng) {
-  RgbImage image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * height * 3);
-  for (uint8_t& v : image.pixels) v = uint8_t(rng.below(256));
-  return image;
-}
-
 // `bytes` with the IHDR chunk saying `width` x `height`, its CRC made to match: a header that lies.
 std::vector<uint8_t> with_ihdr_size(std::vector<uint8_t> bytes, uint32_t width, uint32_t height) {
   for (int i = 0; i < 4; ++i) {
@@ -206,7 +197,7 @@ TEST(PngDecode, RoundTripOfEncodePngIsExact) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
   for (int trial = 0; trial < 5; ++trial) {
-    const RgbImage picture = random_rgb(1 + int(rng.below(300)), 1 + int(rng.below(200)), rng);
+    const RgbImage picture = test::random_rgb(1 + int(rng.below(300)), 1 + int(rng.below(200)), rng);
     const std::vector<uint8_t> bytes = encode_png(picture);
     int width = 0, height = 0;
     ASSERT_TRUE(png_dimensions(bytes.data(), bytes.size(), width, height));
@@ -303,7 +294,7 @@ TEST(PngDecode, DimensionsComeFromTheHeaderAlone) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  const std::vector<uint8_t> bytes = encode_png(random_rgb(37, 23, rng));
+  const std::vector<uint8_t> bytes = encode_png(test::random_rgb(37, 23, rng));
   // The signature and the IHDR chunk, 33 bytes, are enough; one byte less is not.
   int width = 0, height = 0;
   ASSERT_TRUE(png_dimensions(bytes.data(), 33, width, height));
@@ -355,7 +346,7 @@ TEST(PngDecode, TruncatedAnywhereInTheImageDataIsADecodeError) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
   // Noise does not compress, so the IDAT chunk is most of the file and a cut lands in it.
-  const std::vector<uint8_t> bytes = encode_png(random_rgb(64, 48, rng));
+  const std::vector<uint8_t> bytes = encode_png(test::random_rgb(64, 48, rng));
   expect_decode_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + bytes.size() / 2), "half.png", "cut at half");
   // Anywhere before the end of the IDAT data: its CRC (4 bytes) and IEND (12 bytes) follow it.
   const size_t idat_end = bytes.size() - 12 - 4;
@@ -370,7 +361,7 @@ TEST(PngDecode, CorruptDataIsADecodeError) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  const std::vector<uint8_t> bytes = encode_png(random_rgb(50, 40, rng));
+  const std::vector<uint8_t> bytes = encode_png(test::random_rgb(50, 40, rng));
   // A changed byte in the image data: the chunk's CRC no longer matches.
   for (int trial = 0; trial < 10; ++trial) {
     std::vector<uint8_t> corrupt = bytes;

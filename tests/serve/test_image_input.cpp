@@ -38,15 +38,6 @@ Image photo_like(int width, int height, Rng& rng) {
   return image;
 }
 
-RgbImage random_rgb(int width, int height, Rng& rng) {
-  RgbImage image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * height * 3);
-  for (uint8_t& v : image.pixels) v = uint8_t(rng.below(256));
-  return image;
-}
-
 // The offset of the marker ff `code` among the segments before the scan (each: ff, code, a 2-byte
 // length that counts itself, its data); the test fails when there is none.
 size_t find_marker(const Bytes& jpeg, uint8_t code) {
@@ -146,7 +137,7 @@ TEST(ImageInput, PngDecodesExactly) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  const RgbImage picture = random_rgb(1 + int(rng.below(200)), 1 + int(rng.below(200)), rng);
+  const RgbImage picture = test::random_rgb(1 + int(rng.below(200)), 1 + int(rng.below(200)), rng);
   const Bytes bytes = encode_png(picture);
   JpegDecoder jpeg;
   // min_side does not apply to PNG: it comes back whole.
@@ -238,7 +229,7 @@ TEST(ImageInput, TruncatedOrCorruptPngIs400) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  const Bytes bytes = encode_png(random_rgb(64, 64, rng));
+  const Bytes bytes = encode_png(test::random_rgb(64, 64, rng));
   JpegDecoder jpeg;
   expect_400(jpeg, cut(bytes, bytes.size() / 2), "half.png");
   expect_400(jpeg, cut(bytes, 20), "header cut.png");  // inside the IHDR: no dimensions to read
@@ -279,7 +270,7 @@ TEST(ImageInput, PixelLimitIsInclusive) {
   Rng rng(seed);
   const int width = 20 + int(rng.below(100)), height = 20 + int(rng.below(100));
   const Bytes jpeg_bytes = encode_jpeg(photo_like(width, height, rng));
-  const Bytes png_bytes = encode_png(random_rgb(width, height, rng));
+  const Bytes png_bytes = encode_png(test::random_rgb(width, height, rng));
   const int64_t pixels = int64_t(width) * height;
   JpegDecoder jpeg;
   for (const Bytes* bytes : {&jpeg_bytes, &png_bytes}) {
