@@ -70,7 +70,21 @@ BatchedClassifier::~BatchedClassifier() {
   }
 }
 
-std::vector<Classification> BatchedClassifier::classify(std::vector<std::vector<float>> images) {
+BatchedClassifier::Incoming::Incoming(BatchedClassifier& classifier) : classifier_(classifier) {
+  std::lock_guard<std::mutex> lock(classifier_.mutex_);
+  ++classifier_.incoming_;
+}
+
+BatchedClassifier::Incoming::~Incoming() {
+  {
+    std::lock_guard<std::mutex> lock(classifier_.mutex_);
+    if (!pending_) return;
+    --classifier_.incoming_;
+  }
+  classifier_.arrived_.notify_one();  // the worker may be waiting for this request only
+}
+
+std::vector<Classification> BatchedClassifier::classify(std::vector<std::vector<float>> images, Incoming* announced) {
   if (images.empty()) return {};
   const size_t values = size_t(side_) * size_t(side_) * 3;
   for (const auto& image : images)
@@ -85,6 +99,10 @@ std::vector<Classification> BatchedClassifier::classify(std::vector<std::vector<
     ASLNET_CHECK(!stopping_) << "the server is shutting down";
     const Clock::time_point now = Clock::now();
     for (size_t i = 0; i < request->images.size(); ++i) queue_.push_back({request, i, now});
+    if (announced && announced->pending_) {
+      announced->pending_ = false;
+      --incoming_;
+    }
   }
   arrived_.notify_one();
   done.wait();
@@ -103,10 +121,11 @@ std::vector<BatchedClassifier::Pending> BatchedClassifier::take_batch() {
   if (stopping_) return {};
   const size_t most = size_t(options_.max_batch);
   if (options_.enabled && options_.window_ms > 0) {
-    // The window starts when the oldest image arrived, so an image waits at most window_ms for company.
+    // The window starts when the oldest image arrived, so an image waits at most window_ms for company,
+    // and only while announced requests are still decoding theirs.
     const auto deadline = queue_.front().arrived + std::chrono::duration_cast<Clock::duration>(
                                                        std::chrono::duration<double, std::milli>(options_.window_ms));
-    arrived_.wait_until(lock, deadline, [&] { return stopping_ || queue_.size() >= most; });
+    arrived_.wait_until(lock, deadline, [&] { return stopping_ || queue_.size() >= most || incoming_ == 0; });
     if (stopping_) return {};
   }
   std::vector<Pending> batch;

@@ -4,6 +4,10 @@
 // up to `window_ms` for more (from any request) until it has `max_batch`, and runs them as one batch:
 // on a GPU one batch of 32 costs little more than one image, so concurrent users share the device.
 //
+// The window is only waited out while more images are known to be on their way: a request announces
+// itself (Incoming) before it decodes its images, and when every announced request has handed its
+// images in, the batch runs at once. A lone client so pays no window at all.
+//
 // A model's shapes are fixed at setup, so the model is set up once per batch size 1, 2, 4, ...
 // max_batch (copies of the same weights, each with its own activations); a batch runs on the smallest
 // that holds it, the rows beyond it zero. Set up everything at start: cuDNN chooses its algorithms
@@ -52,9 +56,24 @@ class BatchedClassifier {
   BatchedClassifier(const BatchedClassifier&) = delete;
   BatchedClassifier& operator=(const BatchedClassifier&) = delete;
 
+  // A request on its way: created before the request decodes its images, handed to classify() with
+  // them (or destroyed when the request fails first). While one exists, the worker waits out the window.
+  class Incoming {
+   public:
+    explicit Incoming(BatchedClassifier& classifier);
+    ~Incoming();
+    Incoming(const Incoming&) = delete;
+    Incoming& operator=(const Incoming&) = delete;
+
+   private:
+    friend class BatchedClassifier;
+    BatchedClassifier& classifier_;
+    bool pending_ = true;
+  };
+
   // Classifies images of side * side * 3 normalised floats each. Blocks until all are done; safe to
   // call from any number of threads. An Error when the model fails (the worker goes on serving).
-  std::vector<Classification> classify(std::vector<std::vector<float>> images);
+  std::vector<Classification> classify(std::vector<std::vector<float>> images, Incoming* announced = nullptr);
 
   int side() const { return side_; }
   const BatchingOptions& options() const { return options_; }
@@ -84,6 +103,7 @@ class BatchedClassifier {
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
   std::deque<Pending> queue_;
+  int incoming_ = 0;  // requests announced and not yet handed in
   bool stopping_ = false;
   ServingStats stats_;
   std::thread worker_;

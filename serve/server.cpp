@@ -159,10 +159,11 @@ struct Server::Impl {
     const int k = int_param(req, "top_k", 5);
     if (k < 1 || k > int(model.classes.size()))
       throw BadInput(400, fmt::format("top_k must be in 1..{}, not {}", model.classes.size(), k));
+    BatchedClassifier::Incoming incoming(*classifier);
     std::vector<std::vector<float>> inputs;
     inputs.push_back(prepare(predict_body(req), "the image"));
     const double decode_ms = ms_since(start);
-    const Classification c = classifier->classify(std::move(inputs))[0];
+    const Classification c = classifier->classify(std::move(inputs), &incoming)[0];
     answer_json(res, {{"top", top_classes(c.probabilities, k)},
                       {"batch", c.batch},
                       {"timing_ms",
@@ -180,6 +181,7 @@ struct Server::Impl {
 
     // Unreadable frames are reported and break a hold, as in aslnet translate; the request fails only
     // when none can be read (with the first frame's reason).
+    BatchedClassifier::Incoming incoming(*classifier);
     std::vector<std::vector<float>> inputs;
     std::vector<std::string> errors(frames.size());
     std::optional<BadInput> first_error;
@@ -193,7 +195,7 @@ struct Server::Impl {
     }
     if (inputs.empty()) throw *first_error;
     const double decode_ms = ms_since(start);
-    const std::vector<Classification> classified = classifier->classify(std::move(inputs));
+    const std::vector<Classification> classified = classifier->classify(std::move(inputs), &incoming);
 
     json per_frame = json::array();
     auto decode = [&](SignDecoder& decoder) {

@@ -2,6 +2,8 @@
 // probabilities as the model run on each image alone; batches hold what the options say.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <latch>
 #include <thread>
 
 #include "engine/evaluate.h"
@@ -49,6 +51,8 @@ struct Fixture {
 
 // `clients` threads each classify `per_client` random images at once; every answer is checked against
 // the model alone. Returns the batch sizes seen.
+// Each client announces its request (as the server does before decoding), and all announce before any
+// hands its images in.
 std::vector<int> check_concurrent(Fixture& f, BatchedClassifier& classifier, int clients, int per_client,
                                   double tolerance) {
   std::vector<std::vector<std::vector<float>>> images(static_cast<size_t>(clients));
@@ -56,8 +60,13 @@ std::vector<int> check_concurrent(Fixture& f, BatchedClassifier& classifier, int
     for (int i = 0; i < per_client; ++i) mine.push_back(random_image(f.rng));
   std::vector<std::vector<Classification>> answers(static_cast<size_t>(clients));
   std::vector<std::thread> threads;
+  std::latch all_announced(clients);
   for (int c = 0; c < clients; ++c)
-    threads.emplace_back([&, c] { answers[size_t(c)] = classifier.classify(images[size_t(c)]); });
+    threads.emplace_back([&, c] {
+      BatchedClassifier::Incoming incoming(classifier);
+      all_announced.arrive_and_wait();
+      answers[size_t(c)] = classifier.classify(images[size_t(c)], &incoming);
+    });
   for (auto& t : threads) t.join();
   std::vector<int> batches;
   for (int c = 0; c < clients; ++c) {
@@ -76,12 +85,36 @@ std::vector<int> check_concurrent(Fixture& f, BatchedClassifier& classifier, int
 
 TEST(BatchedClassifier, ConcurrentRequestsShareBatchesAndMatchTheModelAlone) {
   Fixture f(Device::cpu());
-  // A long window so that the eight clients surely meet.
-  auto classifier = f.classifier({true, 16, 200.0});
+  // A window long enough for all eight announced clients to hand their images in.
+  auto classifier = f.classifier({true, 16, 2000.0});
   const std::vector<int> batches = check_concurrent(f, *classifier, 8, 3, 1e-5);
   EXPECT_GT(*std::max_element(batches.begin(), batches.end()), 3) << "no batch mixed requests";
   for (int b : batches) EXPECT_LE(b, 16);
   EXPECT_GT(classifier->stats().mean_batch(), 3.0);
+}
+
+TEST(BatchedClassifier, TheWindowIsWaitedOnlyWhileAnnouncedRequestsAreOnTheirWay) {
+  Fixture f(Device::cpu());
+  auto classifier = f.classifier({true, 16, 3000.0});
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  // Alone (nothing else announced): no wait for the 3 s window.
+  Clock::time_point start = Clock::now();
+  EXPECT_EQ(classifier->classify({random_image(f.rng)}).size(), 1u);
+  EXPECT_LT(seconds_since(start), 1.5);
+  // Another request announced: the window is waited out until it arrives (here: until it gives up,
+  // as a request whose image cannot be decoded does).
+  start = Clock::now();
+  std::thread other([&] {
+    BatchedClassifier::Incoming incoming(*classifier);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(classifier->classify({random_image(f.rng)}).size(), 1u);
+  other.join();
+  const double waited = seconds_since(start);
+  EXPECT_GT(waited, 0.25) << "ran before the announced request gave up";
+  EXPECT_LT(waited, 1.5) << "waited out the whole window although no request was on its way";
 }
 
 TEST(BatchedClassifier, WithoutBatchingEachRunHoldsOneRequest) {
