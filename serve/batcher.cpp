@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/core/cuda_check.h"
 #include "engine/evaluate.h"
 #include "models/resnet.h"
 
@@ -189,6 +190,8 @@ void BatchedClassifier::run_batch(std::vector<Pending>& batch) {
 }
 
 void BatchedClassifier::worker() {
+  // The current device is per thread: this one runs the model, so it must be the model's.
+  if (ctx_.device().is_cuda()) CUDA_CHECK(cudaSetDevice(ctx_.device().index));
   for (;;) {
     std::vector<Pending> batch = take_batch();
     if (batch.empty()) return;
