@@ -4,7 +4,8 @@
 # every GPU test (tests whose names contain Cuda, CUDA, Gpu or GPU) with ASLNET_REQUIRE_GPU=1, then the
 # standard GPU benchmarks (bench/gpu_train_step against torchvision; the replication benchmarks
 # `aslnet bench allreduce` and bench/replication_step, short runs; `aslnet bench kernels` and
-# `aslnet bench train` per GPU count, the seed's experiment when its data travelled in .devdata/), and
+# `aslnet bench train` per GPU count, the seed's experiment when its data travelled in .devdata/;
+# `aslnet bench serve` with and without batching), and
 # writes bench/results/<date>-<device>.md. Files written in the repository there do not come back, so
 # the results file, the training chart (bench-train.png) and logs.tar.gz (every log and JSON) are also
 # copied to $OUT when it is set (3 files). The bundle is unpacked into /tmp/aslnet-devbundle
@@ -253,9 +254,15 @@ if [[ $run_bench == 1 ]]; then
     [[ -d $train_data ]] || "$bundle/bin/aslnet" synth --out "$train_data" --per-class 100 --size 64 --quiet
     train_args="--arch resnet18 --width 0.5 --image-size 64 --epochs 3 --batch 64"
   fi
+  # aslnet serve under load needs a checkpoint of a realistic size: one epoch of resnet50 at 128 px on
+  # synthetic hands (the weights do not matter for throughput), then 32 clients with and without batching.
+  serve_data=/tmp/gpu-check-serve-synth
+  [[ -d $serve_data ]] || "$bundle/bin/aslnet" synth --out "$serve_data" --per-class 20 --size 128 --quiet
   aslbench_configs=(
     "bench kernels --device cuda --arch resnet50 --batch 256 --image-size 224 --precision bf16 --json $logs/kernels.json"
     "bench train $train_data --gpu-counts $gpu_counts $train_args --allreduce-json $allreduce_json --out $logs/bench-train"
+    "train $serve_data --device cuda --arch resnet50 --image-size 128 --epochs 1 --batch 64 --quiet --out $logs/serve-model"
+    "bench serve --checkpoint $logs/serve-model/last.safetensors --device cuda --clients 32 --requests 4000 --out $logs/bench-serve"
   )
   for config in "${aslbench_configs[@]}"; do
     [[ $gpu_name == unknown ]] && break
@@ -352,9 +359,10 @@ results=bench/results/$(date -u +%Y-%m-%d)-$slug.md
     cat "$replication_log"
     echo '```'
     echo
-    echo "## aslnet bench kernels and aslnet bench train"
+    echo "## aslnet bench kernels, train and serve"
     echo
     [[ -f $logs/bench-train/bench-train.md ]] && { sed 's/^# /### /' "$logs/bench-train/bench-train.md"; echo; }
+    [[ -f $logs/bench-serve/bench-serve.md ]] && { sed 's/^# /### /' "$logs/bench-serve/bench-serve.md"; echo; }
     echo "Full output (each block starts with its command; the chart is bench-train.png beside this file):"
     echo
     echo '```'
