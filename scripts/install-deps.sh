@@ -11,7 +11,8 @@ set -euo pipefail
 
 # openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin openssh-client procps libespeak-ng-dev)
+  libturbojpeg0-dev zlib1g-dev libpng-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin openssh-client procps
+  libespeak-ng-dev)
 for option in "$@"; do
   case "$option" in
     --with-torch) packages+=(python3-torch python3-torchvision python3-pil) ;;
