@@ -10,8 +10,8 @@
 //
 // A model's shapes are fixed at setup, so the model is set up once per batch size 1, 2, 4, ...
 // max_batch (copies of the same weights, each with its own activations); a batch runs on the smallest
-// that holds it, the rows beyond it zero. Set up everything at start: cuDNN chooses its algorithms
-// then, not on a user's request.
+// that holds it, the rows beyond it zero. Everything is set up, and run once, at start: cuDNN chooses
+// its algorithms then, not on a user's request.
 #pragma once
 
 #include <chrono>
@@ -75,8 +75,6 @@ class BatchedClassifier {
   // call from any number of threads. An Error when the model fails (the worker goes on serving).
   std::vector<Classification> classify(std::vector<std::vector<float>> images, Incoming* announced = nullptr);
 
-  int side() const { return side_; }
-  const BatchingOptions& options() const { return options_; }
   ServingStats stats() const;
 
  private:
@@ -93,6 +91,9 @@ class BatchedClassifier {
   std::vector<Pending> take_batch();
   void run_batch(std::vector<Pending>& batch);
   size_t model_for(int64_t rows) const;
+  // The model of batch size index `which` on its host input (copied to the GPU first there): the
+  // probabilities of its first `rows` rows.
+  std::vector<std::vector<double>> run_model(size_t which, int64_t rows);
 
   Context& ctx_;
   int side_;

@@ -92,7 +92,6 @@ struct Server::Impl {
     model = load_for_inference(ctx, o.checkpoint, /*batch=*/0);  // set up per batch size by the classifier
     classifier = std::make_unique<BatchedClassifier>(ctx, std::move(model.model), model.image_size,
                                                      BatchingOptions{o.batching, o.max_batch, o.batch_window_ms});
-    warm_up();
     routes();
   }
 
@@ -100,15 +99,6 @@ struct Server::Impl {
     ASLNET_CHECK(o.cpu_threads >= 0) << "--threads must not be negative";
     if (o.cpu_threads > 0) Context::set_cpu_threads(o.cpu_threads);  // before the model runs on the CPU
     return Context(inference_device(o.device));
-  }
-
-  // One run of every batch size before the first request: cuDNN's first calls, and the CPU's first
-  // touch of every buffer, stay out of the users' latencies.
-  void warm_up() {
-    const size_t values = size_t(model.image_size) * size_t(model.image_size) * 3;
-    for (int batch = 1; batch <= options.max_batch; batch *= 2)
-      classifier->classify(std::vector<std::vector<float>>(size_t(batch), std::vector<float>(values, 0.0f)));
-    classifier->classify(std::vector<std::vector<float>>(size_t(options.max_batch), std::vector<float>(values, 0.0f)));
   }
 
   // Decoded, resized and normalised, on the calling (HTTP) thread.
