@@ -17,3 +17,12 @@ skip() {
 
 # A JSON field of a one-object file, through the aslnet-independent python3 on PATH or /usr/bin/python3.
 json_field() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
+
+# The fixture's checkpoint trained on the random split (e2e.setup) and the list of photos it never
+# trained on: sets $checkpoint and $held_out_list; skips when the fixture found no data.
+use_random_split_fixture() {
+  [[ -f "$WORK/no-data" ]] && skip "real ASL data not found (see e2e.setup)"
+  checkpoint="$WORK/random/best.safetensors"
+  held_out_list="$WORK/random/validation-files.txt"
+  [[ -f $checkpoint && -f $held_out_list ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
+}

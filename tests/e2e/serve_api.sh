@@ -11,17 +11,14 @@
 # the same keep-alive connection must still answer. At the end the process must be alive, with no
 # crash on stderr, and stop cleanly (status 0) on SIGTERM.
 source "$(dirname "$0")/common.sh"
-[[ -f "$WORK/no-data" ]] && skip "real ASL data not found (see e2e.setup)"
+use_random_split_fixture
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
-run="$WORK/random"
-checkpoint="$run/best.safetensors"
-[[ -f $checkpoint && -f $run/validation-files.txt ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
 work="$WORK-serve-api"
 rm -rf "$work" && mkdir -p "$work"
 
 # Held-out photos the checkpoint reads right with a margin (so that the server's decode path, or a PNG
 # of the same pixels, gives the same letter), by class.
-"$ASLNET" predict "$checkpoint" $(cat "$run/validation-files.txt") --json > "$work/predictions.json"
+"$ASLNET" predict "$checkpoint" $(cat "$held_out_list") --json > "$work/predictions.json"
 
 server_pid=
 trap '[[ -n $server_pid ]] && kill "$server_pid" 2> /dev/null; true' EXIT

@@ -20,7 +20,7 @@ if [[ -z "${ASLNET_SERVE_BROWSER_TIMED:-}" ]]; then
   export ASLNET_SERVE_BROWSER_TIMED=1
   exec timeout -k 10 420 "$0" "$@"
 fi
-[[ -f "$WORK/no-data" ]] && skip "real ASL data not found (see e2e.setup)"
+use_random_split_fixture
 py=/usr/bin/python3
 [[ -x $py ]] || skip "no /usr/bin/python3"
 for tool in /usr/bin/chromium /usr/bin/chromedriver; do
@@ -29,9 +29,6 @@ done
 "$py" -c "import selenium, numpy, PIL" 2> /dev/null ||
   skip "/usr/bin/python3 lacks selenium, numpy or PIL (scripts/install-deps.sh --with-torch --with-browser)"
 here=$(cd "$(dirname "$0")" && pwd)
-run="$WORK/random"
-checkpoint="$run/best.safetensors"
-[[ -f $checkpoint && -f $run/validation-files.txt ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
 work="$WORK-serve-browser"
 rm -rf "$work" && mkdir -p "$work"
 began=$SECONDS
@@ -40,7 +37,7 @@ began=$SECONDS
 word=HELLO
 signs=(H E L nothing L O space)
 photo_class=Y
-mapfile -t held_out < <(grep -E "/(H|E|L|O|nothing|space|$photo_class)/[^/]*$" "$run/validation-files.txt")
+mapfile -t held_out < <(grep -E "/(H|E|L|O|nothing|space|$photo_class)/[^/]*$" "$held_out_list")
 timeout 120 "$ASLNET" predict "$checkpoint" "${held_out[@]}" --json --top-k 1 > "$work/predictions.json"
 "$py" "$here/serve_browser.py" pick "$work/predictions.json" H E L O nothing space "$photo_class" > "$work/picked.txt"
 cat "$work/picked.txt"

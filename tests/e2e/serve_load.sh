@@ -7,10 +7,8 @@
 # carry the record's device, date and command, and the Markdown its table. Then a run with an
 # unreadable --images folder stops with a one-line error. About 20 s on 2 cores.
 source "$(dirname "$0")/common.sh"
-[[ -f "$WORK/no-data" ]] && skip "real ASL data not found (see e2e.setup)"
+use_random_split_fixture
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
-checkpoint="$WORK/random/best.safetensors"
-[[ -f $checkpoint ]] || { echo "the e2e fixture has no $checkpoint"; exit 1; }
 work="$WORK-serve-load"
 rm -rf "$work" && mkdir -p "$work/empty"
 

@@ -10,16 +10,13 @@
 # 99% of 200 seeds spell the phrase exactly with this fixture's checkpoint (6 frames: 70%), measured
 # by replaying the decoder on the checkpoint's predictions for every held-out photo.
 source "$(dirname "$0")/common.sh"
-[[ -f "$WORK/no-data" ]] && skip "real ASL data not found (see e2e.setup)"
+use_random_split_fixture
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
-run="$WORK/random"
-checkpoint="$run/best.safetensors"
-[[ -f $checkpoint && -f $run/validation-files.txt ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
 work="$WORK-translate"
 rm -rf "$work" && mkdir -p "$work/frames" "$work/empty"
 
 # The sequence, built from held-out photos only.
-"$py" - "$run/validation-files.txt" "$work/frames" <<'PY'
+"$py" - "$held_out_list" "$work/frames" <<'PY'
 import os, random, shutil, sys
 held_out = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 by_class = {}
