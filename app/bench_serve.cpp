@@ -71,7 +71,7 @@ struct ModeResult {
   std::string first_failure;
   double wall_s = 0, throughput = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
-  std::optional<double> mean_batch;          // /predict answers say `batch`; /translate's do not
+  std::optional<double> mean_batch;          // the mean `batch` of the answers (absent when none say it)
   std::map<std::string, double> server_ms;   // mean of each timing_ms field over the answers
   nlohmann::ordered_json server;             // GET /healthz as the server answered it
   std::string described;                     // Server::describe()
