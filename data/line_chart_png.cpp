@@ -85,12 +85,16 @@ RgbImage render_line_chart(const LineChart& chart) {
   // The y label runs down the left edge, one character under another.
   canvas.text(kMargin, top, chart.y_label, kScale, ink, /*vertical=*/true);
 
-  // Series: lines between points, a square on each point.
-  for (const auto& s : chart.series) {
-    for (size_t i = 0; i + 1 < s.x.size(); ++i)
-      canvas.line(fx(s.x[i]), fy(s.y[i]), fx(s.x[i + 1]), fy(s.y[i + 1]), s.colour, 3, s.dashed ? 8 : 0);
-    for (size_t i = 0; i < s.x.size(); ++i) canvas.fill(fx(s.x[i]) - 4, fy(s.y[i]) - 4, 9, 9, s.colour);
-  }
+  // Series: lines between points, a square on each point. Dashed series (predictions) first, so that a
+  // measured point that sits on a predicted one stays visible (the model's 1-GPU point is the measured
+  // run itself, and once hid it).
+  for (const bool dashed : {true, false})
+    for (const auto& s : chart.series) {
+      if (s.dashed != dashed) continue;
+      for (size_t i = 0; i + 1 < s.x.size(); ++i)
+        canvas.line(fx(s.x[i]), fy(s.y[i]), fx(s.x[i + 1]), fy(s.y[i + 1]), s.colour, 3, s.dashed ? 8 : 0);
+      for (size_t i = 0; i < s.x.size(); ++i) canvas.fill(fx(s.x[i]) - 4, fy(s.y[i]) - 4, 9, 9, s.colour);
+    }
   // Legend.
   int y = x_label_y + Canvas::text_height(kScale) + kMargin;
   for (const auto& s : chart.series) {

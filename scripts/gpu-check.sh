@@ -380,7 +380,7 @@ if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
   # At most 8 files come back: the results, the chart, and one archive of every log and JSON.
   cp "$results" "$OUT/"
   [[ -f $logs/bench-train/bench-train.png ]] && cp "$logs/bench-train/bench-train.png" "$OUT/"
-  tar -czf "$OUT/logs.tar.gz" -C "$logs" --exclude='bench-train/aslnet-*' --exclude='bench-train/data' . &&
+  tar -czf "$OUT/logs.tar.gz" -C "$logs" --exclude='bench-train/aslnet-*' --exclude='bench-train/data' --exclude='serve-model' . &&
     echo "gpu-check: copied the results, the chart and logs.tar.gz to \$OUT"
 fi
 

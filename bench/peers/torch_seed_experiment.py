@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """The peer of `aslnet bench train`: the seed project's experiment as a PyTorch user writes it. A
 torchvision ResNet from a random initialisation (no pretrained weights), an ImageFolder over the class
-folders, Resize to the training size (no augmentation), ImageNet normalisation, a random validation
-split (resize to size / 0.875 and centre crop, as aslnet evaluates), Adam (AdamW with --weight-decay),
+folders, no augmentation, ImageNet normalisation, a random validation split, Adam (AdamW with
+--weight-decay),
 nn.DataParallel over the first --gpus GPUs, a global batch split over them. Times the whole run and
 each epoch, and writes one JSON object to --json: total_seconds, epoch_seconds (mean over the epochs
 after the first, which warms up), images_per_second, val_accuracy.
+
+Training and validation images go through the same transform, the one aslnet uses for both without
+augmentation: resize the shorter side to size / 0.875, centre crop. (This script once trained on a
+plain Resize to the size and validated on the crop: its network then saw hands 14% larger at
+validation than in training, and reached 48% where aslnet reached 86%, on the CPU and on an H100.)
 
 The validation images are drawn with torch's generator, so they are not the same images as aslnet's
 split (same fraction, same protocol); both train every layer from scratch."""
@@ -41,16 +46,13 @@ def main():
     torch.manual_seed(a.seed)
 
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-    train_tf = transforms.Compose([transforms.Resize((a.image_size, a.image_size)), transforms.ToTensor(),
-                                   transforms.Normalize(mean, std)])
-    val_tf = transforms.Compose([transforms.Resize(int(a.image_size / 0.875)), transforms.CenterCrop(a.image_size),
-                                 transforms.ToTensor(), transforms.Normalize(mean, std)])
-    train_all = torchvision.datasets.ImageFolder(a.data, transform=train_tf)
-    val_all = torchvision.datasets.ImageFolder(a.data, transform=val_tf)
+    tf = transforms.Compose([transforms.Resize(round(a.image_size / 0.875)), transforms.CenterCrop(a.image_size),
+                             transforms.ToTensor(), transforms.Normalize(mean, std)])
+    train_all = torchvision.datasets.ImageFolder(a.data, transform=tf)
     order = torch.randperm(len(train_all), generator=torch.Generator().manual_seed(a.seed)).tolist()
     n_val = int(len(order) * a.val_fraction)
     train_set = torch.utils.data.Subset(train_all, order[n_val:])
-    val_set = torch.utils.data.Subset(val_all, order[:n_val])
+    val_set = torch.utils.data.Subset(train_all, order[:n_val])
     workers = max(1, a.threads - 1)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=a.batch, shuffle=True, drop_last=True,
                                                num_workers=workers, pin_memory=a.device == "cuda",

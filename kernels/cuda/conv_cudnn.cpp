@@ -1,7 +1,13 @@
 // Convolution on cuDNN's legacy (v7-style) convolution API: NHWC activations, KRSC filters, f32 or
 // bf16 data with fp32 accumulation. Each CudnnConv is built once per layer shape at setup: it owns the
-// descriptors, lists the algorithms cuDNN supports for the shape, and picks one per pass (timed with
-// cudnnFind*Ex, or from cudnnGet*_v7's heuristics), so a training step only launches.
+// descriptors, lists the algorithms cuDNN supports for the shape, and picks one per pass (the fastest
+// when each is timed here, or the first of cudnnGet*_v7's heuristics), so a training step only launches.
+//
+// The timing is ours, with CUDA events, not cudnnFind*Ex: cuDNN 9's Find captures a CUDA graph in
+// global capture mode, and while it does, every other thread's cudaMalloc or cudaDeviceSynchronize
+// fails with "operation not permitted when stream is capturing". Replicas sharing a GPU set up their
+// models on parallel threads, so Find made them fail (H100, cuDNN 9.19: a thread calling
+// cudaDeviceSynchronize beside a Find loop failed 552,796 times in 811,085).
 //
 // Why the legacy API: it is what every framework's convolution path has used for years, it covers
 // all the shapes of a ResNet, and it keeps the code short and readable. cuDNN 9 marks it deprecated
@@ -23,6 +29,7 @@
 
 #include "engine/core/buffer.h"
 #include "engine/core/cuda_check.h"
+#include "engine/core/cuda_handles.h"
 #include "engine/core/error.h"
 #include "kernels/conv.h"
 
@@ -214,38 +221,48 @@ struct CudnnConv::Impl {
     }
   }
 
-  // cuDNN's measured search on real (scratch) buffers: the algorithms that fit in `workspace_bytes`,
-  // fastest first. x/dx share one buffer, y/dy another and w/dw a third: each call reads two of them
-  // and writes the third, and their contents do not matter.
-  std::vector<Perf> find(cudnnHandle_t h, int pass, cudnnConvolutionDescriptor_t desc, void* xb, void* wb, void* yb,
-                         void* workspace, size_t workspace_bytes) const {
-    int max_count = 0, count = 0;
+  // One run of `pass` with `algo` on scratch buffers: x/dx share one buffer, y/dy another and w/dw a
+  // third; each call reads two of them and writes the third, and their contents do not matter.
+  cudnnStatus_t run_pass(cudnnHandle_t h, int pass, cudnnConvolutionDescriptor_t desc, int algo, void* xb, void* wb,
+                         void* yb, void* workspace, size_t workspace_bytes) const {
+    const float alpha = 1.0f, beta = 0.0f;
     switch (pass) {
-      case kForward: {
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
-        std::vector<cudnnConvolutionFwdAlgoPerf_t> r(size_t(std::max(max_count, 1)));
-        CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x.get(), xb, w.get(), wb, desc, y.get(), yb,
-                                                           int(r.size()), &count, r.data(), workspace,
-                                                           workspace_bytes));
-        return to_perf(r, count);
-      }
-      case kBackwardData: {
-        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
-        std::vector<cudnnConvolutionBwdDataAlgoPerf_t> r(size_t(std::max(max_count, 1)));
-        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w.get(), wb, y.get(), yb, desc, x.get(), xb,
-                                                                int(r.size()), &count, r.data(), workspace,
-                                                                workspace_bytes));
-        return to_perf(r, count);
-      }
-      default: {
-        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
-        std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> r(size_t(std::max(max_count, 1)));
-        CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x.get(), xb, y.get(), yb, desc, w.get(), wb,
-                                                                  int(r.size()), &count, r.data(), workspace,
-                                                                  workspace_bytes));
-        return to_perf(r, count);
-      }
+      case kForward:
+        return cudnnConvolutionForward(h, &alpha, x.get(), xb, w.get(), wb, desc, cudnnConvolutionFwdAlgo_t(algo),
+                                       workspace, workspace_bytes, &beta, y.get(), yb);
+      case kBackwardData:
+        return cudnnConvolutionBackwardData(h, &alpha, w.get(), wb, y.get(), yb, desc,
+                                            cudnnConvolutionBwdDataAlgo_t(algo), workspace, workspace_bytes, &beta,
+                                            x.get(), xb);
+      default:
+        return cudnnConvolutionBackwardFilter(h, &alpha, x.get(), xb, y.get(), yb, desc,
+                                              cudnnConvolutionBwdFilterAlgo_t(algo), workspace, workspace_bytes,
+                                              &beta, w.get(), wb);
     }
+  }
+
+  // Milliseconds of one run of `c` (the best of kTimedRuns after a warm-up run), or a negative value
+  // if cuDNN refuses to run it.
+  double time_candidate(cudnnHandle_t h, cudaStream_t stream, int pass, const Candidate& c, void* xb, void* wb,
+                        void* yb, void* workspace, size_t workspace_bytes) const {
+    constexpr int kTimedRuns = 3;
+    ConvDesc desc;
+    set_conv(desc.get(), c.math);
+    if (run_pass(h, pass, desc.get(), c.algo, xb, wb, yb, workspace, workspace_bytes) != CUDNN_STATUS_SUCCESS)
+      return -1.0;
+    const Event start = make_event(/*timing=*/true), stop = make_event(/*timing=*/true);
+    double best = -1.0;
+    for (int i = 0; i < kTimedRuns; ++i) {
+      CUDA_CHECK(cudaEventRecord(start.get(), stream));
+      if (run_pass(h, pass, desc.get(), c.algo, xb, wb, yb, workspace, workspace_bytes) != CUDNN_STATUS_SUCCESS)
+        return -1.0;
+      CUDA_CHECK(cudaEventRecord(stop.get(), stream));
+      CUDA_CHECK(cudaEventSynchronize(stop.get()));
+      float ms = 0.0f;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+      if (best < 0.0 || ms < best) best = ms;
+    }
+    return best;
   }
 
   // Every algorithm of `pass` that cuDNN reports as supported for this shape with an acceptable math
@@ -273,8 +290,8 @@ struct CudnnConv::Impl {
     return nullptr;
   }
 
-  // The candidate set_algos would use for `algo`: the current choice if it is that algorithm (the
-  // timed search may have picked another math type than the heuristics' list), else the listed one.
+  // The candidate set_algos would use for `algo`: the current choice if it is that algorithm, else the
+  // listed one.
   const Candidate* candidate(int pass, int algo) const {
     if (chosen[size_t(pass)].algo == algo) return &chosen[size_t(pass)];
     return find_supported(pass, algo);
@@ -340,25 +357,14 @@ struct CudnnConv::Impl {
     CUDA_CHECK(cudaMemsetAsync(yb.data(), 0, y_bytes, stream));
 
     for (int pass = 0; pass < kPasses; ++pass) {
-      ConvDesc desc;
-      set_conv(desc.get(), requested_math(options));
       const Candidate* best = nullptr;
-      Candidate measured;
-      for (const Perf& p : find(h, pass, desc.get(), xb.data(), wb.data(), yb.data(), ws.data(), ws.bytes())) {
-        // Only algorithms the supported list has, so that set_algos can always come back to this one.
-        if (!usable(options, pass, p) || find_supported(pass, p.algo) == nullptr) continue;
-        // The workspace for the math type the search used (it may differ from the heuristic's).
-        ConvDesc probe;
-        set_conv(probe.get(), p.math);
-        size_t bytes = 0;
-        if (workspace_size(h, pass, probe.get(), p.algo, &bytes) != CUDNN_STATUS_SUCCESS) continue;
-        if (bytes > kMaxWorkspaceBytes) continue;
-        measured = Candidate{p.algo, p.math, bytes};
-        best = &measured;
-        break;
+      double best_ms = 0.0;
+      for (const Candidate& c : fitting[size_t(pass)]) {
+        if (c.workspace > ws.bytes()) continue;
+        const double ms = time_candidate(h, stream, pass, c, xb.data(), wb.data(), yb.data(), ws.data(), ws.bytes());
+        if (ms >= 0.0 && (best == nullptr || ms < best_ms)) best = &c, best_ms = ms;
       }
-      // The search may find nothing acceptable (every result of another math type, say): fall back to
-      // the heuristics' choice, which is known to be supported.
+      // Nothing ran (every candidate refused): the heuristics' choice, which is known to be supported.
       use(pass, best != nullptr ? *best : fitting[size_t(pass)].front());
     }
     CUDA_CHECK(cudaStreamSynchronize(stream));

@@ -89,6 +89,24 @@ TEST(LineChart, TheHighestPointIsInsideThePlot) {
   EXPECT_EQ(inside, 81);
 }
 
+TEST(LineChart, AMeasuredPointStaysVisibleOnAPredictedOne) {
+  LineChart chart = scaling_chart();
+  chart.series[0].x = {1};
+  chart.series[0].y = {195};  // the model's first point is the same run: same place
+  // The measured series listed after the model, too: the order of the list must not matter.
+  for (const bool measured_first : {true, false}) {
+    if (!measured_first) std::swap(chart.series[0], chart.series[1]);
+    const RgbImage image = render_line_chart(chart);
+    int blue = 0;  // the measured point's square, above the legend
+    for (int y = 0; y < image.height - 100; ++y)
+      for (int x = 0; x < image.width; ++x) {
+        const uint8_t* p = &image.pixels[(size_t(y) * size_t(image.width) + size_t(x)) * 3];
+        blue += p[0] == 30 && p[1] == 90 && p[2] == 200;
+      }
+    EXPECT_EQ(blue, 81) << (measured_first ? "measured listed first" : "measured listed last");
+  }
+}
+
 TEST(LineChart, MismatchedSeriesAreRefused) {
   LineChart chart = scaling_chart();
   chart.series[0].y.pop_back();
