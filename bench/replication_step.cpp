@@ -160,6 +160,9 @@ void measure_overhead(const Options& o, Device device) {
     for (auto& v : variants) {
       double t;
       if (!v.comm) {
+        // An untimed step first, as the reduced variants have: each timed block then starts with work
+        // already queued, not on an idle GPU that counts the first launches' latency.
+        rep.plain_step();
         t = rep.time_per_call(o.steps, nullptr, [&] { rep.plain_step(); });
       } else {
         // A reducer per block: it installs the model's backward hook, and the plain step must run without.
