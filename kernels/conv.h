@@ -54,7 +54,7 @@ struct ConvOptions {
   DType dtype = DType::F32;  // F32 or BF16
   bool allow_tf32 = false;   // false: CUDNN_FMA_MATH for fp32 (exact fp32 products); true: tensor-op math
   bool deterministic = false;  // only algorithms cuDNN marks deterministic
-  bool benchmark = true;       // true: time the candidates (cudnnFind*); false: heuristics only
+  bool benchmark = true;       // true: time every candidate (CUDA events); false: heuristics only
 };
 
 // One pass's algorithm, as an int so that callers need no cuDNN enums: a cudnnConvolutionFwdAlgo_t,
