@@ -29,7 +29,7 @@
 
 #include "engine/core/buffer.h"
 #include "engine/core/cuda_check.h"
-#include "engine/core/cuda_handles.h"
+#include "engine/core/device_peaks.h"
 #include "engine/core/error.h"
 #include "kernels/conv.h"
 
@@ -241,28 +241,16 @@ struct CudnnConv::Impl {
     }
   }
 
-  // Milliseconds of one run of `c` (the best of kTimedRuns after a warm-up run), or a negative value
-  // if cuDNN refuses to run it.
-  double time_candidate(cudnnHandle_t h, cudaStream_t stream, int pass, const Candidate& c, void* xb, void* wb,
-                        void* yb, void* workspace, size_t workspace_bytes) const {
+  // Seconds per run of `c` (the mean of kTimedRuns after an untimed run), or a negative value if cuDNN
+  // refuses to run it: a refusal shows on the untimed run, so the timed ones can only fail loudly.
+  double time_candidate(cudnnHandle_t h, Device device, cudaStream_t stream, int pass, const Candidate& c, void* xb,
+                        void* wb, void* yb, void* workspace, size_t workspace_bytes) const {
     constexpr int kTimedRuns = 3;
     ConvDesc desc;
     set_conv(desc.get(), c.math);
-    if (run_pass(h, pass, desc.get(), c.algo, xb, wb, yb, workspace, workspace_bytes) != CUDNN_STATUS_SUCCESS)
-      return -1.0;
-    const Event start = make_event(/*timing=*/true), stop = make_event(/*timing=*/true);
-    double best = -1.0;
-    for (int i = 0; i < kTimedRuns; ++i) {
-      CUDA_CHECK(cudaEventRecord(start.get(), stream));
-      if (run_pass(h, pass, desc.get(), c.algo, xb, wb, yb, workspace, workspace_bytes) != CUDNN_STATUS_SUCCESS)
-        return -1.0;
-      CUDA_CHECK(cudaEventRecord(stop.get(), stream));
-      CUDA_CHECK(cudaEventSynchronize(stop.get()));
-      float ms = 0.0f;
-      CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-      if (best < 0.0 || ms < best) best = ms;
-    }
-    return best;
+    auto run = [&] { return run_pass(h, pass, desc.get(), c.algo, xb, wb, yb, workspace, workspace_bytes); };
+    if (run() != CUDNN_STATUS_SUCCESS) return -1.0;
+    return seconds_per_call(device, stream, /*warmup=*/0, kTimedRuns, [&] { CUDNN_CHECK(run()); });
   }
 
   // Every algorithm of `pass` that cuDNN reports as supported for this shape with an acceptable math
@@ -358,11 +346,12 @@ struct CudnnConv::Impl {
 
     for (int pass = 0; pass < kPasses; ++pass) {
       const Candidate* best = nullptr;
-      double best_ms = 0.0;
+      double best_seconds = 0.0;
       for (const Candidate& c : fitting[size_t(pass)]) {
         if (c.workspace > ws.bytes()) continue;
-        const double ms = time_candidate(h, stream, pass, c, xb.data(), wb.data(), yb.data(), ws.data(), ws.bytes());
-        if (ms >= 0.0 && (best == nullptr || ms < best_ms)) best = &c, best_ms = ms;
+        const double seconds = time_candidate(h, Device::cuda(gpu), stream, pass, c, xb.data(), wb.data(), yb.data(),
+                                              ws.data(), ws.bytes());
+        if (seconds >= 0.0 && (best == nullptr || seconds < best_seconds)) best = &c, best_seconds = seconds;
       }
       // Nothing ran (every candidate refused): the heuristics' choice, which is known to be supported.
       use(pass, best != nullptr ? *best : fitting[size_t(pass)].front());
