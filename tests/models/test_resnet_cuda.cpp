@@ -48,16 +48,6 @@ Tensor widen(const Tensor& f32) {
   return out;
 }
 
-double cosine(const Tensor& a, const Tensor& b) {
-  const Tensor x = test::to_f32(a), y = test::to_f32(b);
-  double dot = 0, nx = 0, ny = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    const double p = x.data<float>()[i], q = y.data<float>()[i];
-    dot += p * q, nx += p * p, ny += q * q;
-  }
-  return nx > 0 && ny > 0 ? dot / std::sqrt(nx * ny) : (nx == ny ? 1.0 : 0.0);
-}
-
 // Where each comparison is meaningful was measured on an H100, with torch's own CUDA model against
 // f64 as the yardstick (bench/peers/torch_gradient_precision.py; numbers in bench/results/2026-11-22-*.md):
 // - fp32 gradients: on most seeds at batch 8, 64 px (imagenet stem) the median gradient agrees with f64
