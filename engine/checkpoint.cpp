@@ -25,11 +25,13 @@ using json = nlohmann::json;
 
 constexpr const char* kFormat = "aslnet-checkpoint-1";
 constexpr const char* kOptimizerPrefix = "optimizer.";
+// The moving average of the weights: the model's own names after it (see checkpoint.h).
+constexpr const char* kEmaPrefix = "optimizer.ema.";
 // Metadata keys the checkpoint itself writes; meta.extra may not use them.
 const std::set<std::string>& standard_keys() {
   static const std::set<std::string> keys = {
       "format", "arch",  "stem", "width", "num_classes", "in_channels", "classes", "input_height",
-      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps"};
+      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps", "ema_decay"};
   return keys;
 }
 
@@ -232,34 +234,45 @@ struct Staged {
   std::vector<int64_t> counters;  // in model.counters() order
   std::vector<Tensor> optimizer;  // in optimizer->state_tensors() order (empty: leave it alone)
   int64_t optimizer_steps = 0;
+  Tensor ema_params, ema_state;   // the moving average (undefined: the optimizer keeps none)
 };
 
-}  // namespace
-
-void save_checkpoint(const std::string& path, const Model& model, const CheckpointMeta& meta,
-                     const Optimizer* optimizer) {
-  const DType dtype = model.dtype();
-  const std::string st_dtype = file_dtype(dtype);
-  const size_t elem = dtype_size(dtype);
-  safetensors::Writer writer;
-
-  // One host copy per arena; every non-filter tensor is written straight from it.
-  const Tensor params = model.parameter_arena().to(Device::cpu());
+// Adds the model's parameters and batch-norm statistics to `writer` under `prefix` + their names, read
+// from host arenas laid out as the model's (its own, or the optimizer's moving average). The arenas
+// must outlive the write: non-filter tensors are written straight from them.
+void add_weights(safetensors::Writer& writer, const Model& model, const Tensor& params, const Tensor& state,
+                 const std::string& prefix) {
+  const std::string st_dtype = file_dtype(model.dtype());
+  const size_t elem = dtype_size(model.dtype());
   for (const Parameter* p : model.parameters()) {
     const Tensor host = params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
     if (p->role == ParamRole::ConvWeight) {
       std::vector<uint8_t> oihw(host.bytes());
       permute_filter(p->shape, elem, host.raw(), oihw.data(), /*to_torch=*/true);
-      writer.add_owned(p->name, st_dtype, torch_shape(*p), std::move(oihw));
+      writer.add_owned(prefix + p->name, st_dtype, torch_shape(*p), std::move(oihw));
     } else {
-      writer.add(p->name, st_dtype, dims(p->shape), host.raw(), host.bytes());
+      writer.add(prefix + p->name, st_dtype, dims(p->shape), host.raw(), host.bytes());
     }
   }
-  const Tensor state = model.state_arena().to(Device::cpu());
   for (const StateTensor* s : model.state()) {
     const Tensor host = state.slice(offset_in(model.state_arena(), s->value), s->shape);
-    writer.add(s->name, st_dtype, dims(s->shape), host.raw(), host.bytes());
+    writer.add(prefix + s->name, st_dtype, dims(s->shape), host.raw(), host.bytes());
   }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const Model& model, const CheckpointMeta& meta,
+                     const Optimizer* optimizer) {
+  ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
+      << "cannot write training checkpoint " << path
+      << " while the EMA weights are in the model: it would record them as the trained weights";
+  safetensors::Writer writer;
+
+  // One host copy per arena; every non-filter tensor is written straight from it.
+  const Tensor params = model.parameter_arena().to(Device::cpu());
+  const Tensor state = model.state_arena().to(Device::cpu());
+  add_weights(writer, model, params, state, "");
   for (const Counter* c : model.counters()) {
     std::vector<uint8_t> bytes(8);
     std::memcpy(bytes.data(), &c->value, 8);
@@ -274,6 +287,13 @@ void save_checkpoint(const std::string& path, const Model& model, const Checkpoi
     }
     writer.set_metadata("optimizer", optimizer->config().kind);
     writer.set_metadata("optimizer_steps", std::to_string(optimizer->step_count()));
+  }
+  Tensor ema_params, ema_state;  // host copies, alive until the write
+  if (optimizer != nullptr && optimizer->has_ema()) {
+    ema_params = optimizer->ema_parameters().to(Device::cpu());
+    ema_state = optimizer->ema_state().to(Device::cpu());
+    add_weights(writer, model, ema_params, ema_state, kEmaPrefix);
+    writer.set_metadata("ema_decay", format_double(optimizer->ema_decay()));
   }
 
   // The model's own info is the truth about what is in the file; meta.model is not consulted.
@@ -319,6 +339,8 @@ CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_he
 }
 
 CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
+  ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
+      << "cannot load checkpoint " << path << " while the EMA weights are in the model";
   const safetensors::File file = safetensors::File::read(path);
   CheckpointMeta meta = parse_meta(file);
   const ModelInfo& info = model.info();
@@ -346,27 +368,33 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
     return *t;
   };
 
+  // Reads the model's parameters and statistics, named `prefix` + their names, into host arenas laid
+  // out as the model's (its own, or the moving average's).
+  auto stage_weights = [&](const std::string& prefix, Tensor& params, Tensor& state) {
+    for (const Parameter* p : model.parameters()) {
+      if (reset_head && is_head(p->name)) continue;  // keeps the model's own initialisation
+      const safetensors::TensorInfo& t = tensor(prefix + p->name, torch_shape(*p));
+      Tensor dst = params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
+      if (p->role == ParamRole::ConvWeight) {
+        std::vector<uint8_t> oihw(dst.bytes());
+        convert_to(t, dtype, oihw.data());
+        permute_filter(p->shape, elem, oihw.data(), dst.raw(), /*to_torch=*/false);
+      } else {
+        convert_to(t, dtype, dst.raw());
+      }
+    }
+    for (const StateTensor* s : model.state()) {
+      const safetensors::TensorInfo& t = tensor(prefix + s->name, dims(s->shape));
+      convert_to(t, dtype, state.slice(offset_in(model.state_arena(), s->value), s->shape).raw());
+    }
+  };
+
   // Stage everything on the host. The arenas start as copies of the model's, so alignment padding
   // (which no tensor covers) keeps its contents.
   Staged staged;
   staged.params = model.parameter_arena().to(Device::cpu());
-  for (const Parameter* p : model.parameters()) {
-    if (reset_head && is_head(p->name)) continue;  // keeps the model's own initialisation
-    const safetensors::TensorInfo& t = tensor(p->name, torch_shape(*p));
-    Tensor dst = staged.params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
-    if (p->role == ParamRole::ConvWeight) {
-      std::vector<uint8_t> oihw(dst.bytes());
-      convert_to(t, dtype, oihw.data());
-      permute_filter(p->shape, elem, oihw.data(), dst.raw(), /*to_torch=*/false);
-    } else {
-      convert_to(t, dtype, dst.raw());
-    }
-  }
   staged.state = model.state_arena().to(Device::cpu());
-  for (const StateTensor* s : model.state()) {
-    const safetensors::TensorInfo& t = tensor(s->name, dims(s->shape));
-    convert_to(t, dtype, staged.state.slice(offset_in(model.state_arena(), s->value), s->shape).raw());
-  }
+  stage_weights("", staged.params, staged.state);
   for (const Counter* c : model.counters()) {
     const safetensors::TensorInfo* t = file.find(c->name);
     ASLNET_CHECK(t != nullptr) << "checkpoint " << path << " has no tensor " << c->name;
@@ -386,6 +414,9 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
   // Optimizer state: restored when the caller passes an optimizer and the file has some.
   const auto kind = file.metadata().find("optimizer");
   const bool restore_optimizer = optimizer != nullptr && kind != file.metadata().end();
+  bool file_has_ema = false;
+  for (const safetensors::TensorInfo& t : file.tensors()) file_has_ema = file_has_ema || t.name.starts_with(kEmaPrefix);
+  const bool restore_ema = restore_optimizer && optimizer->has_ema() && file_has_ema;
   if (restore_optimizer) {
     ASLNET_CHECK(kind->second == optimizer->config().kind)
         << "checkpoint " << path << " holds " << kind->second << " optimizer state, the optimizer is "
@@ -400,12 +431,26 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
       convert_to(t, target.dtype(), host.raw());
       staged.optimizer.push_back(std::move(host));
     }
+    if (restore_ema) {
+      // Padding as in the average the optimizer holds (zero, as in the arenas).
+      staged.ema_params = optimizer->ema_parameters().to(Device::cpu());
+      staged.ema_state = optimizer->ema_state().to(Device::cpu());
+      stage_weights(kEmaPrefix, staged.ema_params, staged.ema_state);
+    }
     for (const safetensors::TensorInfo& t : file.tensors()) {
-      ASLNET_CHECK(!t.name.starts_with(kOptimizerPrefix) || expected.count(t.name))
+      const bool ema_tensor = t.name.starts_with(kEmaPrefix);
+      ASLNET_CHECK(!t.name.starts_with(kOptimizerPrefix) || expected.count(t.name) ||
+                   (ema_tensor && (!restore_ema || used.count(t.name))))
           << "checkpoint " << path << " has " << t.name << ", which this " << optimizer->config().kind
           << " optimizer does not keep";
     }
   }
+  if (optimizer != nullptr && optimizer->has_ema() && !restore_ema)
+    meta.load_notes.push_back("checkpoint " + path +
+                              " holds no EMA of the weights: the average (--ema) restarts from its weights");
+  if (optimizer != nullptr && !optimizer->has_ema() && file_has_ema)
+    meta.load_notes.push_back("checkpoint " + path +
+                              " holds an EMA of the weights, which this run (without --ema) does not keep");
 
   // Everything checked out: copy.
   Tensor params = model.parameter_arena();
@@ -421,6 +466,15 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
       target.copy_from(staged.optimizer[i]);
     }
     optimizer->set_step_count(staged.optimizer_steps);
+  }
+  if (optimizer != nullptr && optimizer->has_ema()) {
+    if (restore_ema) {
+      Tensor ema_params = optimizer->ema_parameters(), ema_state = optimizer->ema_state();
+      ema_params.copy_from(staged.ema_params);
+      ema_state.copy_from(staged.ema_state);
+    } else {
+      optimizer->reset_ema();
+    }
   }
   return meta;
 }

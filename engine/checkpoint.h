@@ -4,6 +4,13 @@
 // weights can be loaded to fine-tune. Optimizer state travels under "optimizer.<name>" keys (flat, in
 // the parameter arena's layout); metadata (architecture, classes, input size, normalisation, epoch,
 // step) in the header's "__metadata__". Writes are atomic: a temporary file, fsync, rename.
+//
+// An optimizer's moving average of the weights (--ema) travels as a second copy of the model's
+// tensors, with the same names, layouts and shapes under "optimizer.ema." ("optimizer.ema.fc.weight",
+// "optimizer.ema.bn1.running_mean"), so a PyTorch user can load it as a state dict after stripping the
+// prefix, and loaders that drop "optimizer.*" see the trained model. Inside an EmaWeightsScope
+// (engine/ema_weights.h), a checkpoint written without the optimizer is a plain inference checkpoint of
+// the averaged model.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +30,9 @@ struct CheckpointMeta {
   std::vector<double> mean, std;      // input normalisation (per channel)
   int64_t epoch = 0, step = 0;
   std::map<std::string, std::string> extra;  // anything else worth keeping (free-form strings)
+  // load_checkpoint: what it did that the user should hear of (one line each), e.g. an EMA restarted
+  // from the loaded weights because the file holds none. Never written to a file.
+  std::vector<std::string> load_notes;
 };
 
 // Writes model parameters, batch-norm state, optimizer state (when given) and metadata.
@@ -35,6 +45,9 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Loads into a model of the same architecture (and the optimizer's state when given and present).
 // A truncated, corrupt or mismatched file throws aslnet::Error naming the file, the tensor and the
 // shapes; the model is left untouched unless every tensor checks out.
+// With an optimizer that keeps a moving average, the file's average is restored; a file without one
+// (an older or inference checkpoint) restarts the average from the loaded weights, with a load note.
+// A file's average that the optimizer does not keep (--ema off) is skipped, with a load note.
 CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer = nullptr);
 
 // Fine-tuning: the weights and batch-norm statistics of a checkpoint of the same architecture, stem and

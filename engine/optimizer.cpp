@@ -57,18 +57,55 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
   }
 }
 
+double Optimizer::ema_decay_at(double decay, int64_t earlier_steps) {
+  const double t = double(earlier_steps);
+  return std::min(decay, (1.0 + t) / (10.0 + t));
+}
+
+void Optimizer::enable_ema(Context& ctx, double decay) {
+  ASLNET_CHECK(decay > 0.0 && decay < 1.0) << "--ema " << decay
+                                           << ": the decay must lie strictly between 0 and 1 (0.9998 is typical)";
+  ASLNET_CHECK(ctx.device() == model_.device())
+      << "--ema: the context is on " << ctx.device().str() << ", the model on " << model_.device().str();
+  ASLNET_CHECK(!ema_in_model_) << "--ema: cannot restart the average while its weights are in the model";
+  // A CUDA graph captured before would replay the update without the average.
+  ASLNET_CHECK(!hyper_in_flight_) << "--ema: enable the average before the first GPU step";
+  ema_decay_ = decay;
+  if (!has_ema()) {
+    ema_params_ = Tensor::empty(model_.parameter_arena().shape(), model_.dtype(), model_.device());
+    ema_state_ = Tensor::empty(model_.state_arena().shape(), model_.dtype(), model_.device());
+  }
+  reset_ema();
+}
+
+void Optimizer::reset_ema() {
+  ASLNET_CHECK(has_ema()) << "reset_ema: the optimizer keeps no moving average (--ema is off)";
+  ema_params_.copy_from(model_.parameter_arena());  // alignment padding included: zero, as in the arena
+  ema_state_.copy_from(model_.state_arena());
+}
+
+template <class T>
+void Optimizer::average_state(T one_minus_decay) {
+  // Tiny (two numbers per batch-norm channel): not worth the threads.
+  T* avg = ema_state_.data<T>();
+  const T* value = model_.state_arena().data<T>();
+  for (int64_t i = 0, n = ema_state_.numel(); i < n; ++i) avg[i] += one_minus_decay * (value[i] - avg[i]);
+}
+
 void Optimizer::prepare_gpu_step(double lr) {
   ASLNET_CHECK(model_.dtype() == DType::F32) << "the GPU optimizer updates fp32 arenas";
+  ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
   // The previous step's copy must have read the page-locked values before they are overwritten; it
   // runs at the start of that step's update, so this rarely waits.
   if (hyper_in_flight_) CUDA_CHECK(cudaEventSynchronize(hyper_read_.get()));
   ++steps_;
   auto* hyper = static_cast<kernels::cuda::StepHyper*>(hyper_host_.data());
-  *hyper = {float(lr), 1.0f, 1.0f};
+  *hyper = {float(lr), 1.0f, 1.0f, 0.0f};
   if (config_.kind == "adamw") {
     hyper->bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
     hyper->bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
   }
+  if (has_ema()) hyper->ema_one_minus_decay = float(1.0 - ema_decay_at(ema_decay_, steps_ - 1));
 }
 
 void Optimizer::gpu_step_enqueued(Context& ctx) {
@@ -89,15 +126,20 @@ void Optimizer::enqueue_gpu_step(Context& ctx) {
                                         span_count_};
   const Tensor& params = model_.parameter_arena();
   bf16* copy = model_.mixed_precision() ? model_.compute_arena().data<bf16>() : nullptr;
+  float* ema = has_ema() ? ema_params_.data<float>() : nullptr;
   const auto* h = static_cast<const kernels::cuda::StepHyper*>(hyper_.raw());
   if (config_.kind == "sgd")
     kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(),
                             model_.gradient_arena().data<float>(), first_.defined() ? first_.data<float>() : nullptr,
-                            copy, spans, h, float(config_.momentum), config_.nesterov);
+                            copy, ema, spans, h, float(config_.momentum), config_.nesterov);
   else
     kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(),
                               model_.gradient_arena().data<float>(), first_.data<float>(), second_.data<float>(), copy,
-                              spans, h, config_.beta1, config_.beta2, config_.eps);
+                              ema, spans, h, config_.beta1, config_.beta2, config_.eps);
+  // The statistics this step's forward updated; the same d, read from the same device values.
+  if (has_ema())
+    kernels::cuda::ema_update(ctx.stream(), ema_state_.numel(), ema_state_.data<float>(),
+                              model_.state_arena().data<float>(), h);
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
@@ -111,6 +153,7 @@ void Optimizer::step(Context& ctx, double lr) {
     step_gpu(ctx, lr);
     return;
   }
+  ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
   ++steps_;
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -119,6 +162,16 @@ void Optimizer::step(Context& ctx, double lr) {
     T* m = first_.defined() ? first_.data<T>() : nullptr;
     T* v = second_.defined() ? second_.data<T>() : nullptr;
     const double wd = config_.weight_decay;
+    // The EMA follows each chunk's update while the chunk is still in cache (the GPU kernel fuses it
+    // per element), in the arena's type as the kernel does.
+    T* ema = has_ema() ? ema_params_.data<T>() : nullptr;
+    const T ema_rate = has_ema() ? T(1.0 - ema_decay_at(ema_decay_, steps_ - 1)) : T(0);
+    auto average = [&](int64_t offset, int64_t b, int64_t e) {
+      if (ema == nullptr) return;
+      T* avg = ema + offset;
+      const T* p = param + offset;
+      for (int64_t i = b; i < e; ++i) avg[i] += ema_rate * (p[i] - avg[i]);
+    };
     if (config_.kind == "sgd") {
       // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf;
       // p -= lr * g. Computed in the arena's own type, in torch's order, so it vectorises and rounds as
@@ -132,14 +185,15 @@ void Optimizer::step(Context& ctx, double lr) {
           const T* gr = grad + s.offset;
           if (m == nullptr) {
             for (int64_t i = b; i < e; ++i) p[i] -= rate * (gr[i] + decay * p[i]);
-            return;
+          } else {
+            T* buf = m + s.offset;
+            for (int64_t i = b; i < e; ++i) {
+              const T g = gr[i] + decay * p[i];
+              buf[i] = mu * buf[i] + g;
+              p[i] -= rate * (nesterov ? g + mu * buf[i] : buf[i]);
+            }
           }
-          T* buf = m + s.offset;
-          for (int64_t i = b; i < e; ++i) {
-            const T g = gr[i] + decay * p[i];
-            buf[i] = mu * buf[i] + g;
-            p[i] -= rate * (nesterov ? g + mu * buf[i] : buf[i]);
-          }
+          average(s.offset, b, e);
         });
       }
     } else {
@@ -158,9 +212,12 @@ void Optimizer::step(Context& ctx, double lr) {
             v[i] = T(vi);
             param[i] = T(double(param[i]) * shrink - step_size * mi / (std::sqrt(vi) / root_bc2 + config_.eps));
           }
+          average(s.offset, b, e);
         });
       }
     }
+    // The statistics this step's forward updated.
+    if (ema != nullptr) average_state<T>(ema_rate);
   });
 }
 

@@ -1,6 +1,14 @@
 // Optimizers over the flat arenas: one pass updates every parameter (SGD with momentum, Nesterov and
 // weight decay, or AdamW), with torch's exact update rules so that runs can be compared step by step.
 // Weight decay can exempt batch-norm and bias parameters, as most ImageNet recipes do.
+//
+// With enable_ema (--ema DECAY) the same pass also keeps an exponential moving average of the weights,
+// ema = d ema + (1 - d) p after each update, with timm's (and TensorFlow's) warm-up of the decay,
+// d_t = min(DECAY, (1 + t) / (10 + t)) for the update after t earlier ones, so that a short run is not
+// an average dominated by the random initialisation. The batch-norm running statistics (the model's
+// state arena) are averaged with the same d after each step; the num_batches_tracked counters are
+// host integers outside the arena, so the EMA model simply shares the model's. engine/ema_weights.h
+// puts the averaged weights into the model for evaluation and inference checkpoints.
 #pragma once
 
 #include <string>
@@ -19,6 +27,8 @@ struct OptimizerConfig {
   bool decay_norm_and_bias = true;  // false: no weight decay on batch-norm weights/biases and linear biases
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adamw
 };
+
+class EmaWeightsScope;
 
 class Optimizer {
  public:
@@ -42,6 +52,26 @@ class Optimizer {
   // The state arenas, named for the checkpoint: "momentum_buffer" (sgd), "exp_avg" and "exp_avg_sq"
   // (adamw); each has the parameter arena's layout.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const;
+  const Model& model() const { return model_; }
+
+  // Starts the moving average from the model's current weights and statistics, with the decay
+  // `decay` in (0, 1) (an Error naming --ema otherwise). Call it before the first GPU step, so that a
+  // captured CUDA graph includes the average's update (an Error otherwise); calling it again restarts
+  // the average from the current weights (after loading weights to fine-tune from, say).
+  void enable_ema(Context& ctx, double decay);
+  bool has_ema() const { return ema_params_.defined(); }
+  double ema_decay() const { return ema_decay_; }
+  // The averaged parameters (the parameter arena's layout) and batch-norm statistics (the state
+  // arena's layout); undefined without enable_ema. Writable: the checkpoint loader restores them.
+  const Tensor& ema_parameters() const { return ema_params_; }
+  const Tensor& ema_state() const { return ema_state_; }
+  // Restarts the average from the model's current weights and statistics (a checkpoint without one).
+  void reset_ema();
+  // d_t: the decay of the update that follows `earlier_steps` updates, min(decay, (1 + t) / (10 + t)).
+  static double ema_decay_at(double decay, int64_t earlier_steps);
+  // True while an EmaWeightsScope has put the averaged weights into the model: stepping then would
+  // train the average, and a training checkpoint would record it as the weights, so both refuse.
+  bool ema_weights_in_model() const { return ema_in_model_; }
 
  private:
   struct Segment {
@@ -49,12 +79,18 @@ class Optimizer {
     bool decays;
   };
   void step_gpu(Context& ctx, double lr);
+  template <class T>
+  void average_state(T one_minus_decay);
+  friend class EmaWeightsScope;  // sets ema_in_model_
 
   Model& model_;
   OptimizerConfig config_;
   std::vector<Segment> segments_;
   Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments
   int64_t steps_ = 0;
+  Tensor ema_params_, ema_state_;  // the moving averages, in the arenas' type and layout (empty: off)
+  double ema_decay_ = 0.0;
+  bool ema_in_model_ = false;
   // GPU: the arena as spans of equal weight decay (device arrays), and the step's hyper-parameters.
   Buffer span_ends_, hyper_host_;  // hyper_host_: page-locked StepHyper
   Tensor span_decay_, hyper_;

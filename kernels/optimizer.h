@@ -4,8 +4,14 @@
 // exempt), so the arena is described as spans with their own decay; a thread finds its span by a
 // binary search over the (few hundred) span ends.
 //
-// Hyper-parameters that change between steps (learning rate, Adam's bias corrections) are read from
-// device memory, not passed by value: a captured CUDA graph replays with the values of the moment.
+// Hyper-parameters that change between steps (learning rate, Adam's bias corrections, the EMA's
+// warming-up decay) are read from device memory, not passed by value: a captured CUDA graph replays
+// with the values of the moment.
+//
+// An exponential moving average of the weights (--ema) rides in the same pass: with `ema` non-null,
+// each element's average moves toward its freshly updated value, ema += (1 - d) (p - ema), which is
+// ema = d ema + (1 - d) p written so that an average equal to its value stays exactly equal (frozen
+// batch-norm statistics, alignment padding). ema_update does the same for the batch-norm statistics.
 #pragma once
 
 #include <cstdint>
@@ -29,19 +35,28 @@ struct StepHyper {
   float lr;
   float bias_correction1;  // AdamW: 1 - beta1^t
   float bias_correction2;  // AdamW: 1 - beta2^t
+  // EMA: 1 - d_t, the weight of the new value (computed in double before rounding: 1 - 0.9999f in
+  // float would be off by 1e-4 relative). Unused without an EMA.
+  float ema_one_minus_decay;
 };
 
 // torch.optim.SGD (dampening 0): g = grad + wd * p; buf = mu * buf + g (buf = g at the first step is
 // torch's rule; zero-initialised buffers give the same); g = nesterov ? g + mu * buf : buf; p -= lr * g.
-// momentum_buf is null when mu == 0. param_bf16 (null in fp32 training) receives bf16(p).
+// momentum_buf is null when mu == 0. param_bf16 (null in fp32 training) receives bf16(p); ema (null
+// without --ema) the moving average of p.
 void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
-              bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov);
+              bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, float momentum,
+              bool nesterov);
 
 // torch.optim.AdamW: p *= 1 - lr * wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 // p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps). The betas come in double so that 1 - beta is
 // computed before rounding to float, as torch does.
 void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
-                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, double beta1,
-                double beta2, double eps);
+                float* exp_avg_sq, bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper,
+                double beta1, double beta2, double eps);
+
+// ema += hyper->ema_one_minus_decay * (value - ema) over `count` elements: the batch-norm statistics'
+// average, after the step's forward has updated them.
+void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* value, const StepHyper* hyper);
 
 }  // namespace aslnet::kernels::cuda

@@ -1,5 +1,6 @@
 // Fused SGD and AdamW over the flat fp32 parameter arena: one grid-stride launch updates every element
-// (and writes its bf16 compute copy in mixed precision). The update rules and their order of operations
+// (and writes its bf16 compute copy in mixed precision, and moves its EMA with --ema, while the new
+// value is still in a register). The update rules and their order of operations
 // are engine/optimizer.cpp's (torch's); SGD computes in fp32 as the CPU does, AdamW in fp32 where the CPU
 // uses double (they agree to about 1e-7 relative per step).
 //
@@ -103,12 +104,20 @@ struct AdamWArgs {
   }
 };
 
+// The EMA's move toward the new value p (see kernels/optimizer.h for why this form).
+__device__ __forceinline__ float ema_toward(float ema, float p, float one_minus_decay) {
+  return ema + one_minus_decay * (p - ema);
+}
+
 // m and v may be null (SGD without momentum; SGD has no v): the rule then sees zeros that go nowhere.
+// ema is null without --ema.
 template <class Args>
 __global__ void step_kernel(int64_t count, float* __restrict__ param, const float* __restrict__ grad,
                             float* __restrict__ m, float* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16,
-                            DecaySpans spans, const StepHyper* hyper, Args args, bool vectorised) {
+                            float* __restrict__ ema, DecaySpans spans, const StepHyper* hyper, Args args,
+                            bool vectorised) {
   const auto rule = args.rule(*hyper, m != nullptr);
+  const float ema_rate = ema != nullptr ? hyper->ema_one_minus_decay : 0.0f;
   SpanCursor cursor(spans);
   const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
 
@@ -126,6 +135,11 @@ __global__ void step_kernel(int64_t count, float* __restrict__ param, const floa
     reinterpret_cast<float4*>(param)[k] = make_float4(p[0], p[1], p[2], p[3]);
     if (m != nullptr) reinterpret_cast<float4*>(m)[k] = make_float4(mm[0], mm[1], mm[2], mm[3]);
     if (v != nullptr) reinterpret_cast<float4*>(v)[k] = make_float4(vv[0], vv[1], vv[2], vv[3]);
+    if (ema != nullptr) {
+      const float4 e = reinterpret_cast<const float4*>(ema)[k];
+      reinterpret_cast<float4*>(ema)[k] = make_float4(ema_toward(e.x, p[0], ema_rate), ema_toward(e.y, p[1], ema_rate),
+                                                      ema_toward(e.z, p[2], ema_rate), ema_toward(e.w, p[3], ema_rate));
+    }
     if (param_bf16 != nullptr) {
       // Round each value to nearest even (as __float2bfloat16_rn and aslnet::to_bf16 do), store all four.
       __nv_bfloat162 lo = __floats2bfloat162_rn(p[0], p[1]), hi = __floats2bfloat162_rn(p[2], p[3]);
@@ -142,43 +156,61 @@ __global__ void step_kernel(int64_t count, float* __restrict__ param, const floa
     param[i] = p;
     if (m != nullptr) m[i] = mm;
     if (v != nullptr) v[i] = vv;
+    if (ema != nullptr) ema[i] = ema_toward(ema[i], p, ema_rate);
     if (param_bf16 != nullptr) param_bf16[i] = __float2bfloat16_rn(p);
   }
+}
+
+__global__ void ema_kernel(int64_t count, float* __restrict__ ema, const float* __restrict__ value,
+                           const StepHyper* hyper) {
+  const float rate = hyper->ema_one_minus_decay;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += stride)
+    ema[i] = ema_toward(ema[i], value[i], rate);
 }
 
 bool aligned(const void* p, uintptr_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 template <class Args>
 void launch(cudaStream_t stream, int64_t count, float* param, const float* grad, float* m, float* v,
-            bf16* param_bf16, const DecaySpans& spans, const StepHyper* hyper, const Args& args) {
+            bf16* param_bf16, float* ema, const DecaySpans& spans, const StepHyper* hyper, const Args& args) {
   if (count == 0) return;
   ASLNET_CHECK(spans.count > 0 && spans.ends != nullptr && spans.weight_decay != nullptr)
       << "optimizer step: no decay spans for " << count << " parameters";
   ASLNET_CHECK(hyper != nullptr) << "optimizer step: no hyper-parameters";
   const bool vectorised = aligned(param, 16) && aligned(grad, 16) && aligned(m, 16) && aligned(v, 16) &&
-                          aligned(param_bf16, 8);
+                          aligned(ema, 16) && aligned(param_bf16, 8);
   const int64_t work = vectorised ? (count + 3) / 4 : count;
   step_kernel<Args><<<blocks_for(work), kThreads, 0, stream>>>(count, param, grad, m, v,
-                                                              reinterpret_cast<__nv_bfloat16*>(param_bf16), spans,
-                                                              hyper, args, vectorised);
+                                                              reinterpret_cast<__nv_bfloat16*>(param_bf16), ema,
+                                                              spans, hyper, args, vectorised);
   CUDA_CHECK_LAST();
 }
 
 }  // namespace
 
 void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
-              bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov) {
+              bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, float momentum,
+              bool nesterov) {
   ASLNET_CHECK(momentum == 0.0f || momentum_buf != nullptr) << "sgd_step: momentum " << momentum
                                                             << " needs a momentum buffer";
-  launch(stream, count, param, grad, momentum == 0.0f ? nullptr : momentum_buf, nullptr, param_bf16, spans, hyper,
-         SgdArgs{momentum, nesterov});
+  launch(stream, count, param, grad, momentum == 0.0f ? nullptr : momentum_buf, nullptr, param_bf16, ema, spans,
+         hyper, SgdArgs{momentum, nesterov});
 }
 
 void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
-                float* exp_avg_sq, bf16* param_bf16, DecaySpans spans, const StepHyper* hyper, double beta1,
-                double beta2, double eps) {
+                float* exp_avg_sq, bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper,
+                double beta1, double beta2, double eps) {
   ASLNET_CHECK(exp_avg != nullptr && exp_avg_sq != nullptr) << "adamw_step: needs both moment buffers";
-  launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, spans, hyper, AdamWArgs{float(beta1), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps)});
+  launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, ema, spans, hyper,
+         AdamWArgs{float(beta1), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps)});
+}
+
+void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* value, const StepHyper* hyper) {
+  if (count == 0) return;
+  ASLNET_CHECK(ema != nullptr && value != nullptr && hyper != nullptr) << "ema_update: null buffer";
+  ema_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, ema, value, hyper);
+  CUDA_CHECK_LAST();
 }
 
 }  // namespace aslnet::kernels::cuda
