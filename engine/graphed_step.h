@@ -5,6 +5,11 @@
 // own input buffers first; the learning rate reaches the captured update through page-locked memory
 // (Optimizer::prepare_gpu_step); batch norm's counters are advanced on the host per replay.
 //
+// Soft targets (mixup, cutmix) are captured too: the first call says whether the step has them, and
+// the graph then reads a device targets buffer of its own; every later call must agree (a captured
+// graph cannot switch losses), which data/mix.h's mix_batch guarantees by writing targets for every
+// batch, mixed or not, whenever mixing is on.
+//
 // The first call runs eagerly (cuDNN and cuBLAS finish their lazy set-up outside the capture), the
 // second captures and launches, later ones replay. Replays compute exactly what eager steps compute:
 // the same kernels with the same algorithms (tests/engine/test_cuda_graph.cpp checks bit equality).
@@ -26,8 +31,10 @@ class GraphedTrainStep {
   GraphedTrainStep& operator=(const GraphedTrainStep&) = delete;
 
   // Queues one step on `images` and `labels` (device tensors of the model's input shape and type, i32
-  // labels) with learning rate `lr`; the loss is pending in `loss` (read_pending) afterwards.
-  void run(const Tensor& images, const Tensor& labels, double lr);
+  // labels) with learning rate `lr`; the loss is pending in `loss` (read_pending) afterwards. `targets`:
+  // the batch's device soft targets (f32 [batch, classes]), or undefined for one-hot labels; defined on
+  // every call or on none.
+  void run(const Tensor& images, const Tensor& labels, double lr, const Tensor& targets = Tensor());
   bool captured() const { return exec_ != nullptr; }
 
  private:
@@ -38,6 +45,7 @@ class GraphedTrainStep {
   CrossEntropyLoss& loss_;
   Optimizer& optimizer_;
   Tensor images_, labels_;  // the graph's inputs, at fixed addresses
+  Tensor targets_;          // and the soft targets, when the first call had some (undefined otherwise)
   int calls_ = 0;
   cudaGraphExec_t exec_ = nullptr;
 };

@@ -28,8 +28,14 @@ void ensure(Tensor& t, const Shape& shape, DType dtype, Device device) {
 }  // namespace
 
 const Batch& InputStager::stage(const Batch& host) {
-  ASLNET_CHECK(host.images.device().is_cpu() && host.labels.device().is_cpu())
+  ASLNET_CHECK(host.images.device().is_cpu() && host.labels.device().is_cpu() &&
+               (!host.targets.defined() || host.targets.device().is_cpu()))
       << "InputStager takes host batches";
+  ASLNET_CHECK(!host.targets.defined() ||
+               (host.targets.dtype() == DType::F32 && host.targets.shape().rank() == 2 &&
+                host.targets.shape()[0] == host.labels.numel()))
+      << "soft targets must be f32 [" << host.labels.numel() << ", classes], got " << dtype_name(host.targets.dtype())
+      << host.targets.shape().str();
   if (!gpu_) {
     if (host.images.dtype() == compute_dtype_) {
       converted_ = host;
@@ -42,6 +48,7 @@ const Batch& InputStager::stage(const Batch& host) {
     for (int64_t i = 0; i < host.images.numel(); ++i)
       converted_.images.data<double>()[i] = host.images.data<float>()[i];
     converted_.labels = host.labels;
+    converted_.targets = host.targets;  // f32 whatever the model's type: the loss reads them as f32
     converted_.valid = host.valid;
     return converted_;
   }
@@ -81,6 +88,15 @@ const Batch& InputStager::stage(const Batch& host) {
   }
   CUDA_CHECK(cudaMemcpyAsync(slot.batch.labels.raw(), host.labels.raw(), host.labels.bytes(), cudaMemcpyHostToDevice,
                              copy));
+  if (host.targets.defined()) {
+    // Soft targets ride with the labels: same stream, same event, so the step sees both or neither.
+    ensure(slot.targets, host.targets.shape(), DType::F32, ctx_.device());
+    CUDA_CHECK(cudaMemcpyAsync(slot.targets.raw(), host.targets.raw(), host.targets.bytes(), cudaMemcpyHostToDevice,
+                               copy));
+    slot.batch.targets = slot.targets;
+  } else {
+    slot.batch.targets = Tensor();  // the buffer stays in slot.targets, for the next batch that has some
+  }
   slot.batch.valid = host.valid;
   slot.used = true;
   CUDA_CHECK(cudaEventRecord(slot.copied.get(), copy));

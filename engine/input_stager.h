@@ -6,6 +6,7 @@
 // stream waits on the GPU, never on the host. The host waits only for its own copy to finish, because
 // the loader reuses the host buffer once the next batch is asked for. A batch of raw u8 pixels (a
 // quarter of the bytes of f32) is normalised on the GPU after the copy, with the mean and std given.
+// Soft targets (Batch::targets, mixup and cutmix) are copied with the labels and stay f32.
 #pragma once
 
 #include <array>
@@ -36,6 +37,7 @@ class InputStager {
   bool gpu_;
   struct Slot {
     Batch batch;
+    Tensor targets;  // device soft targets, kept while batches without any pass (batch.targets is empty then)
     Event copied, consumed;
     bool used = false;
   };

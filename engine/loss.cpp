@@ -1,5 +1,7 @@
 #include "engine/loss.h"
 
+#include <cmath>
+
 #include "engine/core/cuda_check.h"
 #include "kernels/loss.h"
 
@@ -18,6 +20,29 @@ void check_inputs(const Tensor& logits, const Tensor& labels) {
   for (int64_t i = 0; i < labels.numel(); ++i)
     ASLNET_CHECK(l[i] >= 0 && l[i] < logits.shape()[1]) << "label " << l[i] << " outside [0, " << logits.shape()[1] << ")";
 }
+
+// Soft targets: f32 [batch, classes] beside the logits; on the host, each row a distribution (the
+// smoothing and the loss's logsumexp - t.x form assume rows summing to 1). Device targets were written
+// on the host (data/mix.h's mix_batch) before the copy; reading them back here would stall.
+void check_targets(const Tensor& logits, const Tensor& targets) {
+  if (!targets.defined()) return;
+  ASLNET_CHECK(targets.dtype() == DType::F32 && targets.shape() == logits.shape())
+      << "soft targets must be f32 " << logits.shape().str() << ", got " << dtype_name(targets.dtype())
+      << targets.shape().str();
+  ASLNET_CHECK(targets.device() == logits.device())
+      << "soft targets live on " << targets.device().str() << ", logits on " << logits.device().str();
+  if (targets.device().is_cuda()) return;
+  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  const float* t = targets.data<float>();
+  for (int64_t i = 0; i < batch; ++i) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) {
+      ASLNET_CHECK(t[i * classes + j] >= 0.0f) << "soft target row " << i << " has " << t[i * classes + j] << " at class " << j;
+      sum += t[i * classes + j];
+    }
+    ASLNET_CHECK(std::abs(sum - 1.0) < 1e-4) << "soft target row " << i << " sums to " << sum << ", not 1";
+  }
+}
 }  // namespace
 
 void CrossEntropyLoss::ensure_buffers(const Tensor& logits) {
@@ -31,22 +56,29 @@ void CrossEntropyLoss::ensure_buffers(const Tensor& logits) {
 }
 
 void CrossEntropyLoss::forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels,
-                                                double scale) {
+                                                double scale, const Tensor& targets) {
   if (logits.device().is_cpu()) {
-    const LossResult r = forward_backward(ctx, logits, labels, scale);
+    const LossResult r = forward_backward(ctx, logits, labels, scale, targets);
     pending_loss_sum_ += r.loss * double(logits.shape()[0]);
     pending_correct_ += r.correct;
     pending_rows_ += logits.shape()[0];
     return;
   }
   check_inputs(logits, labels);
+  check_targets(logits, targets);
   ensure_buffers(logits);
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
   dispatch_gpu(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::cuda::softmax_cross_entropy<T>(ctx.stream(), batch, classes, logits.data<T>(), labels.data<int32_t>(),
-                                            label_smoothing_, dlogits_.data<T>(), scale, loss_sum_.data<float>(),
-                                            correct_.data<int32_t>(), /*accumulate=*/pending_on_device_);
+    if (targets.defined())
+      kernels::cuda::softmax_cross_entropy_soft<T>(ctx.stream(), batch, classes, logits.data<T>(),
+                                                   targets.data<float>(), labels.data<int32_t>(), label_smoothing_,
+                                                   dlogits_.data<T>(), scale, loss_sum_.data<float>(),
+                                                   correct_.data<int32_t>(), /*accumulate=*/pending_on_device_);
+    else
+      kernels::cuda::softmax_cross_entropy<T>(ctx.stream(), batch, classes, logits.data<T>(), labels.data<int32_t>(),
+                                              label_smoothing_, dlogits_.data<T>(), scale, loss_sum_.data<float>(),
+                                              correct_.data<int32_t>(), /*accumulate=*/pending_on_device_);
   });
   pending_on_device_ = true;
   pending_rows_ += batch;
@@ -82,20 +114,25 @@ void CrossEntropyLoss::note_replayed(int64_t rows) {
   pending_rows_ = rows;
 }
 
-LossResult CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale) {
+LossResult CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale,
+                                              const Tensor& targets) {
   if (logits.device().is_cuda()) {
     ASLNET_CHECK(!pending_on_device_) << "forward_backward called with pending results: read_pending() first";
-    forward_backward_pending(ctx, logits, labels, scale);
+    forward_backward_pending(ctx, logits, labels, scale, targets);
     return read_pending(ctx);
   }
   check_inputs(logits, labels);
+  check_targets(logits, targets);
   ensure_buffers(logits);
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
   return dispatch_real(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
     LossResult r;
-    r.loss = kernels::cpu::softmax_cross_entropy<T>(batch, classes, logits.data<T>(), labels.data<int32_t>(),
-                                                    label_smoothing_, dlogits_.data<T>(), scale);
+    r.loss = targets.defined()
+                 ? kernels::cpu::softmax_cross_entropy_soft<T>(batch, classes, logits.data<T>(), targets.data<float>(),
+                                                               label_smoothing_, dlogits_.data<T>(), scale)
+                 : kernels::cpu::softmax_cross_entropy<T>(batch, classes, logits.data<T>(), labels.data<int32_t>(),
+                                                          label_smoothing_, dlogits_.data<T>(), scale);
     r.correct = kernels::cpu::top1_correct<T>(batch, classes, logits.data<T>(), labels.data<int32_t>());
     return r;
   });

@@ -1,5 +1,6 @@
 // The loss at the end of the network: softmax cross-entropy with label smoothing. It owns dlogits, the
-// gradient that Model::backward starts from.
+// gradient that Model::backward starts from. Training batches may carry soft targets (mixup, cutmix:
+// Batch::targets); the labels then name each row's dominant class, which the top-1 hits count.
 #pragma once
 
 #include "engine/core/context.h"
@@ -17,8 +18,11 @@ class CrossEntropyLoss {
   explicit CrossEntropyLoss(double label_smoothing = 0.0) : label_smoothing_(label_smoothing) {}
 
   // logits [batch, classes], labels i32 [batch]. Fills dlogits() with d(mean loss)/d(logits) * scale
-  // (scale = 1 / accumulation steps when gradients of micro-batches are summed).
-  LossResult forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0);
+  // (scale = 1 / accumulation steps when gradients of micro-batches are summed). `targets`, when defined,
+  // is f32 [batch, classes] on the logits' device, rows summing to 1: the loss is taken against those
+  // distributions (smoothed) instead of one-hot labels; undefined: the labels are one-hot.
+  LossResult forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0,
+                              const Tensor& targets = Tensor());
   // Loss and hits only (evaluation).
   LossResult evaluate(Context& ctx, const Tensor& logits, const Tensor& labels) const;
   const Tensor& dlogits() const { return dlogits_; }
@@ -27,7 +31,8 @@ class CrossEntropyLoss {
   // calls since the last reset, so a whole accumulation of micro-batches costs one read) until
   // read_pending() copies them back, which waits for the step. On the CPU, the same calls work
   // (computed at once) so that callers need not care.
-  void forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0);
+  void forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels, double scale = 1.0,
+                                const Tensor& targets = Tensor());
   // Mean loss over the images of the pending calls, their hits; resets the pending sums.
   LossResult read_pending(Context& ctx);
   // CUDA graphs: forget what a capture recorded as pending (nothing ran), and record that a replay of

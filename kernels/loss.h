@@ -1,5 +1,9 @@
 // Softmax cross-entropy with label smoothing (torch's definition: the target is (1 - eps) on the
 // true class plus eps / classes everywhere), averaged over the batch, and top-1 accuracy.
+//
+// The soft-target twins take a target distribution per row instead of a label (mixup and cutmix mix
+// two one-hot rows, data/mix.h). Each row t (summing to 1) is smoothed as t' = (1 - eps) t + eps / classes,
+// which is timm's mixup of smoothed one-hot targets; a one-hot row gives exactly the hard-label result.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +14,12 @@ namespace aslnet::kernels::cpu {
 template <class T>
 double softmax_cross_entropy(int64_t batch, int64_t classes, const T* logits, const int32_t* labels,
                              double label_smoothing, T* dlogits, double scale = 1.0);
+
+// The soft-target loss: `targets` is f32 [batch, classes]; loss = mean over rows of -sum_j t'_j log softmax_j,
+// dlogits = (softmax - t') / batch * scale when dlogits is not null.
+template <class T>
+double softmax_cross_entropy_soft(int64_t batch, int64_t classes, const T* logits, const float* targets,
+                                  double label_smoothing, T* dlogits, double scale = 1.0);
 
 // Number of rows whose largest logit (first one on ties) is at the label.
 template <class T>
@@ -31,5 +41,13 @@ template <class T>
 void softmax_cross_entropy(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
                            const int32_t* labels, double label_smoothing, T* dlogits, double scale, float* loss_sum,
                            int32_t* correct, bool accumulate = false);
+
+// The soft-target twin (see the CPU's): `targets` f32 [batch, classes] on the device; the top-1 hits
+// are counted against `labels` (the caller passes each row's dominant label). Same conventions as above,
+// and a one-hot `targets` gives the same bits as the hard-label launch.
+template <class T>
+void softmax_cross_entropy_soft(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
+                                const float* targets, const int32_t* labels, double label_smoothing, T* dlogits,
+                                double scale, float* loss_sum, int32_t* correct, bool accumulate = false);
 
 }  // namespace aslnet::kernels::cuda

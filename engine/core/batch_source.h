@@ -1,5 +1,5 @@
 // Where the trainer's batches come from: the JPEG loader (data/loader.h) in real runs, anything else
-// in tests. A batch is a pair of tensors viewing memory the source owns; it stays valid until the next
+// in tests. A batch is a few tensors viewing memory the source owns; it stays valid until the next
 // call to next(). The interface lives in engine/core so that engine/ (the trainer) and data/ (the
 // loader) can meet without depending on each other.
 #pragma once
@@ -12,7 +12,8 @@ namespace aslnet {
 
 struct Batch {
   Tensor images;      // [batch, height, width, 3], NHWC (f32, bf16 or u8)
-  Tensor labels;      // i32 [batch]
+  Tensor labels;      // i32 [batch]; with soft targets, each row's dominant class (what top-1 counts)
+  Tensor targets;     // f32 [batch, classes]: soft targets (mixup, cutmix); empty: the labels are one-hot
   int64_t valid = 0;  // leading rows that are real samples; an evaluation's last batch is padded after them
 };
 

@@ -10,6 +10,10 @@
 //   loss = logsumexp(x) - sum_j target_j x_j  (computed relative to the row's largest logit),   dlogits_j = (softmax_j - target_j) * scale / batch,
 //   hit  = (first index of the largest logit == label).
 // The CPU computes in double, this kernel in fp32.
+//
+// The soft-target launch (mixup, cutmix) is the same kernel with another target rule: t'_j = (1 - eps) t_j +
+// eps / classes, from the row of `targets`. That rule is evaluated in double and rounded once, so a one-hot
+// row yields exactly the hard rule's float(on) and float(off), and the same bits come out.
 #include <cuda_bf16.h>
 
 #include <climits>
@@ -33,11 +37,26 @@ __device__ inline float warp_sum(float v) {
   return v;
 }
 
-template <class D>
+// Today's targets: (1 - eps) + eps / classes on the label, eps / classes elsewhere.
+struct HardTarget {
+  float on, off;
+  __device__ float operator()(int64_t /*row*/, int label, int j) const { return j == label ? on : off; }
+};
+
+// Mixed targets: row `row` of the f32 [batch, classes] distributions, smoothed (in double, see above).
+struct SoftTarget {
+  const float* targets;
+  int classes;
+  double keep, off;  // 1 - eps, eps / classes
+  __device__ float operator()(int64_t row, int /*label*/, int j) const {
+    return float(keep * double(targets[row * classes + j]) + off);
+  }
+};
+
+template <class D, class Target>
 __global__ void __launch_bounds__(kThreads)
-    softmax_cross_entropy_kernel(int64_t batch, int classes, const D* logits, const int32_t* labels, float on,
-                                 float off, float grad_scale, D* dlogits, float* loss_sum, int32_t* correct,
-                                 bool accumulate) {
+    softmax_cross_entropy_kernel(int64_t batch, int classes, const D* logits, const int32_t* labels, Target target,
+                                 float grad_scale, D* dlogits, float* loss_sum, int32_t* correct, bool accumulate) {
   __shared__ float warp_loss[kThreads / kWarp];
   __shared__ int warp_hits[kThreads / kWarp];
   const int lane = int(threadIdx.x) % kWarp, warp = int(threadIdx.x) / kWarp, warps = int(blockDim.x) / kWarp;
@@ -72,7 +91,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = lane; j < classes; j += kWarp) {
       const float shifted = to_f(row[j]) - peak;
       sum += expf(shifted);
-      target_dot += (j == label ? on : off) * shifted;
+      target_dot += target(i, label, j) * shifted;
     }
     sum = warp_sum(sum);
     target_dot = warp_sum(target_dot);
@@ -82,7 +101,7 @@ __global__ void __launch_bounds__(kThreads)
     if (dlogits != nullptr) {
       D* drow = dlogits + i * classes;
       for (int j = lane; j < classes; j += kWarp)
-        drow[j] = from_f<D>((expf(to_f(row[j]) - peak - log_sum) - (j == label ? on : off)) * grad_scale);
+        drow[j] = from_f<D>((expf(to_f(row[j]) - peak - log_sum) - target(i, label, j)) * grad_scale);
     }
   }
   if (lane == 0) {
@@ -104,27 +123,57 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
+namespace {
+
+void check_sizes(int64_t batch, int64_t classes) {
+  ASLNET_CHECK(classes > 0 && classes <= INT_MAX) << "softmax_cross_entropy: " << classes << " classes";
+  ASLNET_CHECK(batch >= 0) << "softmax_cross_entropy: batch " << batch;
+}
+
+// Launched even for an empty batch: the results are still written (zero, or left as they were).
+template <class T, class Target>
+void launch(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits, const int32_t* labels,
+            Target target, T* dlogits, double scale, float* loss_sum, int32_t* correct, bool accumulate) {
+  using D = DevT<T>;
+  // The gradient's factor in double, as the CPU has it, then rounded once.
+  const double grad_scale = batch > 0 ? scale / double(batch) : 0.0;
+  softmax_cross_entropy_kernel<D, Target><<<1, kThreads, 0, stream>>>(
+      batch, int(classes), reinterpret_cast<const D*>(logits), labels, target, float(grad_scale),
+      reinterpret_cast<D*>(dlogits), loss_sum, correct, accumulate);
+  CUDA_CHECK_LAST();
+}
+
+}  // namespace
+
 template <class T>
 void softmax_cross_entropy(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
                            const int32_t* labels, double label_smoothing, T* dlogits, double scale, float* loss_sum,
                            int32_t* correct, bool accumulate) {
-  ASLNET_CHECK(classes > 0 && classes <= INT_MAX) << "softmax_cross_entropy: " << classes << " classes";
-  ASLNET_CHECK(batch >= 0) << "softmax_cross_entropy: batch " << batch;
-  using D = DevT<T>;
-  // The target's two values and the gradient's factor in double, as the CPU has them, then rounded once.
+  check_sizes(batch, classes);
+  // The target's two values in double, as the CPU has them, then rounded once.
   const double off = label_smoothing / double(classes);
   const double on = 1.0 - label_smoothing + off;
-  const double grad_scale = batch > 0 ? scale / double(batch) : 0.0;
-  // Launched even for an empty batch: the results are still written (zero, or left as they were).
-  softmax_cross_entropy_kernel<D><<<1, kThreads, 0, stream>>>(
-      batch, int(classes), reinterpret_cast<const D*>(logits), labels, float(on), float(off), float(grad_scale),
-      reinterpret_cast<D*>(dlogits), loss_sum, correct, accumulate);
-  CUDA_CHECK_LAST();
+  launch(stream, batch, classes, logits, labels, HardTarget{float(on), float(off)}, dlogits, scale, loss_sum, correct,
+         accumulate);
+}
+
+template <class T>
+void softmax_cross_entropy_soft(cudaStream_t stream, int64_t batch, int64_t classes, const T* logits,
+                                const float* targets, const int32_t* labels, double label_smoothing, T* dlogits,
+                                double scale, float* loss_sum, int32_t* correct, bool accumulate) {
+  check_sizes(batch, classes);
+  const SoftTarget target{targets, int(classes), 1.0 - label_smoothing, label_smoothing / double(classes)};
+  launch(stream, batch, classes, logits, labels, target, dlogits, scale, loss_sum, correct, accumulate);
 }
 
 template void softmax_cross_entropy<float>(cudaStream_t, int64_t, int64_t, const float*, const int32_t*, double,
                                            float*, double, float*, int32_t*, bool);
 template void softmax_cross_entropy<bf16>(cudaStream_t, int64_t, int64_t, const bf16*, const int32_t*, double,
                                           bf16*, double, float*, int32_t*, bool);
+
+template void softmax_cross_entropy_soft<float>(cudaStream_t, int64_t, int64_t, const float*, const float*,
+                                                const int32_t*, double, float*, double, float*, int32_t*, bool);
+template void softmax_cross_entropy_soft<bf16>(cudaStream_t, int64_t, int64_t, const bf16*, const float*,
+                                               const int32_t*, double, bf16*, double, float*, int32_t*, bool);
 
 }  // namespace aslnet::kernels::cuda
