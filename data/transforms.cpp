@@ -3,8 +3,10 @@
 // downscale factor, so shrinking averages every source pixel (antialiasing) instead of skipping most of them,
 // and since torchvision's Resize on PIL images is exactly this code, images here look like the ones a
 // PyTorch user trained on (equal to the level in our tests). Augmentation follows torchvision's
-// RandomResizedCrop, RandomRotation, RandomHorizontalFlip and ColorJitter, with every random draw taken
-// from the caller's Rng in a fixed order, so a sample depends only on its seed.
+// RandomResizedCrop, RandomRotation / RandomAffine's shear / RandomPerspective (composed into one warp),
+// RandomHorizontalFlip, ColorJitter, RandomGrayscale, GaussianBlur and RandomErasing, with every random draw
+// taken from the caller's Rng in a fixed order, and only for the augmentations that are on, so a sample
+// depends only on its seed and switching one augmentation off leaves the others' draws alone.
 //
 // Speed matters (the loader has to beat torchvision's pipeline several times over): filter weights are
 // computed once per output row/column per call, the inner loops are integer multiply-adds over uint8 that
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace aslnet {
@@ -200,18 +203,113 @@ Box random_resized_crop_box(int width, int height, const AugmentOptions& o, Rng&
   return {(width - w) / 2, (height - h) / 2, w, h};
 }
 
-// The box's pixels rotated by `degrees` counter-clockwise (torchvision's sign) about the box's centre,
-// bilinear. Samples come from the whole source image, so a rotated crop shows the real surroundings in its
-// corners where the image has them; beyond the image's edge the nearest edge pixel repeats (no black
-// wedges, which a network could learn to read as a sign of augmentation).
-Image rotate_box(const Image& src, const Box& box, double degrees) {
+// The warp of a crop box: a 3x3 homography taking an output pixel centre's offset from the box centre
+// (dx, dy, 1) to the source offset from the same centre. Rotation and shear give an affine matrix (last row
+// 0 0 1, no division per pixel); a perspective makes it projective.
+struct Warp {
+  double m[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  bool projective = false;
+};
+
+// R(degrees) * SHy(shear_y) * SHx(shear_x): rotation counter-clockwise on screen (torchvision's sign) of the
+// sheared box; SHy * SHx = [[1, tx], [ty, 1 + tx ty]] has determinant 1, so shear never changes the area.
+// With no shear the product is exactly the rotation matrix (x * 1 and x * 0 are exact), so rotation-only
+// output is bit for bit what it was before shear existed.
+Warp rotation_shear(double degrees, double shear_x_degrees, double shear_y_degrees) {
+  const double rad = degrees * M_PI / 180.0;
+  const double c = std::cos(rad), s = std::sin(rad);
+  const double tx = std::tan(shear_x_degrees * M_PI / 180.0), ty = std::tan(shear_y_degrees * M_PI / 180.0);
+  const double shear[2][2] = {{1.0, tx}, {ty, 1.0 + tx * ty}};
+  const double rot[2][2] = {{c, -s}, {s, c}};
+  Warp w;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) w.m[i][j] = rot[i][0] * shear[0][j] + rot[i][1] * shear[1][j];
+  return w;
+}
+
+// The homography taking the 4 points `from` to `to` (h22 = 1): the 8x8 linear system of the DLT, solved by
+// Gaussian elimination with partial pivoting. The points here are a box's corners and inward-moved
+// corners, never degenerate.
+Warp homography(const double from[4][2], const double to[4][2]) {
+  double a[8][9];
+  for (int i = 0; i < 4; ++i) {
+    const double u = from[i][0], v = from[i][1], x = to[i][0], y = to[i][1];
+    const double rx[9] = {u, v, 1, 0, 0, 0, -u * x, -v * x, x};
+    const double ry[9] = {0, 0, 0, u, v, 1, -u * y, -v * y, y};
+    std::copy_n(rx, 9, a[2 * i]);
+    std::copy_n(ry, 9, a[2 * i + 1]);
+  }
+  for (int col = 0; col < 8; ++col) {
+    int pivot = col;
+    for (int r = col + 1; r < 8; ++r)
+      if (std::abs(a[r][col]) > std::abs(a[pivot][col])) pivot = r;
+    std::swap_ranges(a[col], a[col] + 9, a[pivot]);
+    for (int r = 0; r < 8; ++r) {
+      if (r == col) continue;
+      const double f = a[r][col] / a[col][col];
+      for (int k = col; k < 9; ++k) a[r][k] -= f * a[col][k];
+    }
+  }
+  Warp w;
+  for (int i = 0; i < 8; ++i) w.m[i / 3][i % 3] = a[i][8] / a[i][i];
+  w.m[2][2] = 1.0;
+  w.projective = true;
+  return w;
+}
+
+Warp multiply(const Warp& a, const Warp& b) {
+  Warp w;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) w.m[i][j] = a.m[i][0] * b.m[0][j] + a.m[i][1] * b.m[1][j] + a.m[i][2] * b.m[2][j];
+  w.projective = a.projective || b.projective;
+  return w;
+}
+
+// The random warp of a w x h box, drawing (in this order, each only when on) the rotation angle, the x and
+// y shears, and the perspective's coin and its 8 corner offsets (torchvision's order: top-left, top-right,
+// bottom-right, bottom-left, x then y). Nothing when no part applies.
+std::optional<Warp> random_warp(int w, int h, const AugmentOptions& o, Rng& rng) {
+  const bool rotate = o.rotation_degrees > 0, shear = o.shear_degrees > 0;
+  const double degrees = rotate ? rng.uniform(-o.rotation_degrees, o.rotation_degrees) : 0.0;
+  double shear_x = 0.0, shear_y = 0.0;
+  if (shear) {
+    shear_x = rng.uniform(-o.shear_degrees, o.shear_degrees);
+    shear_y = rng.uniform(-o.shear_degrees, o.shear_degrees);
+  }
+  const bool perspective =
+      o.perspective > 0 && o.perspective_probability > 0 && rng.uniform() < o.perspective_probability;
+  if (!rotate && !shear && !perspective) return std::nullopt;
+  const Warp affine = rotation_shear(degrees, shear_x, shear_y);
+  if (!perspective) return affine;
+  // RandomPerspective.get_params: the output shows at each inward-moved corner what the input had at the
+  // box's corner, so the sampling map takes moved corners (output) to corners (input).
+  const double hw = 0.5 * w, hh = 0.5 * h, dx = o.perspective * hw, dy = o.perspective * hh;
+  const double corners[4][2] = {{-hw, -hh}, {hw, -hh}, {hw, hh}, {-hw, hh}};
+  const double sign[4][2] = {{1, 1}, {-1, 1}, {-1, -1}, {1, -1}};  // inward, per corner and axis
+  double moved[4][2];
+  for (int i = 0; i < 4; ++i) {
+    moved[i][0] = corners[i][0] + sign[i][0] * rng.uniform(0.0, dx);
+    moved[i][1] = corners[i][1] + sign[i][1] * rng.uniform(0.0, dy);
+  }
+  // Perspective after the affine part (torchvision's RandomAffine then RandomPerspective): an output pixel
+  // goes back through the perspective first, then through the affine map, to the source.
+  return multiply(affine, homography(moved, corners));
+}
+
+// The box's pixels through `warp` about the box's centre, bilinear, in one pass. Samples come from the
+// whole source image, so a rotated or distorted crop shows the real surroundings in its corners where the
+// image has them; beyond the image's edge the nearest edge pixel repeats (no black wedges, which a network
+// could learn to read as a sign of augmentation). The affine case needs no division per pixel.
+template <bool kProjective>
+Image warp_box(const Image& src, const Box& box, const Warp& warp) {
   Image out;
   out.width = box.w;
   out.height = box.h;
   out.pixels.resize(size_t(box.w) * box.h * 3);
-  const double rad = degrees * M_PI / 180.0;
-  const float c = float(std::cos(rad)), s = float(std::sin(rad));
-  // Source pixel-index coordinates of output pixel (x, y): the box centre plus the rotated offset.
+  const float m00 = float(warp.m[0][0]), m01 = float(warp.m[0][1]), m02 = float(warp.m[0][2]);
+  const float m10 = float(warp.m[1][0]), m11 = float(warp.m[1][1]), m12 = float(warp.m[1][2]);
+  const float m20 = float(warp.m[2][0]), m21 = float(warp.m[2][1]), m22 = float(warp.m[2][2]);
+  // Source pixel-index coordinates of output pixel (x, y): the box centre plus the warped offset.
   const float cx = box.w * 0.5f, cy = box.h * 0.5f;
   const float sx0 = float(box.x) + cx - 0.5f, sy0 = float(box.y) + cy - 0.5f;
   const int max_x = src.width - 1, max_y = src.height - 1;
@@ -222,7 +320,22 @@ Image rotate_box(const Image& src, const Box& box, double degrees) {
     const float dy = float(y) + 0.5f - cy;
     for (int x = 0; x < box.w; ++x, dst += 3) {
       const float dx = float(x) + 0.5f - cx;
-      const float sx = sx0 + c * dx - s * dy, sy = sy0 + s * dx + c * dy;
+      float sx, sy;
+      if constexpr (kProjective) {
+        // Beyond the horizon of an extreme distortion (scale near 1) the denominator reaches 0: such
+        // pixels take the edge like any other far-away sample.
+        const float inv = 1.0f / std::max(m20 * dx + m21 * dy + m22, 1e-6f);
+        sx = sx0 + (m00 * dx + m01 * dy + m02) * inv;
+        sy = sy0 + (m10 * dx + m11 * dy + m12) * inv;
+      } else {
+        sx = sx0 + m00 * dx + m01 * dy;
+        sy = sy0 + m10 * dx + m11 * dy;
+      }
+      // Far outside (a strong perspective's corner) every sample is the edge pixel anyway; clamping first
+      // keeps the float -> int conversion in range (and sends a NaN to the edge too). Samples within one
+      // pixel of the image are untouched, so rotation-only output is what it was before the clamp.
+      sx = sx >= -1.0f ? std::min(sx, float(src.width)) : -1.0f;
+      sy = sy >= -1.0f ? std::min(sy, float(src.height)) : -1.0f;
       const float fx = std::floor(sx), fy = std::floor(sy);
       const float ax = sx - fx, ay = sy - fy;
       const int ix = int(fx), iy = int(fy);
@@ -242,6 +355,10 @@ Image rotate_box(const Image& src, const Box& box, double degrees) {
   return out;
 }
 
+Image warp_box(const Image& src, const Box& box, const Warp& warp) {
+  return warp.projective ? warp_box<true>(src, box, warp) : warp_box<false>(src, box, warp);
+}
+
 void flip_horizontal(Image& image) {
   for (int y = 0; y < image.height; ++y) {
     uint8_t* left = image.at(0, y);
@@ -254,12 +371,12 @@ void flip_horizontal(Image& image) {
   }
 }
 
-// torchvision's ColorJitter without hue, in a fixed order (brightness, contrast, saturation; torchvision
-// shuffles the order per sample, which adds nothing for these three mild factors). Each step is a blend
+// torchvision's ColorJitter in a fixed order (brightness, contrast, saturation, then hue; torchvision
+// shuffles the order per sample, which adds nothing for these mild factors). Each step is a blend
 // img * f + other * (1 - f), clamped to [0, 255] and rounded back to 8 bits as a uint8 pipeline would:
 // brightness blends with black, contrast with the mean grey level of the (brightened) image, saturation
 // with each pixel's grey level (ITU-R 601 luma weights, as torchvision's rgb_to_grayscale).
-void color_jitter(Image& image, const AugmentOptions& o, Rng& rng) {
+void jitter_brightness_contrast_saturation(Image& image, const AugmentOptions& o, Rng& rng) {
   auto factor = [&](double x) { return x > 0 ? float(rng.uniform(std::max(0.0, 1.0 - x), 1.0 + x)) : 1.0f; };
   const bool b_on = o.brightness > 0, c_on = o.contrast > 0, s_on = o.saturation > 0;
   const float fb = factor(o.brightness), fc = factor(o.contrast), fs = factor(o.saturation);
@@ -292,12 +409,168 @@ void color_jitter(Image& image, const AugmentOptions& o, Rng& rng) {
   }
 }
 
+void color_jitter(Image& image, const AugmentOptions& o, Rng& rng) {
+  jitter_brightness_contrast_saturation(image, o, rng);
+  if (o.hue > 0) adjust_hue(image, rng.uniform(-o.hue, o.hue));
+}
+
+// RandomErasing's box (torchvision's get_params: 10 tries at a random area fraction and log-uniform
+// height / width ratio, a box strictly smaller than the image each way, else nothing) filled with uniform
+// noise, 8 bytes per draw.
+void random_erase(Image& image, const AugmentOptions& o, Rng& rng) {
+  const double area = double(image.width) * image.height;
+  const double log_lo = std::log(o.erase_ratio_min), log_hi = std::log(o.erase_ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * rng.uniform(o.erase_scale_min, o.erase_scale_max);
+    const double ratio = std::exp(rng.uniform(log_lo, log_hi));
+    const int h = int(std::nearbyint(std::sqrt(target * ratio)));
+    const int w = int(std::nearbyint(std::sqrt(target / ratio)));
+    if (!(h < image.height && w < image.width)) continue;
+    const int y0 = int(rng.below(uint64_t(image.height - h + 1)));
+    const int x0 = int(rng.below(uint64_t(image.width - w + 1)));
+    for (int y = y0; y < y0 + h; ++y) {
+      uint8_t* p = image.at(x0, y);
+      const size_t bytes = size_t(w) * 3;
+      for (size_t i = 0; i < bytes; i += 8) {
+        const uint64_t bits = rng.next_u64();
+        std::memcpy(p + i, &bits, std::min<size_t>(8, bytes - i));
+      }
+    }
+    return;
+  }
+}
+
 }  // namespace
 
 Image resize(const Image& src, int width, int height) {
   check_image(src, "resize");
   return resample(src.pixels.data(), size_t(src.width) * 3, src.width, src.height, width, height, 0, 0, width,
                   height);
+}
+
+Image crop_resize(const Image& src, int x, int y, int box_width, int box_height, int width, int height) {
+  check_image(src, "crop_resize");
+  ASLNET_CHECK(x >= 0 && y >= 0 && box_width > 0 && box_height > 0 && x + box_width <= src.width &&
+               y + box_height <= src.height)
+      << "crop_resize: box " << box_width << "x" << box_height << "+" << x << "+" << y << " outside the "
+      << src.width << "x" << src.height << " image";
+  return resample(src.at(x, y), size_t(src.width) * 3, box_width, box_height, width, height, 0, 0, width, height);
+}
+
+// torchvision's _rgb2hsv / _hsv2rgb on [0, 1] floats, per pixel, with the hue shifted in between.
+void adjust_hue(Image& image, double shift) {
+  ASLNET_CHECK(shift >= -0.5 && shift <= 0.5) << "adjust_hue: shift must be in [-0.5, 0.5] turns, got " << shift;
+  const float delta = float(shift);
+  uint8_t* p = image.pixels.data();
+  const size_t n = size_t(image.width) * image.height;
+  for (size_t i = 0; i < n; ++i, p += 3) {
+    const float r = p[0] / 255.0f, g = p[1] / 255.0f, b = p[2] / 255.0f;
+    const float v = std::max(r, std::max(g, b)), lo = std::min(r, std::min(g, b));
+    if (v == lo) continue;  // grey: no hue to turn (saturation 0 gives back the same value)
+    const float chroma = v - lo, s = chroma / v;
+    const float rc = (v - r) / chroma, gc = (v - g) / chroma, bc = (v - b) / chroma;
+    float h = v == r ? bc - gc : v == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+    h = std::fmod(h / 6.0f + 1.0f, 1.0f) + delta;
+    h -= std::floor(h);  // Python's % 1.0: into [0, 1)
+    const float h6 = h * 6.0f, sector = std::floor(h6), f = h6 - sector;
+    const float pp = std::clamp(v * (1.0f - s), 0.0f, 1.0f);
+    const float q = std::clamp(v * (1.0f - s * f), 0.0f, 1.0f);
+    const float t = std::clamp(v * (1.0f - s * (1.0f - f)), 0.0f, 1.0f);
+    float rgb[3];
+    switch (int(sector) % 6) {
+      case 0: rgb[0] = v, rgb[1] = t, rgb[2] = pp; break;
+      case 1: rgb[0] = q, rgb[1] = v, rgb[2] = pp; break;
+      case 2: rgb[0] = pp, rgb[1] = v, rgb[2] = t; break;
+      case 3: rgb[0] = pp, rgb[1] = q, rgb[2] = v; break;
+      case 4: rgb[0] = t, rgb[1] = pp, rgb[2] = v; break;
+      default: rgb[0] = v, rgb[1] = pp, rgb[2] = q; break;
+    }
+    for (int k = 0; k < 3; ++k) p[k] = clamp_round(rgb[k] * 255.0f);
+  }
+}
+
+void to_grayscale(Image& image) {
+  uint8_t* p = image.pixels.data();
+  const size_t n = size_t(image.width) * image.height;
+  for (size_t i = 0; i < n; ++i, p += 3) {
+    // Pillow's L = R * 299/1000 + G * 587/1000 + B * 114/1000 in 16-bit fixed point, rounded.
+    const uint8_t luma = uint8_t((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+    p[0] = p[1] = p[2] = luma;
+  }
+}
+
+void gaussian_blur(Image& image, double sigma) {
+  check_image(image, "gaussian_blur");
+  ASLNET_CHECK(sigma > 0 && std::isfinite(sigma)) << "gaussian_blur: sigma must be positive, got " << sigma;
+  const int w = image.width, h = image.height;
+  // One normalised kernel per axis (they differ only when the radius is clipped by a short side).
+  auto kernel = [&](int side) {
+    const int radius = std::min(int(std::ceil(3.0 * sigma)), side - 1);
+    std::vector<float> k(size_t(2 * radius + 1));
+    double total = 0.0;
+    for (int i = -radius; i <= radius; ++i) total += std::exp(-0.5 * i * i / (sigma * sigma));
+    for (int i = -radius; i <= radius; ++i) k[size_t(i + radius)] = float(std::exp(-0.5 * i * i / (sigma * sigma)) / total);
+    return k;
+  };
+  const std::vector<float> kx = kernel(w), ky = kernel(h);
+  const int rx = int(kx.size() / 2), ry = int(ky.size() / 2);
+  // Horizontal pass into floats (no rounding between the passes), then vertical back to 8 bits.
+  thread_local std::vector<float> temp;
+  temp.assign(size_t(w) * h * 3, 0.0f);
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* row = image.at(0, y);
+    float* out = temp.data() + size_t(y) * w * 3;
+    for (int x = 0; x < w; ++x)
+      for (int i = -rx; i <= rx; ++i) {
+        const uint8_t* p = row + size_t(std::clamp(x + i, 0, w - 1)) * 3;
+        const float k = kx[size_t(i + rx)];
+        out[3 * x] += k * p[0];
+        out[3 * x + 1] += k * p[1];
+        out[3 * x + 2] += k * p[2];
+      }
+  }
+  thread_local std::vector<float> acc;
+  const size_t row_values = size_t(w) * 3;
+  acc.resize(row_values);
+  for (int y = 0; y < h; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int i = -ry; i <= ry; ++i) {
+      const float* row = temp.data() + size_t(std::clamp(y + i, 0, h - 1)) * row_values;
+      const float k = ky[size_t(i + ry)];
+      for (size_t c = 0; c < row_values; ++c) acc[c] += k * row[c];
+    }
+    uint8_t* out = image.at(0, y);
+    for (size_t c = 0; c < row_values; ++c) out[c] = clamp_round(acc[c]);
+  }
+}
+
+void check_augment_options(const AugmentOptions& o) {
+  auto in = [](double v, double lo, double hi) { return v >= lo && v <= hi; };
+  ASLNET_CHECK(in(o.crop_scale_min, 1e-9, 1.0) && in(o.crop_scale_max, o.crop_scale_min, 1.0))
+      << "augment: crop scale must satisfy 0 < min <= max <= 1, got " << o.crop_scale_min << ".." << o.crop_scale_max;
+  ASLNET_CHECK(o.crop_ratio_min > 0 && in(o.crop_ratio_max, o.crop_ratio_min, 1e9))
+      << "augment: crop ratio must satisfy 0 < min <= max, got " << o.crop_ratio_min << ".." << o.crop_ratio_max;
+  ASLNET_CHECK(in(o.brightness, 0, 1e9) && in(o.contrast, 0, 1e9) && in(o.saturation, 0, 1e9))
+      << "augment: brightness, contrast and saturation must be >= 0, got " << o.brightness << ", " << o.contrast
+      << ", " << o.saturation;
+  ASLNET_CHECK(in(o.rotation_degrees, 0, 180)) << "augment: rotation must be in [0, 180] degrees, got "
+                                               << o.rotation_degrees;
+  ASLNET_CHECK(o.shear_degrees >= 0 && o.shear_degrees < 45)
+      << "augment: shear must be in [0, 45) degrees, got " << o.shear_degrees;
+  ASLNET_CHECK(in(o.perspective, 0, 1)) << "augment: perspective must be in [0, 1], got " << o.perspective;
+  ASLNET_CHECK(in(o.hue, 0, 0.5)) << "augment: hue must be in [0, 0.5], got " << o.hue;
+  for (const auto& [name, p] : {std::pair<const char*, double>{"perspective probability", o.perspective_probability},
+                                {"grayscale probability", o.grayscale_probability},
+                                {"blur probability", o.blur_probability},
+                                {"erase probability", o.erase_probability}})
+    ASLNET_CHECK(in(p, 0, 1)) << "augment: " << name << " must be in [0, 1], got " << p;
+  ASLNET_CHECK(in(o.blur_sigma_min, 1e-9, 1e3) && in(o.blur_sigma_max, o.blur_sigma_min, 1e3))
+      << "augment: blur sigma must satisfy 0 < min <= max, got " << o.blur_sigma_min << ".." << o.blur_sigma_max;
+  ASLNET_CHECK(in(o.erase_scale_min, 1e-9, 1.0) && in(o.erase_scale_max, o.erase_scale_min, 1.0))
+      << "augment: erase scale must satisfy 0 < min <= max <= 1, got " << o.erase_scale_min << ".."
+      << o.erase_scale_max;
+  ASLNET_CHECK(o.erase_ratio_min > 0 && in(o.erase_ratio_max, o.erase_ratio_min, 1e9))
+      << "augment: erase ratio must satisfy 0 < min <= max, got " << o.erase_ratio_min << ".." << o.erase_ratio_max;
 }
 
 Image eval_transform(const Image& src, int size) {
@@ -317,28 +590,26 @@ Image eval_transform(const Image& src, int size) {
 Image train_transform(const Image& src, int size, const AugmentOptions& options, Rng& rng) {
   check_image(src, "train_transform");
   ASLNET_CHECK(size > 0) << "train_transform: output size must be positive, got " << size;
-  const bool rotate = options.rotation_degrees > 0;
+  check_augment_options(options);
+  const Box whole{0, 0, src.width, src.height};
+  const Box box = options.random_resized_crop ? random_resized_crop_box(src.width, src.height, options, rng) : whole;
+  const std::optional<Warp> warp = random_warp(box.w, box.h, options, rng);
   Image out;
   if (options.random_resized_crop) {
-    const Box box = random_resized_crop_box(src.width, src.height, options, rng);
-    if (rotate) {
-      const Image rotated = rotate_box(src, box, rng.uniform(-options.rotation_degrees, options.rotation_degrees));
-      out = resize(rotated, size, size);
-    } else {
-      // Resizing the box in place is the same as cropping then resizing (taps stop at the box's edges).
-      out = resample(src.at(box.x, box.y), size_t(src.width) * 3, box.w, box.h, size, size, 0, 0, size, size);
-    }
-  } else if (rotate) {
-    // No random crop: the whole image, rotated, then evaluation's resize and centre crop, so that with
-    // every augmentation off training sees exactly what evaluation does.
-    const Box whole{0, 0, src.width, src.height};
-    out = eval_transform(rotate_box(src, whole, rng.uniform(-options.rotation_degrees, options.rotation_degrees)),
-                         size);
+    // Resizing the box in place is the same as cropping then resizing (taps stop at the box's edges).
+    out = warp ? resize(warp_box(src, box, *warp), size, size)
+               : resample(src.at(box.x, box.y), size_t(src.width) * 3, box.w, box.h, size, size, 0, 0, size, size);
   } else {
-    out = eval_transform(src, size);
+    // No random crop: the whole image, warped, then evaluation's resize and centre crop, so that with
+    // every augmentation off training sees exactly what evaluation does.
+    out = eval_transform(warp ? warp_box(src, whole, *warp) : src, size);
   }
   if (options.flip && rng.uniform() < 0.5) flip_horizontal(out);
   color_jitter(out, options, rng);
+  const auto coin = [&](double p) { return p > 0 && rng.uniform() < p; };
+  if (coin(options.grayscale_probability)) to_grayscale(out);
+  if (coin(options.blur_probability)) gaussian_blur(out, rng.uniform(options.blur_sigma_min, options.blur_sigma_max));
+  if (coin(options.erase_probability)) random_erase(out, options, rng);
   return out;
 }
 
@@ -376,10 +647,13 @@ void normalize_into(const Image& image, const Normalization& norm, DType dtype, 
   }
 }
 
-int min_decode_side(int size, bool train) {
+int min_decode_side(int size, bool train) { return min_decode_side(size, train, AugmentOptions{}.crop_scale_min); }
+
+int min_decode_side(int size, bool train, double crop_scale_min) {
+  ASLNET_CHECK(crop_scale_min > 0 && crop_scale_min <= 1)
+      << "min_decode_side: crop scale must be in (0, 1], got " << crop_scale_min;
   // Evaluation resizes the shorter side to size / 0.875 (with downscaling only if the image is larger).
-  // Training crops a random box of at least crop_scale_min of the area (default options: the loader's
-  // decode size does not depend on per-run options) and resizes it to size: asking for
+  // Training crops a random box of at least crop_scale_min of the area and resizes it to size: asking for
   // size / sqrt(crop_scale_min) makes the smallest square crop still cover size pixels, so crops are
   // never upscaled except the extreme-ratio ones, by at most sqrt(4/3) along one axis. For 64 and the
   // default 0.35 that is ceil(64 / 0.5916) = 109, so a 200x200 photo decodes at 5/8 scale (125x125; 1/2
@@ -387,7 +661,7 @@ int min_decode_side(int size, bool train) {
   // back to without random crops.
   const int eval_side = eval_resize_side(size);
   if (!train) return eval_side;
-  const int train_side = int(std::ceil(size / std::sqrt(AugmentOptions{}.crop_scale_min)));
+  const int train_side = int(std::ceil(size / std::sqrt(crop_scale_min)));
   return std::max(train_side, eval_side);
 }
 
