@@ -54,7 +54,7 @@ void run_demo(const DemoOptions& o) {
   }
 
   TrainOptions t;
-  t.data = train_dir;
+  t.data = {train_dir};
   t.out = (work / "run").string();
   t.arch = o.arch;
   t.stem = o.stem;

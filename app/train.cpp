@@ -1,6 +1,6 @@
-// aslnet train: trains a ResNet on a folder of class folders (the Kaggle layout), validating on a
-// split of it (grouped by default: near-duplicate video frames never straddle the split) or on
-// --val-dir. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
+// aslnet train: trains a ResNet on one or more sources (folders of class folders in the Kaggle layout,
+// app/train_data.h), validating on a split of each (grouped by default: near-duplicate video frames
+// never straddle the split) and on --val-dir sources, each reported by name. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
 // OUT/best.safetensors (best validation accuracy), OUT/log.jsonl and OUT/validation-files.txt (the
 // held-out images, one path a line). A non-finite loss stops the run and keeps the last good checkpoint.
 //
@@ -22,6 +22,7 @@
 #include "app/commands.h"
 #include "app/device_options.h"
 #include "app/progress.h"
+#include "app/train_data.h"
 #include "data/classes.h"
 #include "data/dataset_index.h"
 #include "data/loader.h"
@@ -45,6 +46,15 @@ nlohmann::json eval_json(const EvalResult& r) {
   return {{"loss", r.loss}, {"accuracy", r.accuracy()}, {"count", r.count}};
 }
 
+nlohmann::json sources_json(const RunData& data) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t s = 0; s < data.train_sources.size(); ++s)
+    out.push_back({{"name", data.train_sources[s].name},
+                   {"images", data.train_sizes[s]},
+                   {"per_epoch", data.mix ? data.mix->draws()[s] : data.train_sizes[s]}});
+  return out;
+}
+
 // Where one replica stands in the run.
 struct ReplicaPlace {
   ShardSpec shard;               // among all replicas of the run
@@ -53,7 +63,7 @@ struct ReplicaPlace {
   int total() const { return shard.total_replicas(); }
 };
 
-void train_replica(const TrainOptions& o, const Split& split, Device device, DType dtype, const ReplicaPlace& place,
+void train_replica(const TrainOptions& o, const RunData& data, Device device, DType dtype, const ReplicaPlace& place,
                    int loader_threads) {
   const bool lead = place.lead();
   Context ctx(device, o.seed);
@@ -74,15 +84,21 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
   aug.flip = !(o.no_augment || o.no_flip);
   aug.brightness = aug.contrast = aug.saturation = o.no_augment ? 0.0 : o.jitter;
   aug.rotation_degrees = o.no_augment ? 0.0 : o.rotation;
-  Loader train_loader(split.train, train_opts);
-  // The lead validates on the whole validation set (the others wait for it at their next collective).
-  std::unique_ptr<Loader> val_loader;
-  if (!split.val.samples.empty() && lead) {
+  train_opts.mix = data.mix;
+  Loader train_loader(data.train, train_opts);
+  // The lead validates on every validation set (the others wait for it at their next collective).
+  std::vector<std::unique_ptr<Loader>> val_loaders;
+  std::vector<ValidationSet> val_sets;
+  if (lead) {
     LoaderOptions val_opts = train_opts;
     val_opts.train = false;
     val_opts.drop_last = false;
     val_opts.shard = ShardSpec{};
-    val_loader = std::make_unique<Loader>(split.val, val_opts);
+    val_opts.mix = nullptr;
+    for (const NamedIndex& v : data.val) {
+      val_loaders.push_back(std::make_unique<Loader>(v.index, val_opts));
+      val_sets.push_back({v.name, val_loaders.back().get()});
+    }
   }
 
   // Model and optimizer, fresh or from a checkpoint.
@@ -137,7 +153,7 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
   };
   if (!lead) {
     // The other replicas train silently; the lead speaks for the run.
-    trainer.fit(train_loader, nullptr, hooks);
+    trainer.fit(train_loader, std::vector<ValidationSet>{}, hooks);
     return;
   }
 
@@ -145,10 +161,11 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
   Progress progress(o.quiet, (std::filesystem::path(o.out) / "log.jsonl").string());
   // Which images were held out, so that later work (aslnet translate's tests, a user's own checks) can
   // use only images this checkpoint never trained on.
-  if (!split.val.samples.empty()) {
+  if (data.val_images() > 0) {
     const auto list = std::filesystem::path(o.out) / "validation-files.txt";
     std::ofstream out(list);
-    for (const Sample& s : split.val.samples) out << s.path << "\n";
+    for (const NamedIndex& v : data.val)
+      for (const Sample& s : v.index.samples) out << s.path << "\n";
     ASLNET_CHECK(out.good()) << "cannot write " << list.string();
   }
   CheckpointMeta meta;
@@ -156,19 +173,29 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
   meta.input_height = meta.input_width = o.image_size;
   meta.mean = {train_opts.norm.mean.begin(), train_opts.norm.mean.end()};
   meta.std = {train_opts.norm.std.begin(), train_opts.norm.std.end()};
-  meta.extra["train_dir"] = o.data;
-  meta.extra["split"] = o.val_dir.empty() ? o.split.mode : "val-dir";
+  std::string sources;
+  for (const std::string& d : o.data) sources += (sources.empty() ? "" : " ") + d;
+  meta.extra["train_dir"] = sources;
+  meta.extra["split"] = o.split.val_fraction > 0 ? o.split.mode : "none";
   auto save = [&](const std::string& name) {
     meta.step = optimizer.step_count();
     meta.epoch = meta.step / per_epoch;
     save_checkpoint((std::filesystem::path(o.out) / name).string(), *model, meta, &optimizer);
   };
 
+  for (const std::string& note : data.notes) progress.line(note);
+  std::string val_text = fmt::format("{} for validation", data.val_images());
+  if (data.val.size() > 1 || (data.val.size() == 1 && data.val[0].name != data.train_sources[0].name)) {
+    val_text += ":";
+    for (const NamedIndex& v : data.val) val_text += fmt::format(" {} {}", v.name, v.index.samples.size());
+  }
+  if (o.split.val_fraction > 0) val_text += fmt::format(", {} split", o.split.mode);
   progress.line(
-      fmt::format("training {} ({} stem, width {}) on {} images ({} for validation, {} split), {} px, "
+      fmt::format("training {} ({} stem, width {}) on {} images{} ({}), {} px, "
                   "batch {}{}{}, {} epochs of {} steps, {}",
-                  info.arch, info.stem, info.width, split.train.samples.size(), split.val.samples.size(),
-                  o.val_dir.empty() ? o.split.mode : "--val-dir", o.image_size, o.batch,
+                  info.arch, info.stem, info.width, data.train.samples.size(),
+                  data.train_sources.size() > 1 || data.mix ? " from " + describe_sources(data) : "", val_text,
+                  o.image_size, o.batch,
                   place.total() > 1 ? fmt::format(" ({} per replica x {} replicas, {})", train_opts.batch,
                                                   place.total(), place.comm->name())
                                     : "",
@@ -176,8 +203,9 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
                   describe_device(ctx, o.precision)));
   progress.json({{"event", "start"},
                  {"arch", info.arch},
-                 {"train_images", split.train.samples.size()},
-                 {"val_images", split.val.samples.size()},
+                 {"train_images", data.train.samples.size()},
+                 {"train_sources", sources_json(data)},
+                 {"val_images", data.val_images()},
                  {"epochs", o.epochs},
                  {"replicas", place.total()},
                  {"steps_per_epoch", per_epoch}});
@@ -210,6 +238,12 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
     std::string text = fmt::format("epoch {}/{}  train loss {:.4f} acc {:5.1f}%", r.epoch + 1, o.epochs, r.train_loss,
                                    100.0 * r.train_accuracy);
     if (r.has_val) text += fmt::format("  val loss {:.4f} acc {:5.1f}%", r.val.loss, 100.0 * r.val.accuracy());
+    if (r.val_sets.size() > 1) {
+      text += " (";
+      for (size_t i = 0; i < r.val_sets.size(); ++i)
+        text += fmt::format("{}{} {:.1f}%", i ? ", " : "", r.val_sets[i].first, 100.0 * r.val_sets[i].second.accuracy());
+      text += ")";
+    }
     text += fmt::format("  {:.0f}s", r.seconds);
     const auto skipped = train_loader.skipped_files();
     if (skipped.size() > skipped_reported) {
@@ -222,6 +256,11 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
                           {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
                           {"seconds", r.seconds},       {"skipped_files", skipped.size()}};
     if (r.has_val) record["val"] = eval_json(r.val);
+    if (!r.val_sets.empty()) {
+      nlohmann::json sets = nlohmann::json::object();
+      for (const auto& [name, result] : r.val_sets) sets[name] = eval_json(result);
+      record["val_sets"] = sets;
+    }
     progress.json(record);
     const bool last = r.epoch + 1 == o.epochs;
     if (last || (o.checkpoint_every > 0 && (r.epoch + 1) % o.checkpoint_every == 0)) save("last.safetensors");
@@ -233,7 +272,7 @@ void train_replica(const TrainOptions& o, const Split& split, Device device, DTy
 
   bool finished = false;
   try {
-    finished = trainer.fit(train_loader, val_loader.get(), hooks);
+    finished = trainer.fit(train_loader, val_sets, hooks);
   } catch (const NonFiniteLoss& e) {
     progress.json({{"event", "stopped"}, {"reason", e.what()}});
     throw;
@@ -271,17 +310,7 @@ void run_train(const TrainOptions& o) {
     Context::set_cpu_threads(devices[0].is_cpu() ? std::max(1, cores / local) : cores);
     const int loader_threads = std::max(1, cores / local);
 
-    // Data: the training folder, and validation from --val-dir or a split of the training folder.
-    const DatasetIndex all = index_class_folders(o.data);
-    Split split;
-    if (!o.val_dir.empty()) {
-      split.train = all;
-      split.val = index_class_folders(o.val_dir);
-    } else if (o.split.val_fraction > 0) {
-      split = split_train_val(all, o.split);
-    } else {
-      split.train = all;
-    }
+    const RunData data = load_run_data(o);
 
     g_interrupted = false;
     std::signal(SIGINT, on_sigint);
@@ -293,11 +322,11 @@ void run_train(const TrainOptions& o) {
     };
     try {
       if (total == 1) {
-        train_replica(o, split, devices[0], dtype, place_of(0, nullptr), loader_threads);
+        train_replica(o, data, devices[0], dtype, place_of(0, nullptr), loader_threads);
       } else {
         const auto comms = group.communicators(devices);
         run_replica_threads(comms, [&](int r) {
-          train_replica(o, split, devices[size_t(r)], dtype, place_of(r, comms[size_t(r)].get()), loader_threads);
+          train_replica(o, data, devices[size_t(r)], dtype, place_of(r, comms[size_t(r)].get()), loader_threads);
         });
       }
     } catch (...) {
@@ -315,9 +344,19 @@ void run_train(const TrainOptions& o) {
 void register_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   auto* cmd = app.add_subcommand("train", "Train a ResNet on a folder of class folders (Kaggle ASL layout)");
-  cmd->add_option("data", o->data, "training folder: one folder per class (A..Z, del, nothing, space)")->required();
-  cmd->add_option("--val-dir", o->val_dir, "validate on this folder instead of a split of the training folder");
-  cmd->add_option("--val-fraction", o->split.val_fraction, "share of each class held out for validation (0: none)");
+  cmd->add_option("data", o->data,
+                  "training sources: folders of class folders (any subset of A..Z, del, nothing, space), each "
+                  "DIR, DIR@ORIGIN[+ORIGIN...] (only files named ORIGIN_*.jpg) or NAME=DIR[@...]")
+      ->required();
+  auto* val_dirs = cmd->add_option("--val-dir", o->val_dirs,
+                                   "validation sources (same forms), each reported by name; alone, they replace the "
+                                   "split of the training sources (repeatable)");
+  auto* val_fraction = cmd->add_option("--val-fraction", o->split.val_fraction,
+                                       "share of each class of each training source held out for validation (0: "
+                                       "none; default 0.1, or 0 with --val-dir)");
+  cmd->add_option("--source-weight", o->source_weights,
+                  "each training source's share of an epoch, one weight per source in order (default: by size)")
+      ->delimiter(',');
   cmd->add_option("--split", o->split.mode, "grouped (blocks of consecutive file numbers) or random")
       ->check(CLI::IsMember({"grouped", "random"}));
   cmd->add_option("--group-size", o->split.group_size, "grouped split: consecutive file numbers kept together");
@@ -375,7 +414,11 @@ void register_train(CLI::App& app) {
   cmd->add_option("--stop-after", o->stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", o->quiet, "no progress bar or epoch lines");
-  cmd->callback([o] { run_train(*o); });
+  cmd->callback([o, val_dirs, val_fraction] {
+    // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
+    if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
+    run_train(*o);
+  });
 }
 
 }  // namespace aslnet::app

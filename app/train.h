@@ -3,13 +3,17 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/dataset_index.h"
 
 namespace aslnet::app {
 
 struct TrainOptions {
-  std::string data, val_dir, out = "runs/latest", resume, init_from;
+  // Training sources (data/sources.h: DIR, DIR@ORIGIN[+ORIGIN...], NAME=DIR) and validation sources.
+  std::vector<std::string> data, val_dirs;
+  std::vector<double> source_weights;  // one per training source: its share of each epoch; empty: by size
+  std::string out = "runs/latest", resume, init_from;
   bool reset_head = false;
   SplitOptions split;
   std::string arch = "resnet18", stem = "imagenet";

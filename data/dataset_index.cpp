@@ -89,7 +89,13 @@ void check_folder(const fs::path& dir, const char* what) {
                                       << ")";
 }
 
-DatasetIndex index_class_folders_unchecked(const fs::path& dir) {
+bool origin_selected(const fs::path& p, const IndexOptions& options) {
+  if (options.origins.empty()) return true;
+  const std::string origin = file_origin(p.string());
+  return std::find(options.origins.begin(), options.origins.end(), origin) != options.origins.end();
+}
+
+DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptions& options) {
   DatasetIndex index;
   index.root = dir.string();
   index.classes = asl_classes();
@@ -106,22 +112,29 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir) {
     ASLNET_CHECK(fresh) << "folders " << it->second.string() << " and " << folder.string() << " both name class "
                         << asl_classes()[size_t(label)] << " (hint: merge them into one folder)";
     size_t count = 0;
-    const auto options = fs::directory_options::follow_directory_symlink;
-    for (auto walk = fs::recursive_directory_iterator(folder, options); walk != fs::recursive_directory_iterator();
+    const auto walk_options = fs::directory_options::follow_directory_symlink;
+    for (auto walk = fs::recursive_directory_iterator(folder, walk_options); walk != fs::recursive_directory_iterator();
          ++walk) {
       if (is_hidden(walk->path())) {
         if (walk->is_directory()) walk.disable_recursion_pending();
         continue;
       }
-      if (!walk->is_regular_file() || !is_jpeg(walk->path())) continue;
+      if (!walk->is_regular_file() || !is_jpeg(walk->path()) || !origin_selected(walk->path(), options)) continue;
       index.samples.push_back({walk->path().string(), label, file_number(walk->path())});
       ++count;
     }
-    ASLNET_CHECK(count > 0) << "class folder " << folder.string()
-                            << " holds no .jpg images (hint: remove it or fill it)";
+    if (count == 0 && options.allow_empty_classes) {
+      index.empty_class_folders.push_back(folder.string());
+      continue;
+    }
+    ASLNET_CHECK(count > 0) << "class folder " << folder.string() << " holds no .jpg images"
+                            << (options.origins.empty() ? "" : " of the selected origins")
+                            << " (hint: remove it or fill it)";
   }
   ASLNET_CHECK(!seen.empty()) << "data folder " << dir.string() << " holds no class folders (hint: " << kDataHint
                               << ")";
+  ASLNET_CHECK(!index.samples.empty()) << "data folder " << dir.string() << " holds no .jpg images"
+                                       << (options.origins.empty() ? "" : " of the selected origins");
   std::sort(index.samples.begin(), index.samples.end(), sample_less);
   return index;
 }
@@ -139,23 +152,29 @@ DatasetIndex with_fs_errors(Fn fn) {
 
 }  // namespace
 
-DatasetIndex index_class_folders(const std::string& dir) {
+std::string file_origin(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  const size_t cut = name.find('_');
+  return cut == std::string::npos ? std::string() : name.substr(0, cut);
+}
+
+DatasetIndex index_class_folders(const std::string& dir, const IndexOptions& options) {
   return with_fs_errors([&] {
     check_folder(dir, "data folder");
-    return index_class_folders_unchecked(dir);
+    return index_class_folders_unchecked(dir, options);
   });
 }
 
-DatasetIndex index_test_folder(const std::string& dir) {
+DatasetIndex index_test_folder(const std::string& dir, const IndexOptions& options) {
   return with_fs_errors([&] {
     check_folder(dir, "test folder");
-    if (!subfolders(dir).empty()) return index_class_folders_unchecked(dir);
+    if (!subfolders(dir).empty()) return index_class_folders_unchecked(dir, options);
     DatasetIndex index;
     index.root = dir;
     index.classes = asl_classes();
     for (const auto& entry : fs::directory_iterator(dir)) {
       const fs::path& p = entry.path();
-      if (!entry.is_regular_file() || is_hidden(p) || !is_jpeg(p)) continue;
+      if (!entry.is_regular_file() || is_hidden(p) || !is_jpeg(p) || !origin_selected(p, options)) continue;
       // "<class>_test" with optional digits after it; the class part is matched case-insensitively.
       std::string stem = p.stem().string();
       const int64_t number = file_number(p);

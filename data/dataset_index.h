@@ -14,22 +14,39 @@ struct Sample {
   std::string path;     // full path of the image file
   int32_t label = 0;    // index into asl_classes()
   int64_t number = -1;  // the file's number ("A123.jpg" -> 123), -1 when its name has none
+  int32_t source = 0;   // which of a run's training sources it came from (data/sources.h)
 };
 
 struct DatasetIndex {
   std::string root;                  // the folder indexed
   std::vector<std::string> classes;  // asl_classes(): every model has 29 outputs whatever the folder holds
   std::vector<Sample> samples;       // sorted by label, then by number, then by path
+  // Class folders that held no image (or none of the selected origins), with IndexOptions'
+  // allow_empty_classes; callers say so in a note.
+  std::vector<std::string> empty_class_folders;
+};
+
+// The origin of a file: the part of its name before the first '_' ("massey_12.jpg" -> "massey"), the
+// convention of data sets that gather photos from several origins in one class folder; "" when the
+// name has no '_'.
+std::string file_origin(const std::string& path);
+
+struct IndexOptions {
+  // Only files whose origin (file_origin) is one of these; empty: every file.
+  std::vector<std::string> origins;
+  // A class folder without images is noted in empty_class_folders instead of being an error (data
+  // sets that hold some classes only, or an origin that lacks some letters).
+  bool allow_empty_classes = false;
 };
 
 // A folder of class folders. Files with a .jpg/.jpeg extension (any case) are indexed; other files are
 // ignored. Errors (aslnet::Error, one line with a hint): the folder is missing or not a folder; a
 // subfolder names no ASL class; a class folder is empty; no class folder at all. Two folders that
 // differ only in case (`A/` and `a/`) are an error too.
-DatasetIndex index_class_folders(const std::string& dir);
+DatasetIndex index_class_folders(const std::string& dir, const IndexOptions& options = {});
 
 // A test folder: class folders (as above), or flat files named `<class>_test.jpg` (case-insensitive).
-DatasetIndex index_test_folder(const std::string& dir);
+DatasetIndex index_test_folder(const std::string& dir, const IndexOptions& options = {});
 
 struct SplitOptions {
   double val_fraction = 0.1;     // of each class

@@ -16,8 +16,16 @@ constexpr int kMaxConsecutiveBadFiles = 64;
 Loader::Loader(DatasetIndex index, LoaderOptions options)
     : index_(std::move(index)),
       options_(std::move(options)),
-      sampler_(int64_t(index_.samples.size()), options_.shard, options_.train, options_.seed, options_.drop_last) {
+      sampler_(options_.mix ? options_.mix->epoch_size() : int64_t(index_.samples.size()), options_.shard,
+               options_.train, options_.seed, options_.drop_last) {
   ASLNET_CHECK(!index_.samples.empty()) << "data folder " << index_.root << " holds no images";
+  if (options_.mix) {
+    int64_t mixed = 0;
+    for (int64_t n : options_.mix->draws()) mixed += n;
+    ASLNET_CHECK(options_.mix->epoch_size() == int64_t(index_.samples.size()) && mixed == options_.mix->epoch_size())
+        << "the source mix describes " << options_.mix->epoch_size() << " samples, the index holds "
+        << index_.samples.size();
+  }
   ASLNET_CHECK(options_.batch > 0) << "--batch must be positive, got " << options_.batch;
   ASLNET_CHECK(options_.image_size >= 8) << "--image-size must be at least 8, got " << options_.image_size;
   ASLNET_CHECK(options_.dtype == DType::F32 || options_.dtype == DType::BF16 || options_.dtype == DType::U8)
@@ -65,8 +73,14 @@ void Loader::start_epoch(int64_t epoch) {
   const int64_t count = int64_t(indices.size());
   rows_ = batches_ * options_.batch;
   order_.resize(size_t(rows_));
+  streams_.resize(size_t(rows_));
+  const std::vector<int64_t> mixed = options_.mix ? options_.mix->epoch_samples(epoch) : std::vector<int64_t>{};
   // Rows past the end (evaluation's padded last batch) repeat the epoch's first samples.
-  for (int64_t row = 0; row < rows_; ++row) order_[size_t(row)] = indices[size_t(row % count)];
+  for (int64_t row = 0; row < rows_; ++row) {
+    const int64_t drawn = indices[size_t(row % count)];
+    order_[size_t(row)] = options_.mix ? mixed[size_t(drawn)] : drawn;
+    streams_[size_t(row)] = drawn;
+  }
   valid_rows_ = std::min(rows_, count);
   epoch_ = epoch;
   claimed_ = 0;
@@ -116,7 +130,7 @@ std::vector<std::string> Loader::skipped_files() const {
 
 void Loader::worker() {
   for (;;) {
-    int64_t row, sample, epoch;
+    int64_t row, sample, stream, epoch;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       // A row may be filled once its batch's slot is free: at most ring-size batches ahead of the caller.
@@ -127,6 +141,7 @@ void Loader::worker() {
       row = claimed_++;
       ++in_flight_;
       sample = order_[size_t(row)];
+      stream = streams_[size_t(row)];
       epoch = epoch_;
     }
     const int64_t b = row / options_.batch;
@@ -134,7 +149,7 @@ void Loader::worker() {
     std::vector<std::string> bad;
     std::exception_ptr error;
     try {
-      fill_row(slot, row % options_.batch, sample, epoch, bad);
+      fill_row(slot, row % options_.batch, sample, stream, epoch, bad);
     } catch (...) {
       error = std::current_exception();
     }
@@ -153,7 +168,8 @@ void Loader::worker() {
   }
 }
 
-void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t epoch, std::vector<std::string>& bad) {
+void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stream, int64_t epoch,
+                      std::vector<std::string>& bad) {
   thread_local JpegDecoder decoder;
   const int size = options_.image_size;
   const int min_side = min_decode_side(size, options_.train);
@@ -168,7 +184,7 @@ void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t epoc
       continue;
     }
     // The sample's own random stream: the same choices whichever thread makes it, in whatever order.
-    Rng rng(options_.seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)), uint64_t(sample));
+    Rng rng(options_.seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)), uint64_t(stream));
     const Image image = options_.train ? train_transform(decoded, size, options_.augment, rng)
                                        : eval_transform(decoded, size);
     normalize_into(image, options_.norm, options_.dtype,

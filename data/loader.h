@@ -23,6 +23,7 @@
 
 #include "data/dataset_index.h"
 #include "data/sampler.h"
+#include "data/source_mix.h"
 #include "data/transforms.h"
 #include "engine/core/batch_source.h"
 
@@ -42,6 +43,9 @@ struct LoaderOptions {
   // is real) so every sample is seen exactly once.
   bool drop_last = true;
   ShardSpec shard;
+  // Training from several sources (data/source_mix.h): each epoch draws every source's share of rows
+  // from the index's sources, laid out source after source. Null: every sample once an epoch.
+  std::shared_ptr<const SourceMix> mix;
 };
 
 class Loader : public BatchSource {
@@ -68,8 +72,10 @@ class Loader : public BatchSource {
   };
   void worker();
   // Decodes, transforms and normalises `sample` (or, when it cannot be read, the next one that can)
-  // into row `position` of `slot`; unreadable paths are appended to `bad`.
-  void fill_row(Slot& slot, int64_t position, int64_t sample, int64_t epoch, std::vector<std::string>& bad);
+  // into row `position` of `slot`, its random choices drawn from stream `stream` of the epoch;
+  // unreadable paths are appended to `bad`.
+  void fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stream, int64_t epoch,
+                std::vector<std::string>& bad);
   void stop_workers();
   void rethrow_worker_error();  // with mutex_ held
 
@@ -86,6 +92,8 @@ class Loader : public BatchSource {
   bool stopping_ = false;
   int64_t epoch_ = -1;
   std::vector<int64_t> order_;            // this epoch's sample of each row, batch after batch
+  std::vector<int64_t> streams_;          // the random stream of each row: its sample, or with a source
+                                          // mix its position in the epoch (a sample may come twice)
   int64_t rows_ = 0;                      // rows in this epoch (batches_ * batch)
   int64_t valid_rows_ = 0;                // rows that are not padding
   int64_t claimed_ = 0;                   // rows handed to workers

@@ -19,6 +19,21 @@ int64_t EvalResult::class_count(int64_t c) const {
   return n;
 }
 
+EvalResult& EvalResult::operator+=(const EvalResult& other) {
+  if (classes == 0) {
+    classes = other.classes;
+    confusion.assign(other.confusion.size(), 0);
+  }
+  ASLNET_CHECK(classes == other.classes) << "cannot add evaluations over " << classes << " and " << other.classes
+                                         << " classes";
+  const int64_t total = count + other.count;
+  loss = total ? (loss * double(count) + other.loss * double(other.count)) / double(total) : 0.0;
+  count = total;
+  correct += other.correct;
+  for (size_t i = 0; i < confusion.size() && i < other.confusion.size(); ++i) confusion[i] += other.confusion[i];
+  return *this;
+}
+
 EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
                     const InputNormalization& u8_normalization) {
   EvalResult r;

@@ -19,6 +19,8 @@ struct EvalResult {
   double accuracy() const { return count ? double(correct) / double(count) : 0.0; }
   double class_accuracy(int64_t c) const;  // recall of class c (0 when it has no samples)
   int64_t class_count(int64_t c) const;
+  // Adds another set's figures (counts, hits and confusion summed, the loss weighted by count).
+  EvalResult& operator+=(const EvalResult& other);
 };
 
 // u8_normalization: how batches of raw u8 pixels are normalised on the GPU (engine/input_stager.h).

@@ -25,6 +25,12 @@ int64_t Trainer::steps_per_epoch(const BatchSource& train) const {
 }
 
 bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hooks) {
+  std::vector<ValidationSet> sets;
+  if (val != nullptr) sets.push_back({"val", val});
+  return fit(train, sets, hooks);
+}
+
+bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, const TrainerHooks& hooks) {
   const int64_t per_epoch = steps_per_epoch(train);
   ASLNET_CHECK(per_epoch > 0) << "an epoch has " << train.batches_per_epoch() << " batches, fewer than --accum-steps "
                               << options_.accum_steps;
@@ -119,9 +125,10 @@ bool Trainer::fit(BatchSource& train, BatchSource* val, const TrainerHooks& hook
     er.epoch = epoch;
     er.train_loss = epoch_images ? epoch_loss / double(epoch_images) : 0.0;
     er.train_accuracy = epoch_images ? double(epoch_correct) / double(epoch_images) : 0.0;
-    if (val != nullptr) {
+    for (const ValidationSet& set : val) {
       er.has_val = true;
-      er.val = evaluate(ctx_, model_, *val, 0, options_.u8_normalization);
+      er.val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source, 0, options_.u8_normalization));
+      er.val += er.val_sets.back().second;
     }
     er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (hooks.on_epoch) hooks.on_epoch(er);

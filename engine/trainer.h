@@ -7,6 +7,9 @@
 
 #include <functional>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/core/batch_source.h"
 #include "engine/evaluate.h"
@@ -42,11 +45,18 @@ struct StepReport {
   int64_t images = 0;                            // images in this step (over all replicas)
 };
 
+// A named validation set: runs that train on several sources report each one's figures apart.
+struct ValidationSet {
+  std::string name;
+  BatchSource* source = nullptr;
+};
+
 struct EpochReport {
   int64_t epoch = 0;
   double train_loss = 0.0, train_accuracy = 0.0;
   bool has_val = false;
-  EvalResult val;
+  EvalResult val;  // over every validation image (the sets together)
+  std::vector<std::pair<std::string, EvalResult>> val_sets;  // each set's own figures, in the order given
   double seconds = 0.0;
 };
 
@@ -68,6 +78,8 @@ class Trainer {
 
   // Trains from optimizer step `optimizer.step_count()` (0, or where a resumed checkpoint stopped) to
   // the end of the last epoch. Returns false when should_stop() interrupted it.
+  bool fit(BatchSource& train, const std::vector<ValidationSet>& val, const TrainerHooks& hooks);
+  // One validation set (or none: null), named "val".
   bool fit(BatchSource& train, BatchSource* val, const TrainerHooks& hooks);
 
   int64_t steps_per_epoch(const BatchSource& train) const;
