@@ -3,6 +3,9 @@
 // torch expects (OIHW filters, int64 counters); and every way a file can be wrong (truncated, corrupt
 // header, offsets past the end, another architecture, other shapes, missing or extra tensors) is a
 // one-line Error naming the file, after which the model is exactly as it was. Writes are atomic.
+// The moving average of the weights (--ema) travels under optimizer.ema.<name> in torch's layouts and
+// comes back bit for bit; files without one restart it from their weights; a checkpoint written inside
+// an EmaWeightsScope without the optimizer loads for inference as the averaged model.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -18,8 +21,10 @@
 
 #include "data/toy_task.h"
 #include "engine/checkpoint.h"
+#include "engine/ema_weights.h"
 #include "engine/safetensors.h"
 #include "engine/train_step.h"
+#include "models/inference_model.h"
 #include "models/resnet.h"
 #include "tests/test_util.h"
 
@@ -92,15 +97,16 @@ std::unique_ptr<Model> fresh_model(const ResNetConfig& config, uint64_t seed, DT
 }
 
 // A model after a few SGD steps on the toy task: running statistics, counters and momentum are all
-// non-trivial.
+// non-trivial (and with `ema`, the moving average of the weights with that decay).
 struct Trained {
   std::unique_ptr<Model> model;
   std::unique_ptr<Optimizer> optimizer;
 };
-Trained trained_model(const ResNetConfig& config, int steps, DType dtype = DType::F32) {
+Trained trained_model(const ResNetConfig& config, int steps, DType dtype = DType::F32, double ema = 0.0) {
   Context ctx(Device::cpu(), 7);
   Trained t{fresh_model(config, 7, dtype), nullptr};
   t.optimizer = std::make_unique<Optimizer>(*t.model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  if (ema > 0.0) t.optimizer->enable_ema(ctx, ema);
   const int64_t batch = 4, size = 16;
   const ToyTask task = make_toy_task(batch * steps, config.num_classes, size, 11, dtype);
   t.model->setup(ctx, batch, size, size);
@@ -435,6 +441,120 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
   load_checkpoint(file, *target);
   EXPECT_TRUE(same_bytes(a.model->parameter_arena(), target->parameter_arena()));
   EXPECT_EQ(opt.step_count(), 0);
+}
+
+TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
+  Trained a = trained_model(kSmall18, 3, DType::F32, /*ema=*/0.5);
+  ASSERT_FALSE(same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
+  const std::string file = path("ema.safetensors");
+  save_checkpoint(file, *a.model, sample_meta(), a.optimizer.get());
+
+  // The same names, shapes and layouts as the model's tensors (OIHW filters), after the prefix; the
+  // counters are the model's own and have no average.
+  const auto st = safetensors::File::read(file);
+  for (const Parameter* p : a.model->parameters()) {
+    const auto* weights = st.find(p->name);
+    const auto* average = st.find("optimizer.ema." + p->name);
+    ASSERT_NE(average, nullptr) << p->name;
+    EXPECT_EQ(average->shape, weights->shape) << p->name;
+    EXPECT_EQ(average->dtype, "F32");
+  }
+  for (const StateTensor* s : a.model->state()) EXPECT_NE(st.find("optimizer.ema." + s->name), nullptr) << s->name;
+  for (const Counter* c : a.model->counters()) EXPECT_EQ(st.find("optimizer.ema." + c->name), nullptr) << c->name;
+  EXPECT_EQ(st.metadata().at("ema_decay"), "0.5");
+  // The filters' average is permuted like the filters: element (k, c, r, s) of the file's OIHW.
+  const Parameter* conv = a.model->find_parameter("layer1.0.conv1.weight");
+  const auto* conv_average = st.find("optimizer.ema.layer1.0.conv1.weight");
+  const int64_t K = conv->shape[0], R = conv->shape[1], S = conv->shape[2], C = conv->shape[3];
+  const int64_t conv_at = conv->value.data<float>() - a.model->parameter_arena().data<float>();
+  const int64_t k = K - 1, r = 2, s = 1, c = C - 1;
+  float in_file;
+  std::memcpy(&in_file, conv_average->data + 4 * (((k * C + c) * R + r) * S + s), 4);
+  EXPECT_EQ(in_file, a.optimizer->ema_parameters().data<float>()[conv_at + ((k * R + r) * S + s) * C + c]);
+
+  // Back bit for bit into an optimizer that keeps an average.
+  Context ctx;
+  auto b = fresh_model(kSmall18, 99);
+  Optimizer opt_b(*b, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  opt_b.enable_ema(ctx, 0.5);
+  const CheckpointMeta loaded = load_checkpoint(file, *b, &opt_b);
+  EXPECT_TRUE(loaded.load_notes.empty());
+  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(same_bytes(a.optimizer->ema_parameters(), opt_b.ema_parameters()));
+  EXPECT_TRUE(same_bytes(a.optimizer->ema_state(), opt_b.ema_state()));
+
+  // An optimizer without an average loads the rest and says what it skipped; without an optimizer the
+  // average is ignored like the rest of the optimizer state.
+  auto c_model = fresh_model(kSmall18, 98);
+  Optimizer opt_c(*c_model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  const CheckpointMeta without = load_checkpoint(file, *c_model, &opt_c);
+  ASSERT_EQ(without.load_notes.size(), 1u);
+  EXPECT_NE(without.load_notes[0].find("EMA"), std::string::npos) << without.load_notes[0];
+  EXPECT_EQ(opt_c.step_count(), 3);
+  EXPECT_FALSE(opt_c.has_ema());
+  EXPECT_TRUE(load_checkpoint(file, *c_model).load_notes.empty());
+  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), c_model->parameter_arena()));
+
+  // A missing or an unknown average tensor is an error that leaves model and average alone.
+  auto d = fresh_model(kSmall18, 97);
+  Optimizer opt_d(*d, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  opt_d.enable_ema(ctx, 0.5);
+  const Tensor before = d->parameter_arena().clone(), ema_before = opt_d.ema_parameters().clone();
+  const std::string missing = path("missing_ema.safetensors");
+  rewrite(file, missing, [](auto&, auto&, const auto&) {}, {"optimizer.ema.fc.bias"});
+  const std::string message = error_of([&] { load_checkpoint(missing, *d, &opt_d); });
+  EXPECT_NE(message.find("has no tensor optimizer.ema.fc.bias"), std::string::npos) << message;
+  const std::string extra = path("extra_ema.safetensors");
+  rewrite(file, extra, [](auto&, auto& w, const auto&) {
+    w.add_owned("optimizer.ema.head.weight", "F32", {2}, std::vector<uint8_t>(8));
+  });
+  const std::string extra_message = error_of([&] { load_checkpoint(extra, *d, &opt_d); });
+  EXPECT_NE(extra_message.find("optimizer.ema.head.weight"), std::string::npos) << extra_message;
+  EXPECT_TRUE(same_bytes(before, d->parameter_arena()));
+  EXPECT_TRUE(same_bytes(ema_before, opt_d.ema_parameters()));
+}
+
+TEST_F(CheckpointTest, CheckpointsWithoutEmaRestartTheAverageFromTheirWeights) {
+  Trained a = trained_model(kSmall18, 2);  // no --ema: an older checkpoint
+  const std::string training = path("old.safetensors"), inference = path("weights.safetensors");
+  save_checkpoint(training, *a.model, {}, a.optimizer.get());
+  save_checkpoint(inference, *a.model, {});
+  for (const std::string& file : {training, inference}) {
+    SCOPED_TRACE(file);
+    Context ctx;
+    auto b = fresh_model(kSmall18, 99);
+    Optimizer opt(*b, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+    opt.enable_ema(ctx, 0.9);
+    const CheckpointMeta loaded = load_checkpoint(file, *b, &opt);
+    ASSERT_EQ(loaded.load_notes.size(), 1u);
+    EXPECT_NE(loaded.load_notes[0].find("restarts from its weights"), std::string::npos) << loaded.load_notes[0];
+    EXPECT_NE(loaded.load_notes[0].find(file), std::string::npos) << loaded.load_notes[0];
+    EXPECT_TRUE(same_bytes(opt.ema_parameters(), a.model->parameter_arena()));
+    EXPECT_TRUE(same_bytes(opt.ema_state(), a.model->state_arena()));
+  }
+}
+
+TEST_F(CheckpointTest, CheckpointInsideTheEmaScopeLoadsForInferenceAsTheAverage) {
+  Trained a = trained_model(kSmall18, 3, DType::F32, /*ema=*/0.5);  // 29 classes: the ASL alphabet's names
+  CheckpointMeta meta;
+  meta.input_height = meta.input_width = 16;
+  meta.mean = {0.5, 0.5, 0.5};
+  meta.std = {0.25, 0.25, 0.25};
+  const std::string file = path("ema_inference.safetensors");
+  Context ctx;
+  {
+    EmaWeightsScope scope(ctx, *a.model, *a.optimizer);
+    save_checkpoint(file, *a.model, meta);
+  }
+  const auto st = safetensors::File::read(file);
+  for (const auto& t : st.tensors()) EXPECT_FALSE(t.name.starts_with("optimizer.")) << t.name;
+  const InferenceModel m = load_for_inference(ctx, file, 0);
+  EXPECT_TRUE(same_bytes(m.model->parameter_arena(), a.optimizer->ema_parameters()));
+  EXPECT_TRUE(same_bytes(m.model->state_arena(), a.optimizer->ema_state()));
+  for (size_t i = 0; i < a.model->counters().size(); ++i)
+    EXPECT_EQ(m.model->counters()[i]->value, a.model->counters()[i]->value);
+  // ...while the model itself went back to its trained weights.
+  EXPECT_FALSE(same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
 }
 
 TEST_F(CheckpointTest, ExtraMetadataCannotOverwriteStandardKeys) {

@@ -1,12 +1,15 @@
 // Training end to end on the CPU: a small ResNet on a fixed tiny task lowers its loss at least
 // fivefold in a few hundred steps, and the same seed gives bit-identical weights. Also the
 // optimizers' update rules against hand-computed torch semantics, and the learning-rate schedules.
+// And resuming with a moving average of the weights (--ema): a run stopped and resumed from its
+// checkpoint ends with the same weights and the same average as the uninterrupted run, bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "data/toy_task.h"
+#include "engine/checkpoint.h"
 #include "engine/schedule.h"
 #include "engine/train_step.h"
 #include "models/resnet.h"
@@ -98,6 +101,75 @@ TEST(Optimizer, AdamWMatchesTorchRules) {
     EXPECT_NEAR(w->value.data<double>()[0], p, 1e-12) << "step " << t;
   }
   EXPECT_THROW(Optimizer(*model, {.kind = "lion"}), Error);
+}
+
+// Steps [from, to) of a small run on the toy task, with the moving average kept by `optimizer`.
+void train_steps(Context& ctx, Model& model, Optimizer& optimizer, const ToyTask& task, int64_t from, int64_t to,
+                 int64_t total) {
+  const int64_t batch = 8, per_epoch = task.labels.numel() / batch;
+  const ScheduleConfig schedule{.kind = "cosine", .base_lr = 0.05, .total_steps = total, .warmup_steps = 3};
+  CrossEntropyLoss loss(0.0);
+  for (int64_t step = from; step < to; ++step) {
+    const ToyTask b = toy_batch(task, (step % per_epoch) * batch, batch);
+    train_step(ctx, model, loss, optimizer, b.images, b.labels, learning_rate(schedule, step));
+  }
+}
+
+struct EmaRun {
+  Tensor weights, ema_params, ema_state;
+};
+
+// A fresh model (initialised from `seed`) with an SGD optimizer keeping an average of decay 0.9: the
+// decay still warms up when the runs below end, so a resumed run that lost the step count would differ.
+struct EmaTrainer {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Optimizer> optimizer;
+  EmaTrainer(Context& ctx, uint64_t seed) {
+    model = make_resnet({"resnet18", "small", 0.125, 8, 3});
+    Rng rng(seed);
+    init_torchvision(*model, rng);
+    model->setup(ctx, 8, 16, 16);
+    optimizer = std::make_unique<Optimizer>(*model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .nesterov = true,
+                                                                     .weight_decay = 5e-4});
+    optimizer->enable_ema(ctx, 0.9);
+  }
+  EmaRun result() const {
+    return {model->parameter_arena().clone(), optimizer->ema_parameters().clone(), optimizer->ema_state().clone()};
+  }
+};
+
+bool same(const Tensor& a, const Tensor& b) {
+  return a.bytes() == b.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+TEST(Training, ResumedRunEndsWithTheSameEmaAsAnUninterruptedOne) {
+  constexpr int64_t kSteps = 10, kStop = 4;
+  const ToyTask task = make_toy_task(48, 8, 16, 5, DType::F32, 0.8);
+  Context ctx(Device::cpu(), 1);
+  EmaTrainer whole(ctx, 3);
+  train_steps(ctx, *whole.model, *whole.optimizer, task, 0, kSteps, kSteps);
+  const EmaRun uninterrupted = whole.result();
+
+  test::TempDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  const std::string file = (dir.path / "stopped.safetensors").string();
+  {
+    Context first(Device::cpu(), 1);
+    EmaTrainer stopped(first, 3);
+    train_steps(first, *stopped.model, *stopped.optimizer, task, 0, kStop, kSteps);
+    save_checkpoint(file, *stopped.model, {}, stopped.optimizer.get());
+  }
+  Context second(Device::cpu(), 1);
+  EmaTrainer resumed(second, 4);  // another initialisation: everything must come from the file
+  EXPECT_TRUE(load_checkpoint(file, *resumed.model, resumed.optimizer.get()).load_notes.empty());
+  EXPECT_EQ(resumed.optimizer->step_count(), kStop);
+  train_steps(second, *resumed.model, *resumed.optimizer, task, kStop, kSteps, kSteps);
+  const EmaRun continued = resumed.result();
+
+  EXPECT_TRUE(same(uninterrupted.weights, continued.weights)) << "weights differ after resuming";
+  EXPECT_TRUE(same(uninterrupted.ema_params, continued.ema_params)) << "the average of the weights differs";
+  EXPECT_TRUE(same(uninterrupted.ema_state, continued.ema_state)) << "the average of the statistics differs";
+  EXPECT_FALSE(same(uninterrupted.weights, uninterrupted.ema_params)) << "the average never left the weights";
 }
 
 TEST(Schedule, WarmupCosineStepAndOneCycle) {

@@ -2,10 +2,13 @@
 // over the same decay spans: several steps of SGD (plain, momentum, Nesterov) and AdamW, weight decay
 // with some spans exempt, a learning rate that changes every step (read from device memory), the
 // vectorised path (aligned arena, a length that is no multiple of four, spans that split a vector) and
-// the element-wise one (a misaligned arena). The bf16 copy must equal bf16(param) bit for bit.
+// the element-wise one (a misaligned arena). The bf16 copy must equal bf16(param) bit for bit. With an
+// EMA, the average (started away from the weights) follows each step with the warming-up decay
+// d_t = min(0.99, (1 + t) / (10 + t)), also read from the device; ema_update does the same alone.
 // Skips without a GPU (fails instead under ASLNET_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -22,7 +25,7 @@ namespace {
 using kernels::cuda::DecaySpans;
 using kernels::cuda::StepHyper;
 
-static_assert(sizeof(StepHyper) == 3 * sizeof(float), "StepHyper is copied to the device as three floats");
+static_assert(sizeof(StepHyper) == 4 * sizeof(float), "StepHyper is copied to the device as four floats");
 
 enum class Kind { Sgd, AdamW };
 
@@ -32,13 +35,20 @@ struct OptCase {
   bool nesterov = false;
   bool bf16_copy = true;
   int64_t offset = 0;  // elements before the arena in every buffer: 1 misaligns it (element-wise path)
+  bool ema = false;
 };
 
 std::string name(const OptCase& c) {
   std::string s = c.kind == Kind::Sgd ? "sgd, momentum " + std::to_string(c.momentum) : std::string("adamw");
   if (c.nesterov) s += ", nesterov";
   s += c.bf16_copy ? ", bf16 copy" : ", no bf16 copy";
-  return s + ", offset " + std::to_string(c.offset);
+  return s + ", offset " + std::to_string(c.offset) + (c.ema ? ", ema" : "");
+}
+
+constexpr double kEmaDecay = 0.99;
+// 1 - d_t for the update after t earlier ones (engine/optimizer.h), rounded as the optimizer rounds it.
+float ema_rate(int earlier_steps) {
+  return float(1.0 - std::min(kEmaDecay, (1.0 + earlier_steps) / (10.0 + earlier_steps)));
 }
 
 // Parameter tensors of a small network: odd sizes, so spans split float4 vectors; every other span
@@ -83,8 +93,12 @@ void check_optimizer(Context& ctx, const OptCase& c) {
   Tensor param = param0.to(gpu);
   Tensor first = Tensor::zeros(Shape{total}, DType::F32, gpu), second = Tensor::zeros(Shape{total}, DType::F32, gpu);
   Tensor copy = test::poisoned(Shape{total}, DType::BF16, gpu);
-  Tensor hyper = Tensor::zeros(Shape{3}, DType::F32, gpu);
+  Tensor hyper = Tensor::zeros(Shape{4}, DType::F32, gpu);
   Tensor grad = Tensor::zeros(Shape{total}, DType::F32, gpu);
+  // The average starts away from the weights, so that a kernel that copied p would be caught.
+  const Tensor ema0 = test::random_f32(Shape{total}, rng);
+  Tensor ema = ema0.to(gpu);
+  std::vector<float> e(ema0.data<float>() + c.offset, ema0.data<float>() + total);
 
   // The CPU reference state.
   std::vector<float> p(param0.data<float>() + c.offset, param0.data<float>() + total);
@@ -97,20 +111,22 @@ void check_optimizer(Context& ctx, const OptCase& c) {
     const double bc1 = 1.0 - std::pow(kBeta1, double(step)), bc2 = 1.0 - std::pow(kBeta2, double(step));
     const Tensor g = test::random_f32(Shape{total}, rng);
     grad.copy_from(g);
-    const std::vector<float> hyper_host{float(lr), float(bc1), float(bc2)};
+    const float rate = ema_rate(step - 1);
+    const std::vector<float> hyper_host{float(lr), float(bc1), float(bc2), c.ema ? rate : 0.0f};
     // The previous step's kernel has finished (synchronize below), so overwriting its values is safe.
     hyper.copy_from(floats(hyper_host));
 
     float* pd = param.data<float>() + c.offset;
     const float* gd = grad.data<float>() + c.offset;
     bf16* cd = c.bf16_copy ? copy.data<bf16>() + c.offset : nullptr;
+    float* ed = c.ema ? ema.data<float>() + c.offset : nullptr;
     const auto* hd = static_cast<const StepHyper*>(hyper.raw());
     if (sgd) {
       float* buf = c.momentum != 0.0f ? first.data<float>() + c.offset : nullptr;
-      kernels::cuda::sgd_step(ctx.stream(), count, pd, gd, buf, cd, spans, hd, c.momentum, c.nesterov);
+      kernels::cuda::sgd_step(ctx.stream(), count, pd, gd, buf, cd, ed, spans, hd, c.momentum, c.nesterov);
     } else {
       kernels::cuda::adamw_step(ctx.stream(), count, pd, gd, first.data<float>() + c.offset,
-                                second.data<float>() + c.offset, cd, spans, hd, kBeta1, kBeta2, kEps);
+                                second.data<float>() + c.offset, cd, ed, spans, hd, kBeta1, kBeta2, kEps);
     }
     ctx.synchronize();
 
@@ -142,6 +158,8 @@ void check_optimizer(Context& ctx, const OptCase& c) {
       }
       begin = ends[s];
     }
+    if (c.ema)
+      for (int64_t i = 0; i < count; ++i) e[i] += rate * (p[i] - e[i]);
   }
 
   auto expect_close = [&](const char* what, const Tensor& gpu_buffer, const std::vector<float>& reference) {
@@ -155,11 +173,18 @@ void check_optimizer(Context& ctx, const OptCase& c) {
     expect_close("exp_avg", first, m);
     expect_close("exp_avg_sq", second, v);
   }
+  if (c.ema) {
+    expect_close("ema", ema, e);
+  } else {
+    EXPECT_EQ(std::memcmp(ema.to(Device::cpu()).raw(), ema0.raw(), ema0.bytes()), 0) << "ema written while off";
+  }
 
   // The untouched elements in front of the arena stay as they were.
   if (c.offset > 0) {
     const Tensor host = param.to(Device::cpu());
     EXPECT_EQ(std::memcmp(host.data<float>(), param0.data<float>(), size_t(c.offset) * sizeof(float)), 0);
+    const Tensor ema_host = ema.to(Device::cpu());
+    EXPECT_EQ(std::memcmp(ema_host.data<float>(), ema0.data<float>(), size_t(c.offset) * sizeof(float)), 0);
   }
 
   if (c.bf16_copy) {
@@ -194,6 +219,38 @@ TEST(OptimizerCuda, AdamWMatchesCpu) {
   for (int64_t offset : {0, 1}) {
     check_optimizer(ctx, {Kind::AdamW, 0.0f, false, true, offset});
     check_optimizer(ctx, {Kind::AdamW, 0.0f, false, false, offset});
+  }
+}
+
+TEST(OptimizerCuda, EmaFollowsTheUpdateInBothKernels) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  Context ctx(Device::cuda(0));
+  for (int64_t offset : {0, 1}) {
+    check_optimizer(ctx, {Kind::Sgd, 0.0f, false, false, offset, true});
+    check_optimizer(ctx, {Kind::Sgd, 0.9f, true, true, offset, true});
+    check_optimizer(ctx, {Kind::AdamW, 0.0f, false, true, offset, true});
+  }
+}
+
+TEST(OptimizerCuda, EmaUpdateMatchesCpu) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  Context ctx(Device::cuda(0));
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  Rng rng(seed);
+  for (int64_t count : {int64_t(1), int64_t(777), int64_t(70001)}) {
+    const Tensor ema0 = test::random_f32(Shape{count}, rng), value = test::random_f32(Shape{count}, rng);
+    Tensor ema = ema0.to(ctx.device());
+    const Tensor value_dev = value.to(ctx.device());
+    const float rate = ema_rate(3);
+    const Tensor hyper = floats({0.0f, 1.0f, 1.0f, rate}).to(ctx.device());
+    kernels::cuda::ema_update(ctx.stream(), count, ema.data<float>(), value_dev.data<float>(),
+                              static_cast<const StepHyper*>(hyper.raw()));
+    ctx.synchronize();
+    std::vector<float> e(ema0.data<float>(), ema0.data<float>() + count);
+    for (int64_t i = 0; i < count; ++i) e[size_t(i)] += rate * (value.data<float>()[i] - e[size_t(i)]);
+    const Tensor actual = ema.to(Device::cpu());
+    EXPECT_LT(test::max_relative_error(actual, floats(e)), 1e-6) << count << " elements";
   }
 }
 
