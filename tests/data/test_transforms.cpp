@@ -2,11 +2,15 @@
 // resized crop paths against torchvision's functions on PIL images (what a PyTorch user's pipeline
 // computes), then the augmentation contract: same seed same image, every switch off gives the plain path,
 // flip mirrors exactly, jitter at factor 1 is the identity, rotation turns counter-clockwise about the
-// centre, and normalisation's values in each dtype.
+// centre, and normalisation's values in each dtype. The augmentations added later (shear, perspective, hue,
+// grayscale, blur, erasing) are each checked against a direct definition: identity parameters give the
+// rotation-only output, dots land where the textbook matrices send them, hue against the textbook HSV
+// formulas, blur against a plain 2-D convolution, erasing's box against RandomErasing's bounds.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -401,6 +405,412 @@ TEST(TransformTrain, RotationTurnsCounterClockwiseAboutTheCentre) {
   const Image src = structured_image(200, 200, 11);
   Rng r1(2);
   EXPECT_LE(test::max_diff(train_transform(src, 64, o, r1), eval_transform(src, 64)), 1);
+}
+
+// ---- Augmentations added after rotation ------------------------------------------------------------------
+
+// Everything but the one augmentation under test off, on the evaluation path (no random crop), so that the
+// only draws are that augmentation's.
+AugmentOptions nothing_on() {
+  AugmentOptions o = crop_only();
+  o.random_resized_crop = false;
+  return o;
+}
+
+TEST(TransformWarp, IdentityShearAndPerspectiveGiveTheRotationOnlyOutput) {
+  const Image src = structured_image(210, 170, 20);
+  for (const bool crop : {true, false}) {
+    AugmentOptions rotate = crop_only();
+    rotate.random_resized_crop = crop;
+    rotate.rotation_degrees = 30;
+    AugmentOptions shear = rotate, perspective = rotate;
+    shear.shear_degrees = 1e-12;  // draws two shears, both ~0
+    perspective.perspective = 1e-12;
+    perspective.perspective_probability = 1.0;  // the projective path, corners moved by ~0
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+      Rng a(seed), b(seed), c(seed);
+      const Image plain = train_transform(src, 64, rotate, a);
+      EXPECT_EQ(train_transform(src, 64, shear, b).pixels, plain.pixels) << "seed " << seed << " crop " << crop;
+      EXPECT_LE(test::max_diff(train_transform(src, 64, perspective, c), plain), 1) << "seed " << seed;
+    }
+  }
+  // A perspective that is on but never applied (probability 0) draws nothing: output and Rng as without it.
+  AugmentOptions never = AugmentOptions{};
+  never.perspective = 0.3;
+  never.perspective_probability = 0.0;
+  Rng a(3), b(3);
+  EXPECT_EQ(train_transform(src, 64, never, a).pixels, train_transform(src, 64, AugmentOptions{}, b).pixels);
+  EXPECT_EQ(a.next_u64(), b.next_u64());
+}
+
+// The intensity-weighted centroid of channel k within [x0, x1) x [y0, y1), in pixel-index coordinates.
+std::pair<double, double> centroid(const Image& image, int k, int x0, int y0, int x1, int y1) {
+  double sx = 0, sy = 0, total = 0;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const double v = image.at(x, y)[k];
+      sx += v * x;
+      sy += v * y;
+      total += v;
+    }
+  EXPECT_GT(total, 0);
+  return {sx / total, sy / total};
+}
+
+// A black 200x200 image with white 8x8 dots centred at the given continuous coordinates (multiples of 1).
+Image dots(const std::vector<std::pair<int, int>>& centres) {
+  Image image = constant_image(200, 200, 0, 0, 0);
+  for (const auto& [cx, cy] : centres)
+    for (int y = cy - 4; y < cy + 4; ++y)
+      for (int x = cx - 4; x < cx + 4; ++x) std::fill_n(image.at(x, y), 3, uint8_t(255));
+  return image;
+}
+
+// Continuous coordinate c of the 200x200 warped image -> pixel index in eval_transform's 64x64 output
+// (resize to 73, crop at 4).
+double eval_index(double c) { return c * 73.0 / 200.0 - 4 - 0.5; }
+
+TEST(TransformWarp, ShearSendsADotThroughTheInverseShearMatrix) {
+  AugmentOptions o = nothing_on();
+  o.shear_degrees = 20;
+  const Image dot = dots({{160, 130}});  // offset (60, 30) from the centre
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    Rng replay(seed);
+    const double tx = std::tan(replay.uniform(-20, 20) * M_PI / 180), ty = std::tan(replay.uniform(-20, 20) * M_PI / 180);
+    // Sampling takes output offsets through [[1, tx], [ty, 1 + tx ty]] (determinant 1); the dot appears
+    // where that matrix sends it back from, its inverse [[1 + tx ty, -tx], [-ty, 1]] applied to (60, 30).
+    const double ox = (1 + tx * ty) * 60 - tx * 30, oy = -ty * 60 + 30;
+    Rng rng(seed);
+    const auto [x, y] = centroid(train_transform(dot, 64, o, rng), 0, 0, 0, 64, 64);
+    EXPECT_NEAR(x, eval_index(100 + ox), 0.6) << "seed " << seed;
+    EXPECT_NEAR(y, eval_index(100 + oy), 0.6) << "seed " << seed;
+  }
+}
+
+// Heckbert's closed-form projective map of the unit square onto the quad q (corners in the order (0,0),
+// (1,0), (1,1), (0,1)): a different derivation from the library's linear solve.
+std::pair<double, double> square_to_quad(const double q[4][2], double u, double v) {
+  const double dx1 = q[1][0] - q[2][0], dx2 = q[3][0] - q[2][0], dx3 = q[0][0] - q[1][0] + q[2][0] - q[3][0];
+  const double dy1 = q[1][1] - q[2][1], dy2 = q[3][1] - q[2][1], dy3 = q[0][1] - q[1][1] + q[2][1] - q[3][1];
+  const double den = dx1 * dy2 - dx2 * dy1;
+  const double g = (dx3 * dy2 - dx2 * dy3) / den, h = (dx1 * dy3 - dx3 * dy1) / den;
+  const double a = q[1][0] - q[0][0] + g * q[1][0], b = q[3][0] - q[0][0] + h * q[3][0], c = q[0][0];
+  const double d = q[1][1] - q[0][1] + g * q[1][1], e = q[3][1] - q[0][1] + h * q[3][1], f = q[0][1];
+  const double w = g * u + h * v + 1;
+  return {(a * u + b * v + c) / w, (d * u + e * v + f) / w};
+}
+
+TEST(TransformWarp, PerspectiveMovesTheCornersInwardAsRandomPerspective) {
+  AugmentOptions o = nothing_on();
+  o.perspective = 0.5;
+  o.perspective_probability = 1.0;
+  // One dot near each corner, offset (+-70, +-70) from the centre; each stays in its quadrant.
+  const std::vector<std::pair<int, int>> centres = {{30, 30}, {170, 30}, {170, 170}, {30, 170}};
+  const Image image = dots(centres);
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    // The replayed draws: the coin, then each corner's inward move in [0, 0.5 * 100] along x then y.
+    Rng replay(seed);
+    replay.uniform();
+    const double inward[4][2] = {{1, 1}, {-1, 1}, {-1, -1}, {1, -1}};
+    const double corner[4][2] = {{0, 0}, {200, 0}, {200, 200}, {0, 200}};
+    double quad[4][2];
+    for (int i = 0; i < 4; ++i)
+      for (int k = 0; k < 2; ++k) quad[i][k] = corner[i][k] + inward[i][k] * replay.uniform(0.0, 50.0);
+    Rng rng(seed);
+    const Image out = train_transform(image, 64, o, rng);
+    for (const auto& [cx, cy] : centres) {
+      // The image's corners go to the moved corners: so does everything in between, projectively.
+      const auto [ex, ey] = square_to_quad(quad, cx / 200.0, cy / 200.0);
+      const int x0 = cx < 100 ? 0 : 32, y0 = cy < 100 ? 0 : 32;
+      const auto [x, y] = centroid(out, 0, x0, y0, x0 + 32, y0 + 32);
+      EXPECT_NEAR(x, eval_index(ex), 0.6) << "seed " << seed << " dot " << cx << "," << cy;
+      EXPECT_NEAR(y, eval_index(ey), 0.6) << "seed " << seed << " dot " << cx << "," << cy;
+    }
+  }
+  // A flat image stays flat however strong the distortion (edges repeat, no black wedges), even at scale 1.
+  o.perspective = 1.0;
+  const Image flat = constant_image(90, 120, 60, 120, 180);
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    Rng rng(seed);
+    EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, rng), constant_image(48, 48, 60, 120, 180)), 0);
+  }
+}
+
+// The textbook HSV round trip (Wikipedia's chroma formulas, hue in degrees), in double.
+std::array<double, 3> hue_shifted_reference(const uint8_t* rgb, double shift_turns) {
+  const double r = rgb[0] / 255.0, g = rgb[1] / 255.0, b = rgb[2] / 255.0;
+  const double v = std::max({r, g, b}), c = v - std::min({r, g, b});
+  if (c == 0) return {double(rgb[0]), double(rgb[1]), double(rgb[2])};
+  double h = v == r ? std::fmod((g - b) / c + 6.0, 6.0) : v == g ? (b - r) / c + 2.0 : (r - g) / c + 4.0;
+  h = std::fmod(h * 60.0 + shift_turns * 360.0 + 720.0, 360.0) / 60.0;
+  const double x = c * (1 - std::abs(std::fmod(h, 2.0) - 1)), m = v - c;
+  std::array<double, 3> out{};
+  switch (int(h)) {
+    case 0: out = {c, x, 0}; break;
+    case 1: out = {x, c, 0}; break;
+    case 2: out = {0, c, x}; break;
+    case 3: out = {0, x, c}; break;
+    case 4: out = {x, 0, c}; break;
+    default: out = {c, 0, x}; break;
+  }
+  for (auto& o : out) o = (o + m) * 255.0;
+  return out;
+}
+
+TEST(TransformHue, ShiftMatchesTextbookHsvAndKnownColours) {
+  const Image src = random_image(40, 30, 21);
+  for (const double shift : {-0.5, -0.31, -0.1, 0.0, 0.04, 0.25, 0.5}) {
+    Image out = src;
+    adjust_hue(out, shift);
+    for (int i = 0; i < 40 * 30; ++i) {
+      const auto want = hue_shifted_reference(&src.pixels[size_t(i) * 3], shift);
+      for (int k = 0; k < 3; ++k)
+        ASSERT_NEAR(out.pixels[size_t(i) * 3 + size_t(k)], want[size_t(k)], 0.51) << "shift " << shift << " at " << i;
+    }
+  }
+  // A third of a turn takes red to green and green to blue; a grey has no hue to turn.
+  Image red = constant_image(2, 2, 255, 0, 0), green = constant_image(2, 2, 0, 200, 0);
+  Image grey = constant_image(2, 2, 77, 77, 77);
+  adjust_hue(red, 1.0 / 3);
+  adjust_hue(green, 1.0 / 3);
+  adjust_hue(grey, 0.2);
+  EXPECT_EQ(red.pixels, constant_image(2, 2, 0, 255, 0).pixels);
+  EXPECT_EQ(green.pixels, constant_image(2, 2, 0, 0, 200).pixels);
+  EXPECT_EQ(grey.pixels, constant_image(2, 2, 77, 77, 77).pixels);
+  EXPECT_THROW(adjust_hue(grey, 0.6), Error);
+
+  // In the pipeline: after the other jitters, by a shift drawn uniform in [-hue, hue].
+  AugmentOptions o = nothing_on();
+  o.hue = 0.3;
+  const Image photo = structured_image(150, 150, 22);
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    Rng replay(seed), rng(seed);
+    Image want = eval_transform(photo, 48);
+    adjust_hue(want, replay.uniform(-0.3, 0.3));
+    EXPECT_EQ(train_transform(photo, 48, o, rng).pixels, want.pixels) << "seed " << seed;
+  }
+}
+
+TEST(TransformGrayscale, EveryChannelIsTheLumaWithTheGivenProbability) {
+  const Image src = random_image(32, 32, 23);
+  Image grey = src;
+  to_grayscale(grey);
+  for (int i = 0; i < 32 * 32; ++i) {
+    const uint8_t* s = &src.pixels[size_t(i) * 3];
+    const uint8_t* g = &grey.pixels[size_t(i) * 3];
+    EXPECT_EQ(g[0], g[1]);
+    EXPECT_EQ(g[0], g[2]);
+    EXPECT_NEAR(g[0], 0.299 * s[0] + 0.587 * s[1] + 0.114 * s[2], 0.51) << i;
+  }
+  AugmentOptions o = nothing_on();
+  o.grayscale_probability = 0.3;
+  const Image photo = structured_image(120, 120, 24);
+  const Image plain = eval_transform(photo, 32);
+  Image plain_grey = plain;
+  to_grayscale(plain_grey);
+  int greyed = 0;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    Rng replay(seed), rng(seed);
+    const bool expect = replay.uniform() < 0.3;
+    EXPECT_EQ(train_transform(photo, 32, o, rng).pixels, expect ? plain_grey.pixels : plain.pixels) << seed;
+    greyed += expect;
+  }
+  EXPECT_GT(greyed, 60);
+  EXPECT_LT(greyed, 120);
+}
+
+// The blur's definition: a 2-D sum over the clipped, normalised Gaussian, edge pixels repeating, in double.
+Image blur_reference(const Image& src, double sigma) {
+  auto kernel = [&](int side) {
+    const int r = std::min(int(std::ceil(3 * sigma)), side - 1);
+    std::vector<double> k;
+    double total = 0;
+    for (int i = -r; i <= r; ++i) total += std::exp(-i * i / (2 * sigma * sigma));
+    for (int i = -r; i <= r; ++i) k.push_back(std::exp(-i * i / (2 * sigma * sigma)) / total);
+    return k;
+  };
+  const std::vector<double> kx = kernel(src.width), ky = kernel(src.height);
+  const int rx = int(kx.size() / 2), ry = int(ky.size() / 2);
+  Image out = src;
+  for (int y = 0; y < src.height; ++y)
+    for (int x = 0; x < src.width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double sum = 0;
+        for (int j = -ry; j <= ry; ++j)
+          for (int i = -rx; i <= rx; ++i)
+            sum += kx[size_t(i + rx)] * ky[size_t(j + ry)] *
+                   src.at(std::clamp(x + i, 0, src.width - 1), std::clamp(y + j, 0, src.height - 1))[c];
+        out.at(x, y)[c] = uint8_t(std::lround(sum));
+      }
+  return out;
+}
+
+TEST(TransformBlur, MatchesTheDirectConvolution) {
+  // A constant stays constant, even when the radius is clipped by a tiny image.
+  for (const double sigma : {0.1, 0.8, 2.0, 5.0}) {
+    Image flat = constant_image(5, 7, 13, 128, 250);
+    gaussian_blur(flat, sigma);
+    EXPECT_EQ(flat.pixels, constant_image(5, 7, 13, 128, 250).pixels) << sigma;
+  }
+  // A delta becomes the normalised Gaussian: 255 * k(dx) * k(dy), symmetric, summing to 255.
+  const double sigma = 1.5;
+  Image delta = constant_image(21, 21, 0, 0, 0);
+  std::fill_n(delta.at(10, 10), 3, uint8_t(255));
+  const Image spread = [&] { Image d = delta; gaussian_blur(d, sigma); return d; }();
+  double total_weight = 0;
+  for (int i = -5; i <= 5; ++i) total_weight += std::exp(-i * i / (2 * sigma * sigma));
+  double sum = 0;
+  for (int y = 0; y < 21; ++y)
+    for (int x = 0; x < 21; ++x) {
+      const int dx = x - 10, dy = y - 10;
+      const double want = std::abs(dx) <= 5 && std::abs(dy) <= 5
+                              ? 255 * std::exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)) / (total_weight * total_weight)
+                              : 0.0;
+      EXPECT_NEAR(spread.at(x, y)[1], want, 0.51) << x << "," << y;
+      sum += spread.at(x, y)[1];
+    }
+  EXPECT_NEAR(sum, 255, 30);  // each of the ~50 non-zero pixels rounds by up to half a level
+  // Random images of several shapes, including radii clipped by a short side.
+  for (const auto& [w, h, s] : std::vector<std::tuple<int, int, double>>{{17, 9, 0.6}, {12, 3, 2.0}, {1, 6, 1.0}}) {
+    const Image src = random_image(w, h, uint64_t(w * 100 + h));
+    Image out = src;
+    gaussian_blur(out, s);
+    EXPECT_LE(test::max_diff(out, blur_reference(src, s)), 1) << w << "x" << h << " sigma " << s;
+  }
+  EXPECT_THROW(gaussian_blur(delta, 0.0), Error);
+
+  // In the pipeline: with probability 1 and a pinned sigma, the blur of the plain output.
+  AugmentOptions o = nothing_on();
+  o.blur_probability = 1.0;
+  o.blur_sigma_min = o.blur_sigma_max = 1.2;
+  const Image photo = structured_image(130, 110, 25);
+  Image want = eval_transform(photo, 40);
+  gaussian_blur(want, 1.2);
+  Rng rng(4);
+  EXPECT_EQ(train_transform(photo, 40, o, rng).pixels, want.pixels);
+}
+
+TEST(TransformErase, BoxWithinScaleAndRatioFilledWithNoise) {
+  AugmentOptions o = nothing_on();
+  o.erase_probability = 1.0;
+  const Image flat = constant_image(100, 100, 90, 160, 30);
+  const Image plain = eval_transform(flat, 64);  // constant
+  const double area = 64.0 * 64.0;
+  int erased = 0;
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    Rng rng(seed);
+    const Image out = train_transform(flat, 64, o, rng);
+    // The erased box is the bounding box of the changed pixels (noise equal to the flat colour on a whole
+    // edge row or column of the box is vanishingly unlikely).
+    int x0 = 64, y0 = 64, x1 = -1, y1 = -1;
+    std::vector<int> seen(256, 0);
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 64; ++x)
+        if (!std::equal(out.at(x, y), out.at(x, y) + 3, plain.at(x, y))) {
+          x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
+        }
+    if (x1 < 0) continue;  // all 10 tries missed: torchvision leaves the image alone too
+    ++erased;
+    const double w = x1 - x0 + 1, h = y1 - y0 + 1;
+    EXPECT_LT(w, 64);
+    EXPECT_LT(h, 64);
+    // h = round(sqrt(t r)), w = round(sqrt(t / r)): bounds widened by the rounding of each side.
+    EXPECT_GE((h + 0.5) * (w + 0.5), o.erase_scale_min * area) << seed;
+    EXPECT_LE((h - 0.5) * (w - 0.5), o.erase_scale_max * area) << seed;
+    EXPECT_GE((h + 0.5) / (w - 0.5), o.erase_ratio_min) << seed;
+    EXPECT_LE((h - 0.5) / (w + 0.5), o.erase_ratio_max) << seed;
+    // Noise inside (many distinct values, no constant fill), the image untouched outside.
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x)
+        for (int k = 0; k < 3; ++k) seen[out.at(x, y)[k]] = 1;
+    EXPECT_GT(std::count(seen.begin(), seen.end(), 1), std::min(200.0, w * h));
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 64; ++x)
+        if (x < x0 || x > x1 || y < y0 || y > y1) {
+          ASSERT_TRUE(std::equal(out.at(x, y), out.at(x, y) + 3, plain.at(x, y))) << x << "," << y;
+        }
+  }
+  EXPECT_GT(erased, 50);
+  // A box of the whole area never fits (it must be smaller than the image each way): nothing is erased.
+  o.erase_scale_min = o.erase_scale_max = 1.0;
+  o.erase_ratio_min = o.erase_ratio_max = 1.0;
+  const Image photo = structured_image(100, 100, 26);
+  Rng rng(1);
+  EXPECT_EQ(train_transform(photo, 64, o, rng).pixels, eval_transform(photo, 64).pixels);
+}
+
+// Every augmentation on at once (the "strong" mix): the same seed gives the same image and leaves the Rng
+// in the same state; another seed gives another image.
+TEST(TransformTrain, EveryAugmentationOnIsDeterministicPerSeed) {
+  AugmentOptions o;
+  o.crop_scale_min = 0.25;
+  o.shear_degrees = 10;
+  o.perspective = 0.2;
+  o.perspective_probability = 1.0;
+  o.hue = 0.1;
+  o.grayscale_probability = 0.5;
+  o.blur_probability = 0.5;
+  o.erase_probability = 0.5;
+  const Image src = structured_image(180, 200, 27);
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    Rng a(seed, 1), b(seed, 1), c(seed + 1000, 1);
+    const Image ia = train_transform(src, 64, o, a);
+    EXPECT_EQ(ia.pixels, train_transform(src, 64, o, b).pixels);
+    EXPECT_NE(ia.pixels, train_transform(src, 64, o, c).pixels);
+    EXPECT_EQ(a.next_u64(), b.next_u64());
+  }
+}
+
+TEST(TransformOptions, OutOfRangeValuesNameTheirField) {
+  check_augment_options(AugmentOptions{});
+  auto message = [](AugmentOptions o) {
+    try {
+      check_augment_options(o);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  AugmentOptions o;
+  o.hue = 0.7;
+  EXPECT_NE(message(o).find("hue"), std::string::npos) << message(o);
+  o = {};
+  o.shear_degrees = 50;
+  EXPECT_NE(message(o).find("shear"), std::string::npos) << message(o);
+  o = {};
+  o.perspective = 1.5;
+  EXPECT_NE(message(o).find("perspective"), std::string::npos) << message(o);
+  o = {};
+  o.blur_probability = -0.1;
+  EXPECT_NE(message(o).find("blur probability"), std::string::npos) << message(o);
+  o = {};
+  o.blur_sigma_min = 3;
+  EXPECT_NE(message(o).find("blur sigma"), std::string::npos) << message(o);
+  o = {};
+  o.erase_scale_max = 1.5;
+  EXPECT_NE(message(o).find("erase scale"), std::string::npos) << message(o);
+  o = {};
+  o.crop_scale_min = 0;
+  EXPECT_NE(message(o).find("crop scale"), std::string::npos) << message(o);
+  Rng rng(1);
+  o.crop_scale_min = std::nan("");
+  EXPECT_THROW(train_transform(structured_image(50, 50, 1), 32, o, rng), Error);
+}
+
+TEST(TransformMinDecodeSide, LowerCropScaleDecodesLarger) {
+  EXPECT_EQ(min_decode_side(64, true, AugmentOptions{}.crop_scale_min), min_decode_side(64, true));
+  EXPECT_EQ(min_decode_side(64, true, 0.25), 128);  // 64 / sqrt(0.25)
+  EXPECT_EQ(min_decode_side(64, true, 1.0), 73);    // the evaluation side still covers the fallback path
+  EXPECT_EQ(min_decode_side(64, false, 0.25), 73);
+  EXPECT_THROW(min_decode_side(64, true, 0.0), Error);
+  EXPECT_THROW(min_decode_side(64, true, 1.5), Error);
+}
+
+TEST(TransformResize, CropResizeIsCropThenResize) {
+  const Image src = structured_image(90, 70, 28);
+  EXPECT_EQ(crop_resize(src, 10, 5, 50, 40, 33, 21).pixels, resize(crop(src, 10, 5, 50, 40), 33, 21).pixels);
+  EXPECT_EQ(crop_resize(src, 0, 0, 90, 70, 90, 70).pixels, src.pixels);
+  EXPECT_THROW(crop_resize(src, 50, 0, 50, 40, 10, 10), Error);
 }
 
 TEST(TransformNormalize, F32Bf16AndU8Values) {
