@@ -48,6 +48,8 @@ struct AugmentOptions {
   double erase_probability = 0.0;
   double erase_scale_min = 0.02, erase_scale_max = 0.33;
   double erase_ratio_min = 0.3, erase_ratio_max = 3.3;
+
+  friend bool operator==(const AugmentOptions&, const AugmentOptions&) = default;
 };
 
 // Throws aslnet::Error naming the first field out of range (e.g. "augment: hue must be in [0, 0.5], got 0.7").
