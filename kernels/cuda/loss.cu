@@ -13,7 +13,11 @@
 //
 // The soft-target launch (mixup, cutmix) is the same kernel with another target rule: t'_j = (1 - eps) t_j +
 // eps / classes, from the row of `targets`. That rule is evaluated in double and rounded once, so a one-hot
-// row yields exactly the hard rule's float(on) and float(off), and the same bits come out.
+// row yields exactly the hard rule's float(on) and float(off), and the same bits come out. A soft row's
+// mass may miss 1 by fp32's rounding (lambda + (1 - lambda)); as on the CPU, the loss and gradient are
+// those of the definition, sum_j t'_j (logsumexp - x_j), whatever the mass: with deficit = 1 - sum_j t'_j,
+//   loss = log(sum_j exp(x_j - peak)) (1 - deficit) - sum_j t'_j (x_j - peak),  dlogits_j = softmax_j (1 - deficit) - t'_j,
+// and a one-hot row's deficit is exactly 0.
 #include <cuda_bf16.h>
 
 #include <climits>
@@ -37,10 +41,11 @@ __device__ inline float warp_sum(float v) {
   return v;
 }
 
-// Today's targets: (1 - eps) + eps / classes on the label, eps / classes elsewhere.
+// Today's targets: (1 - eps) + eps / classes on the label, eps / classes elsewhere; they sum to 1.
 struct HardTarget {
   float on, off;
   __device__ float operator()(int64_t /*row*/, int label, int j) const { return j == label ? on : off; }
+  __device__ float deficit(int64_t /*row*/, int /*lane*/) const { return 0.0f; }
 };
 
 // Mixed targets: row `row` of the f32 [batch, classes] distributions, smoothed (in double, see above).
@@ -50,6 +55,13 @@ struct SoftTarget {
   double keep, off;  // 1 - eps, eps / classes
   __device__ float operator()(int64_t row, int /*label*/, int j) const {
     return float(keep * double(targets[row * classes + j]) + off);
+  }
+  // 1 - sum_j t'_j = keep * (1 - sum_j t_j), the sum over the warp (called by all its lanes): exactly 0
+  // for a one-hot row, whose fp32 sum is exactly 1 in any order.
+  __device__ float deficit(int64_t row, int lane) const {
+    float mass = 0.0f;
+    for (int j = lane; j < classes; j += kWarp) mass += targets[row * classes + j];
+    return float(keep * (1.0 - double(warp_sum(mass))));
   }
 };
 
@@ -96,12 +108,14 @@ __global__ void __launch_bounds__(kThreads)
     sum = warp_sum(sum);
     target_dot = warp_sum(target_dot);
     const float log_sum = logf(sum);  // relative to the peak
-    loss += log_sum - target_dot;
+    const float deficit = target.deficit(i, lane);
+    loss += log_sum - target_dot - deficit * log_sum;
     hits += arg == label;
     if (dlogits != nullptr) {
       D* drow = dlogits + i * classes;
       for (int j = lane; j < classes; j += kWarp)
-        drow[j] = from_f<D>((expf(to_f(row[j]) - peak - log_sum) - target(i, label, j)) * grad_scale);
+        drow[j] = from_f<D>((expf(to_f(row[j]) - peak - log_sum) * (1.0f - deficit) - target(i, label, j)) *
+                            grad_scale);
     }
   }
   if (lane == 0) {

@@ -2,8 +2,11 @@
 // including stride 2, padding, non-square inputs and odd sizes; then whole networks through the loss.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "engine/core/error.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
@@ -170,6 +173,63 @@ TEST(LossGradCheck, SoftmaxCrossEntropyWithLabelSmoothing) {
       EXPECT_NEAR(analytic.data<double>()[i], (plus - minus) / (2 * eps), 1e-8) << "smoothing " << smoothing << " at " << i;
     }
   }
+}
+
+// Soft targets (mixup, cutmix): the gradient of the mean loss against random target distributions,
+// by central differences of the loss itself; the hits follow the dominant labels passed.
+TEST(LossGradCheck, SoftTargetsWithLabelSmoothing) {
+  Rng rng(23);
+  for (double smoothing : {0.0, 0.1}) {
+    CrossEntropyLoss loss(smoothing);
+    Context ctx;
+    Tensor logits = random_input(Shape{4, 6}, rng);
+    Tensor labels = Tensor::empty(Shape{4}, DType::I32);
+    Tensor targets = Tensor::empty(Shape{4, 6}, DType::F32);
+    for (int i = 0; i < 4; ++i) {
+      double sum = 0.0;
+      for (int j = 0; j < 6; ++j) sum += targets.data<float>()[i * 6 + j] = float(rng.uniform());
+      for (int j = 0; j < 6; ++j) targets.data<float>()[i * 6 + j] = float(targets.data<float>()[i * 6 + j] / sum);
+      labels.data<int32_t>()[i] = int32_t(std::max_element(targets.data<float>() + i * 6, targets.data<float>() + i * 6 + 6) -
+                                          (targets.data<float>() + i * 6));
+    }
+    const double scale = 0.5;
+    loss.forward_backward(ctx, logits, labels, scale, targets);
+    const Tensor analytic = loss.dlogits().clone();
+    for (int64_t i = 0; i < logits.numel(); ++i) {
+      double* v = logits.data<double>() + i;
+      const double saved = *v, eps = 1e-5;
+      *v = saved + eps;
+      const double plus = loss.forward_backward(ctx, logits, labels, scale, targets).loss;
+      *v = saved - eps;
+      const double minus = loss.forward_backward(ctx, logits, labels, scale, targets).loss;
+      *v = saved;
+      EXPECT_NEAR(analytic.data<double>()[i], scale * (plus - minus) / (2 * eps), 1e-8)
+          << "smoothing " << smoothing << " at " << i;
+    }
+    // Soft targets change the loss: the same logits against the one-hot dominant labels differ.
+    EXPECT_GT(std::abs(loss.forward_backward(ctx, logits, labels, scale, targets).loss -
+                       loss.forward_backward(ctx, logits, labels, scale).loss),
+              1e-3);
+  }
+}
+
+// Bad soft targets are refused with a line that says what is wrong.
+TEST(LossGradCheck, SoftTargetsAreChecked) {
+  CrossEntropyLoss loss(0.1);
+  Context ctx;
+  Rng rng(5);
+  Tensor logits = random_input(Shape{2, 3}, rng);
+  Tensor labels = Tensor::zeros(Shape{2}, DType::I32);
+  Tensor targets = Tensor::zeros(Shape{2, 3}, DType::F32);
+  targets.data<float>()[0] = 1.0f;
+  targets.data<float>()[3] = 0.5f;  // row 1 sums to 0.5
+  try {
+    loss.forward_backward(ctx, logits, labels, 1.0, targets);
+    ADD_FAILURE() << "a target row summing to 0.5 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("soft target row 1 sums to 0.5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(loss.forward_backward(ctx, logits, labels, 1.0, Tensor::zeros(Shape{2, 4}, DType::F32)), Error);
 }
 
 // Whole networks, through the loss: the gradients of sampled parameters of every tensor. A deep,

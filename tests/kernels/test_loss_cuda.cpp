@@ -1,6 +1,7 @@
 // The one-launch CUDA softmax cross-entropy (loss sum, dlogits, top-1 hits) against the CPU kernels on
 // fresh random logits, outputs poisoned first: with and without label smoothing, scale and dlogits,
-// fp32 and bf16, overwrite and accumulate; the hit count exactly, ties included.
+// fp32 and bf16, overwrite and accumulate; the hit count exactly, ties included. The soft-target launch
+// (mixup, cutmix) likewise against its CPU twin, and on one-hot targets against the hard launch, bit for bit.
 // Skips without a GPU (fails instead under ASLNET_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
@@ -164,6 +165,112 @@ TEST(LossCuda, TiesAndLargeLogits) {
   EXPECT_NEAR(read_float(out.loss_sum) / 3.0, mean, 1e-5 * std::max(1.0, mean));
   EXPECT_EQ(read_int(out.correct), 2);  // row 0 (class 0 first), row 2 (first of the two 1001s); not row 1
   EXPECT_LT(test::max_relative_error(out.dlogits, dlogits_ref), 1e-5);
+}
+
+// Soft targets: each row mixes its label with another class (weights lambda, 1 - lambda, as mixup does)
+// or, every third row, is a dense random distribution; the hits count the labels passed.
+Tensor make_targets(const LossCase& c, const Inputs& in, Rng& rng) {
+  Tensor t = Tensor::zeros(Shape{c.batch, c.classes}, DType::F32);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < c.batch; ++i) {
+    float* row = p + i * c.classes;
+    if (i % 3 == 2) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < c.classes; ++j) sum += row[j] = float(rng.uniform() + 0.01);
+      for (int64_t j = 0; j < c.classes; ++j) row[j] = float(row[j] / sum);
+    } else {
+      const float lambda = float(rng.uniform());
+      row[in.labels.data<int32_t>()[i]] += lambda;
+      row[rng.below(uint64_t(c.classes))] += 1.0f - lambda;
+    }
+  }
+  return t;
+}
+
+// The soft launch on `in` and `targets` (results poisoned first unless accumulating).
+void run_gpu_soft(Context& ctx, const LossCase& c, const Inputs& in, const Tensor& targets, bool bf16,
+                  bool accumulate, GpuResult& out) {
+  const Device gpu = ctx.device();
+  const Tensor logits = (bf16 ? test::to_bf16(in.logits) : in.logits).to(gpu);
+  const Tensor labels = in.labels.to(gpu), device_targets = targets.to(gpu);
+  if (!accumulate) {
+    out.loss_sum = test::poisoned(Shape{1}, DType::F32, gpu);
+    out.correct = test::poisoned(Shape{1}, DType::I32, gpu);
+  }
+  if (c.with_dlogits) out.dlogits = test::poisoned(Shape{c.batch, c.classes}, bf16 ? DType::BF16 : DType::F32, gpu);
+  if (bf16) {
+    kernels::cuda::softmax_cross_entropy_soft<aslnet::bf16>(
+        ctx.stream(), c.batch, c.classes, logits.data<aslnet::bf16>(), device_targets.data<float>(),
+        labels.data<int32_t>(), c.smoothing, c.with_dlogits ? out.dlogits.data<aslnet::bf16>() : nullptr, c.scale,
+        out.loss_sum.data<float>(), out.correct.data<int32_t>(), accumulate);
+  } else {
+    kernels::cuda::softmax_cross_entropy_soft<float>(
+        ctx.stream(), c.batch, c.classes, logits.data<float>(), device_targets.data<float>(), labels.data<int32_t>(),
+        c.smoothing, c.with_dlogits ? out.dlogits.data<float>() : nullptr, c.scale, out.loss_sum.data<float>(),
+        out.correct.data<int32_t>(), accumulate);
+  }
+  ctx.synchronize();
+}
+
+void check_soft_case(Context& ctx, const LossCase& c, bool bf16) {
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE("soft targets, " + name(c) + (bf16 ? ", bf16" : ", fp32") + ", seed " + std::to_string(seed));
+  Rng rng(seed);
+  const Inputs a = make_inputs(c, rng, bf16), b = make_inputs(c, rng, bf16);
+  const Tensor ta = make_targets(c, a, rng), tb = make_targets(c, b, rng);
+
+  Tensor dlogits_ref = Tensor::empty(Shape{c.batch, c.classes}, DType::F32);
+  const double mean_a = kernels::cpu::softmax_cross_entropy_soft<float>(
+      c.batch, c.classes, a.logits.data<float>(), ta.data<float>(), c.smoothing, dlogits_ref.data<float>(), c.scale);
+  const double mean_b = kernels::cpu::softmax_cross_entropy_soft<float>(c.batch, c.classes, b.logits.data<float>(),
+                                                                        tb.data<float>(), c.smoothing, nullptr);
+  const int64_t hits_a = kernels::cpu::top1_correct<float>(c.batch, c.classes, a.logits.data<float>(),
+                                                           a.labels.data<int32_t>());
+  const int64_t hits_b = kernels::cpu::top1_correct<float>(c.batch, c.classes, b.logits.data<float>(),
+                                                           b.labels.data<int32_t>());
+
+  GpuResult out;
+  run_gpu_soft(ctx, c, a, ta, bf16, false, out);
+  const float sum_a = read_float(out.loss_sum);
+  EXPECT_NEAR(sum_a / double(c.batch), mean_a, 1e-5 * std::max(1.0, std::abs(mean_a))) << "loss";
+  EXPECT_EQ(read_int(out.correct), hits_a) << "top-1 hits";
+  if (c.with_dlogits) {
+    const double tol = bf16 ? 1e-2 : 1e-5;
+    EXPECT_LT(test::relative_error(out.dlogits, dlogits_ref), tol) << "dlogits: L2 relative error";
+    EXPECT_LT(test::max_relative_error(out.dlogits, dlogits_ref), tol) << "dlogits: max relative error";
+  }
+  GpuResult again;
+  run_gpu_soft(ctx, c, a, ta, bf16, false, again);
+  EXPECT_EQ(read_float(again.loss_sum), sum_a) << "loss sum differs between identical runs";
+
+  LossCase eval = c;
+  eval.with_dlogits = false;
+  run_gpu_soft(ctx, eval, b, tb, bf16, true, out);
+  EXPECT_NEAR(read_float(out.loss_sum) / double(2 * c.batch), (mean_a + mean_b) / 2,
+              1e-5 * std::max(1.0, std::abs(mean_a + mean_b))) << "accumulated loss";
+  EXPECT_EQ(read_int(out.correct), hits_a + hits_b) << "accumulated top-1 hits";
+
+  // One-hot targets of the labels: the same bits as the hard-label launch.
+  Tensor one_hot = Tensor::zeros(Shape{c.batch, c.classes}, DType::F32);
+  for (int64_t i = 0; i < c.batch; ++i) one_hot.data<float>()[i * c.classes + a.labels.data<int32_t>()[i]] = 1.0f;
+  GpuResult hard, soft;
+  run_gpu(ctx, c, a, bf16, false, hard);
+  run_gpu_soft(ctx, c, a, one_hot, bf16, false, soft);
+  EXPECT_EQ(read_float(soft.loss_sum), read_float(hard.loss_sum)) << "one-hot soft loss != hard loss";
+  EXPECT_EQ(read_int(soft.correct), read_int(hard.correct));
+  if (c.with_dlogits) EXPECT_EQ(test::max_abs_diff(soft.dlogits, hard.dlogits), 0.0) << "one-hot soft dlogits != hard";
+}
+
+TEST(LossCuda, SoftTargetsFp32MatchCpu) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  Context ctx(Device::cuda(0));
+  for (const LossCase& c : kCases) check_soft_case(ctx, c, false);
+}
+
+TEST(LossCuda, SoftTargetsBf16MatchCpu) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  Context ctx(Device::cuda(0));
+  for (const LossCase& c : kCases) check_soft_case(ctx, c, true);
 }
 
 }  // namespace
