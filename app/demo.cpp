@@ -66,8 +66,8 @@ void run_demo(const DemoOptions& o) {
   t.lr = o.lr;
   t.warmup_epochs = 1;
   t.no_crop = true;
-  t.rotation = 0;
-  t.jitter = 0.1;
+  t.augment.rotation_degrees = 0;
+  t.augment.brightness = t.augment.contrast = t.augment.saturation = 0.1;
   // The synthetic hands are all right hands with a class-specific wrist angle: a flip only adds a
   // variation to learn. Real photos keep it.
   t.no_flip = o.data.empty();

@@ -23,10 +23,13 @@
 #include "app/device_options.h"
 #include "app/progress.h"
 #include "app/train_data.h"
+#include "app/train_recipe.h"
+#include "data/augment_policy.h"
 #include "data/classes.h"
 #include "data/dataset_index.h"
 #include "data/loader.h"
 #include "engine/checkpoint.h"
+#include "engine/ema_weights.h"
 #include "engine/replication/launch.h"
 #include "engine/replication/replica_threads.h"
 #include "engine/trainer.h"
@@ -44,6 +47,20 @@ void on_sigint(int) {
 
 nlohmann::json eval_json(const EvalResult& r) {
   return {{"loss", r.loss}, {"accuracy", r.accuracy()}, {"count", r.count}};
+}
+
+// " (kaggle 95.0%, rfasl 20.1%)": each validation set's accuracy.
+std::string sets_text(const std::vector<std::pair<std::string, EvalResult>>& sets) {
+  std::string text = " (";
+  for (size_t i = 0; i < sets.size(); ++i)
+    text += fmt::format("{}{} {:.1f}%", i ? ", " : "", sets[i].first, 100.0 * sets[i].second.accuracy());
+  return text + ")";
+}
+
+nlohmann::json sets_json(const std::vector<std::pair<std::string, EvalResult>>& sets) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, result] : sets) out[name] = eval_json(result);
+  return out;
 }
 
 nlohmann::json sources_json(const RunData& data) {
@@ -79,12 +96,12 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
   train_opts.shard = place.shard;
   // On a GPU the loader hands over raw pixels (a quarter of the bytes to copy); the GPU normalises them.
   if (device.is_cuda()) train_opts.dtype = DType::U8;
-  AugmentOptions& aug = train_opts.augment;
-  aug.random_resized_crop = !(o.no_augment || o.no_crop);
-  aug.flip = !(o.no_augment || o.no_flip);
-  aug.brightness = aug.contrast = aug.saturation = o.no_augment ? 0.0 : o.jitter;
-  aug.rotation_degrees = o.no_augment ? 0.0 : o.rotation;
-  train_opts.mix = data.mix;
+  train_opts.augment = o.no_augment ? augment_policy("none") : o.augment;
+  if (o.no_crop) train_opts.augment.random_resized_crop = false;
+  if (o.no_flip) train_opts.augment.flip = false;
+  if (!o.no_augment) train_opts.batch_mix = o.mix;
+  train_opts.source_mix = data.mix;
+  if (!o.no_augment) train_opts.composition = composition_plan(o, data);
   Loader train_loader(data.train, train_opts);
   // The lead validates on every validation set (the others wait for it at their next collective).
   std::vector<std::unique_ptr<Loader>> val_loaders;
@@ -94,7 +111,9 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     val_opts.train = false;
     val_opts.drop_last = false;
     val_opts.shard = ShardSpec{};
-    val_opts.mix = nullptr;
+    val_opts.source_mix = nullptr;
+    val_opts.batch_mix = MixOptions{};
+    val_opts.composition = LoaderOptions::Composition{};
     for (const NamedIndex& v : data.val) {
       val_loaders.push_back(std::make_unique<Loader>(v.index, val_opts));
       val_sets.push_back({v.name, val_loaders.back().get()});
@@ -116,10 +135,15 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
                              .weight_decay = o.weight_decay,
                              .decay_norm_and_bias = !o.no_decay_norm_bias};
   Optimizer optimizer(*model, opt_config);
+  // The average starts before a resumed checkpoint loads (which restores it) and after fine-tuning's
+  // weights load (so that it averages from them).
+  if (o.ema > 0) optimizer.enable_ema(ctx, o.ema);
+  std::vector<std::string> load_notes;
   if (!o.resume.empty()) {
-    load_checkpoint(o.resume, *model, &optimizer);
+    load_notes = load_checkpoint(o.resume, *model, &optimizer).load_notes;
   } else if (!o.init_from.empty()) {
     load_weights(o.init_from, *model, o.reset_head);
+    if (o.ema > 0) optimizer.enable_ema(ctx, o.ema);
   }
   setup_or_explain(ctx, *model, train_opts.batch, o.image_size);
   std::unique_ptr<GradientReducer> reducer;
@@ -182,6 +206,14 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     meta.epoch = meta.step / per_epoch;
     save_checkpoint((std::filesystem::path(o.out) / name).string(), *model, meta, &optimizer);
   };
+  // The averaged weights as a plain inference checkpoint (no optimizer state: nothing to resume from).
+  auto save_ema = [&](const std::string& name) {
+    meta.step = optimizer.step_count();
+    meta.epoch = meta.step / per_epoch;
+    EmaWeightsScope averaged(ctx, *model, optimizer);
+    save_checkpoint((std::filesystem::path(o.out) / name).string(), *model, meta);
+  };
+  for (const std::string& note : load_notes) progress.line(note);
 
   for (const std::string& note : data.notes) progress.line(note);
   std::string val_text = fmt::format("{} for validation", data.val_images());
@@ -210,7 +242,7 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
                  {"replicas", place.total()},
                  {"steps_per_epoch", per_epoch}});
 
-  double best = -1.0;
+  double best = -1.0, best_ema = -1.0;
   size_t skipped_reported = 0;
   auto epoch_start = std::chrono::steady_clock::now();
   int64_t images_this_epoch = 0;
@@ -238,11 +270,10 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     std::string text = fmt::format("epoch {}/{}  train loss {:.4f} acc {:5.1f}%", r.epoch + 1, o.epochs, r.train_loss,
                                    100.0 * r.train_accuracy);
     if (r.has_val) text += fmt::format("  val loss {:.4f} acc {:5.1f}%", r.val.loss, 100.0 * r.val.accuracy());
-    if (r.val_sets.size() > 1) {
-      text += " (";
-      for (size_t i = 0; i < r.val_sets.size(); ++i)
-        text += fmt::format("{}{} {:.1f}%", i ? ", " : "", r.val_sets[i].first, 100.0 * r.val_sets[i].second.accuracy());
-      text += ")";
+    if (r.val_sets.size() > 1) text += sets_text(r.val_sets);
+    if (r.has_ema_val) {
+      text += fmt::format("  ema acc {:5.1f}%", 100.0 * r.ema_val.accuracy());
+      if (r.ema_val_sets.size() > 1) text += sets_text(r.ema_val_sets);
     }
     text += fmt::format("  {:.0f}s", r.seconds);
     const auto skipped = train_loader.skipped_files();
@@ -255,18 +286,27 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     nlohmann::json record{{"event", "epoch"},           {"epoch", r.epoch + 1},
                           {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
                           {"seconds", r.seconds},       {"skipped_files", skipped.size()}};
-    if (r.has_val) record["val"] = eval_json(r.val);
-    if (!r.val_sets.empty()) {
-      nlohmann::json sets = nlohmann::json::object();
-      for (const auto& [name, result] : r.val_sets) sets[name] = eval_json(result);
-      record["val_sets"] = sets;
+    if (r.has_val) {
+      record["val"] = eval_json(r.val);
+      record["val_sets"] = sets_json(r.val_sets);
+    }
+    if (r.has_ema_val) {
+      record["ema_val"] = eval_json(r.ema_val);
+      record["ema_val_sets"] = sets_json(r.ema_val_sets);
     }
     progress.json(record);
     const bool last = r.epoch + 1 == o.epochs;
-    if (last || (o.checkpoint_every > 0 && (r.epoch + 1) % o.checkpoint_every == 0)) save("last.safetensors");
+    if (last || (o.checkpoint_every > 0 && (r.epoch + 1) % o.checkpoint_every == 0)) {
+      save("last.safetensors");
+      if (optimizer.has_ema()) save_ema("last-ema.safetensors");
+    }
     if (r.has_val && r.val.accuracy() > best) {
       best = r.val.accuracy();
       save("best.safetensors");
+    }
+    if (r.has_ema_val && r.ema_val.accuracy() > best_ema) {
+      best_ema = r.ema_val.accuracy();
+      save_ema("best-ema.safetensors");
     }
   };
 
@@ -383,8 +423,7 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--no-augment", o->no_augment, "no augmentation at all");
   cmd->add_flag("--no-crop", o->no_crop, "no random resized crop");
   cmd->add_flag("--no-flip", o->no_flip, "no horizontal flip");
-  cmd->add_option("--jitter", o->jitter, "brightness/contrast/saturation jitter (0: off)")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--rotation", o->rotation, "random rotation in degrees (0: off)")->check(CLI::Range(0.0, 45.0));
+  auto recipe = std::make_shared<RecipeFlags>(*cmd, *o);
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--devices", o->devices,
                   "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
@@ -414,9 +453,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--stop-after", o->stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet", o->quiet, "no progress bar or epoch lines");
-  cmd->callback([o, val_dirs, val_fraction] {
+  cmd->callback([o, val_dirs, val_fraction, recipe] {
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
     if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
+    recipe->resolve(*o);
     run_train(*o);
   });
 }

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "data/compose.h"
 #include "data/dataset_index.h"
+#include "data/mix.h"
+#include "data/transforms.h"
 
 namespace aslnet::app {
 
@@ -24,8 +27,19 @@ struct TrainOptions {
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4, label_smoothing = 0.1, min_lr = 0.0, gamma = 0.1;
   bool nesterov = false, no_decay_norm_bias = false;
   double warmup_epochs = 1.0, step_epochs = 30;
+  // Augmentation: the --augment policy with every augmentation flag given on top of it (the command
+  // line resolves them); --no-augment, --no-crop and --no-flip switch parts off whatever the policy.
+  std::string augment_policy = "light";
+  AugmentOptions augment;
   bool no_augment = false, no_crop = false, no_flip = false;
-  double jitter = 0.2, rotation = 10.0;
+  MixOptions mix;     // mixup / cutmix of whole batches
+  double ema = 0.0;   // decay of the moving average of the weights; 0: none
+  // Composition: training sources (by name) whose hands stand on a uniform dark background are cut out
+  // and pasted onto backgrounds: photos from these folders, or generated clutter.
+  std::vector<std::string> compose_sources, backgrounds;
+  double compose_probability = 1.0, clutter_probability = 0.3;
+  ComposeOptions compose;
+  std::string preset;  // a named recipe (--preset), applied under the flags given
   std::string device = "cpu", precision = "fp32";
   std::string devices;  // "0", "0,1", "0,0": one replica per entry (GPU index)
   int replicas = 1;     // CPU replicas of this process

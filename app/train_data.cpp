@@ -65,6 +65,33 @@ RunData load_run_data(const TrainOptions& o) {
   return data;
 }
 
+LoaderOptions::Composition composition_plan(const TrainOptions& o, const RunData& data) {
+  LoaderOptions::Composition plan;
+  check_compose_options(o.compose);
+  plan.options = o.compose;
+  plan.probability = o.compose_probability;
+  plan.clutter_probability = o.clutter_probability;
+  if (o.compose_sources.empty()) {
+    ASLNET_CHECK(o.backgrounds.empty()) << "--backgrounds is for --compose: name the sources to compose";
+    return plan;
+  }
+  plan.sources.assign(data.train_sources.size(), false);
+  for (const std::string& name : o.compose_sources) {
+    bool found = false;
+    for (size_t s = 0; s < data.train_sources.size(); ++s) {
+      if (data.train_sources[s].name == name) plan.sources[s] = found = true;
+    }
+    std::string names;
+    for (const SourceSpec& source : data.train_sources) names += (names.empty() ? "" : ", ") + source.name;
+    ASLNET_CHECK(found) << "--compose " << name << ": no training source has that name (they are: " << names << ")";
+  }
+  for (const std::string& dir : o.backgrounds) {
+    const std::vector<std::string> files = list_jpegs(dir);
+    plan.backgrounds.insert(plan.backgrounds.end(), files.begin(), files.end());
+  }
+  return plan;
+}
+
 std::string describe_sources(const RunData& data) {
   std::string text;
   for (size_t s = 0; s < data.train_sources.size(); ++s) {

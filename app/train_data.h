@@ -10,6 +10,7 @@
 
 #include "app/train.h"
 #include "data/dataset_index.h"
+#include "data/loader.h"
 #include "data/source_mix.h"
 #include "data/sources.h"
 
@@ -32,6 +33,10 @@ struct RunData {
 };
 
 RunData load_run_data(const TrainOptions& options);
+
+// --compose and --backgrounds as the loader's plan: which training sources (by name) to compose, and
+// every background photo. Errors name an unknown source.
+LoaderOptions::Composition composition_plan(const TrainOptions& options, const RunData& data);
 
 // "name 4,320 (weight 0.5: 2,900 an epoch)" for each training source, for the run's first line.
 std::string describe_sources(const RunData& data);

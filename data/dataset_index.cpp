@@ -194,6 +194,26 @@ DatasetIndex index_test_folder(const std::string& dir, const IndexOptions& optio
   });
 }
 
+std::vector<std::string> list_jpegs(const std::string& dir) {
+  std::vector<std::string> files;
+  with_fs_errors([&] {
+    check_folder(dir, "image folder");
+    const auto walk_options = fs::directory_options::follow_directory_symlink;
+    for (auto walk = fs::recursive_directory_iterator(dir, walk_options); walk != fs::recursive_directory_iterator();
+         ++walk) {
+      if (is_hidden(walk->path())) {
+        if (walk->is_directory()) walk.disable_recursion_pending();
+        continue;
+      }
+      if (walk->is_regular_file() && is_jpeg(walk->path())) files.push_back(walk->path().string());
+    }
+    return DatasetIndex{};
+  });
+  ASLNET_CHECK(!files.empty()) << "image folder " << dir << " holds no .jpg images";
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 namespace {
 
 // Seeds for the split: one stream per class, so adding or removing a class leaves the others' splits

@@ -48,6 +48,10 @@ DatasetIndex index_class_folders(const std::string& dir, const IndexOptions& opt
 // A test folder: class folders (as above), or flat files named `<class>_test.jpg` (case-insensitive).
 DatasetIndex index_test_folder(const std::string& dir, const IndexOptions& options = {});
 
+// Every .jpg/.jpeg file under `dir` (recursively, hidden entries skipped), sorted: a folder of photos
+// without classes (backgrounds for composition). An Error when the folder is missing or holds none.
+std::vector<std::string> list_jpegs(const std::string& dir);
+
 struct SplitOptions {
   double val_fraction = 0.1;     // of each class
   std::string mode = "grouped";  // "grouped" or "random"

@@ -16,18 +16,20 @@ constexpr int kMaxConsecutiveBadFiles = 64;
 Loader::Loader(DatasetIndex index, LoaderOptions options)
     : index_(std::move(index)),
       options_(std::move(options)),
-      sampler_(options_.mix ? options_.mix->epoch_size() : int64_t(index_.samples.size()), options_.shard,
+      sampler_(options_.source_mix ? options_.source_mix->epoch_size() : int64_t(index_.samples.size()), options_.shard,
                options_.train, options_.seed, options_.drop_last) {
   ASLNET_CHECK(!index_.samples.empty()) << "data folder " << index_.root << " holds no images";
-  if (options_.mix) {
+  if (options_.source_mix) {
     int64_t mixed = 0;
-    for (int64_t n : options_.mix->draws()) mixed += n;
-    ASLNET_CHECK(options_.mix->epoch_size() == int64_t(index_.samples.size()) && mixed == options_.mix->epoch_size())
-        << "the source mix describes " << options_.mix->epoch_size() << " samples, the index holds "
+    for (int64_t n : options_.source_mix->draws()) mixed += n;
+    ASLNET_CHECK(options_.source_mix->epoch_size() == int64_t(index_.samples.size()) && mixed == options_.source_mix->epoch_size())
+        << "the source mix describes " << options_.source_mix->epoch_size() << " samples, the index holds "
         << index_.samples.size();
   }
   ASLNET_CHECK(options_.batch > 0) << "--batch must be positive, got " << options_.batch;
   ASLNET_CHECK(options_.image_size >= 8) << "--image-size must be at least 8, got " << options_.image_size;
+  options_.batch_mix.check();
+  ASLNET_CHECK(!options_.batch_mix.enabled() || options_.train) << "mixup and cutmix are for training batches only";
   ASLNET_CHECK(options_.dtype == DType::F32 || options_.dtype == DType::BF16 || options_.dtype == DType::U8)
       << "the loader writes f32, bf16 or u8 batches, not " << dtype_name(options_.dtype);
   const int64_t per_replica = sampler_.per_replica();
@@ -43,6 +45,10 @@ Loader::Loader(DatasetIndex index, LoaderOptions options)
     const size_t image_bytes = image_bytes_ * size_t(options_.batch), label_bytes = 4 * size_t(options_.batch);
     slot.images = pin ? Buffer::pinned(image_bytes) : Buffer::host(image_bytes);
     slot.labels = pin ? Buffer::pinned(label_bytes) : Buffer::host(label_bytes);
+    if (options_.batch_mix.enabled()) {
+      const size_t target_bytes = 4 * size_t(options_.batch) * index_.classes.size();
+      slot.targets = pin ? Buffer::pinned(target_bytes) : Buffer::host(target_bytes);
+    }
   }
   remaining_.assign(ring_.size(), 0);
 
@@ -74,11 +80,11 @@ void Loader::start_epoch(int64_t epoch) {
   rows_ = batches_ * options_.batch;
   order_.resize(size_t(rows_));
   streams_.resize(size_t(rows_));
-  const std::vector<int64_t> mixed = options_.mix ? options_.mix->epoch_samples(epoch) : std::vector<int64_t>{};
+  const std::vector<int64_t> mixed = options_.source_mix ? options_.source_mix->epoch_samples(epoch) : std::vector<int64_t>{};
   // Rows past the end (evaluation's padded last batch) repeat the epoch's first samples.
   for (int64_t row = 0; row < rows_; ++row) {
     const int64_t drawn = indices[size_t(row % count)];
-    order_[size_t(row)] = options_.mix ? mixed[size_t(drawn)] : drawn;
+    order_[size_t(row)] = options_.source_mix ? mixed[size_t(drawn)] : drawn;
     streams_[size_t(row)] = drawn;
   }
   valid_rows_ = std::min(rows_, count);
@@ -111,7 +117,19 @@ bool Loader::next(Batch& batch) {
   batch.images = Tensor::view(ring_[slot].images.data(), Shape{options_.batch, size, size, 3}, options_.dtype);
   batch.labels = Tensor::view(ring_[slot].labels.data(), Shape{options_.batch}, DType::I32);
   batch.valid = std::min(options_.batch, valid_rows_ - b * options_.batch);
+  batch.targets = Tensor();
   last_samples_.assign(order_.begin() + b * options_.batch, order_.begin() + (b + 1) * options_.batch);
+  const int64_t epoch = epoch_;
+  lock.unlock();  // the slot is the caller's until the next call: workers leave it alone
+  if (options_.batch_mix.enabled()) {
+    // The whole batch is here: mix it in place (cheap beside decoding it) with the batch's own stream.
+    const int classes = int(index_.classes.size());
+    Rng rng = mix_rng(options_.seed, epoch, b);
+    mix_batch(ring_[slot].images.data(), options_.dtype, options_.batch, int(size), batch.labels.data<int32_t>(),
+              classes, static_cast<float*>(ring_[slot].targets.data()), batch.labels.data<int32_t>(),
+              options_.batch_mix, rng);
+    batch.targets = Tensor::view(ring_[slot].targets.data(), Shape{options_.batch, classes}, DType::F32);
+  }
   return true;
 }
 
@@ -168,11 +186,32 @@ void Loader::worker() {
   }
 }
 
+Image Loader::compose(const Image& decoded, int min_side, Rng& rng) const {
+  const LoaderOptions::Composition& c = options_.composition;
+  if (rng.uniform() >= c.probability) return decoded;
+  thread_local std::vector<uint8_t> mask;
+  if (!hand_mask(decoded, c.options.threshold, mask)) return decoded;  // not a hand on a dark background
+  Image background;
+  if (!c.backgrounds.empty() && rng.uniform() >= c.clutter_probability) {
+    thread_local JpegDecoder background_decoder;
+    const std::string& path = c.backgrounds[size_t(rng.below(c.backgrounds.size()))];
+    try {
+      background = background_decoder.decode_file(path, min_side, min_side);
+    } catch (const DecodeError&) {
+      background = Image();  // an unreadable background: clutter instead (the training image is fine)
+    }
+  }
+  if (background.pixels.empty()) background = generated_clutter(decoded.width, decoded.height, rng);
+  return compose_on_background(decoded, mask, background, c.options, rng);
+}
+
 void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stream, int64_t epoch,
                       std::vector<std::string>& bad) {
   thread_local JpegDecoder decoder;
   const int size = options_.image_size;
-  const int min_side = min_decode_side(size, options_.train);
+  const int min_side = options_.train && options_.augment.random_resized_crop
+                           ? min_decode_side(size, true, options_.augment.crop_scale_min)
+                           : min_decode_side(size, options_.train);
   const int64_t count = int64_t(index_.samples.size());
   for (int attempt = 0; attempt < kMaxConsecutiveBadFiles; ++attempt) {
     const Sample& s = index_.samples[size_t((sample + attempt) % count)];
@@ -185,8 +224,9 @@ void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stre
     }
     // The sample's own random stream: the same choices whichever thread makes it, in whatever order.
     Rng rng(options_.seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)), uint64_t(stream));
+    if (options_.train && options_.composition.applies_to(s.source)) decoded = compose(decoded, min_side, rng);
     const Image image = options_.train ? train_transform(decoded, size, options_.augment, rng)
-                                       : eval_transform(decoded, size);
+                                       : eval_view(decoded, size, options_.view);
     normalize_into(image, options_.norm, options_.dtype,
                    static_cast<uint8_t*>(slot.images.data()) + size_t(position) * image_bytes_);
     static_cast<int32_t*>(slot.labels.data())[position] = s.label;

@@ -21,10 +21,13 @@
 #include <thread>
 #include <vector>
 
+#include "data/compose.h"
 #include "data/dataset_index.h"
+#include "data/mix.h"
 #include "data/sampler.h"
 #include "data/source_mix.h"
 #include "data/transforms.h"
+#include "data/tta.h"
 #include "engine/core/batch_source.h"
 
 namespace aslnet {
@@ -33,6 +36,8 @@ struct LoaderOptions {
   int64_t batch = 64;
   int image_size = 64;
   bool train = true;  // augmentation and shuffling; false: evaluation transform, dataset order
+  // Evaluation only: which view of each photo (data/tta.h; test-time augmentation makes one pass per view).
+  EvalView view = EvalView::centre;
   AugmentOptions augment;
   Normalization norm;
   DType dtype = DType::F32;  // f32, bf16, or u8 (raw pixels, normalised later on the GPU)
@@ -45,7 +50,22 @@ struct LoaderOptions {
   ShardSpec shard;
   // Training from several sources (data/source_mix.h): each epoch draws every source's share of rows
   // from the index's sources, laid out source after source. Null: every sample once an epoch.
-  std::shared_ptr<const SourceMix> mix;
+  std::shared_ptr<const SourceMix> source_mix;
+  // Mixup / CutMix (data/mix.h), applied to each training batch as a whole once it is complete; the
+  // batch then carries soft targets (Batch::targets).
+  MixOptions batch_mix;
+  // Composition (data/compose.h): training samples of the sources marked here whose photo is a hand on
+  // a uniform dark background are, with `probability`, cut out and pasted onto one of `backgrounds`
+  // (image files) or, with `clutter_probability` or when there are none, onto generated clutter.
+  struct Composition {
+    std::vector<bool> sources;  // by Sample::source; empty: none
+    std::vector<std::string> backgrounds;
+    double probability = 1.0, clutter_probability = 0.3;
+    ComposeOptions options;
+    bool applies_to(int32_t source) const {
+      return source >= 0 && size_t(source) < sources.size() && sources[size_t(source)];
+    }
+  } composition;
 };
 
 class Loader : public BatchSource {
@@ -68,7 +88,7 @@ class Loader : public BatchSource {
 
  private:
   struct Slot {
-    Buffer images, labels;
+    Buffer images, labels, targets;  // targets: only with batch_mix
   };
   void worker();
   // Decodes, transforms and normalises `sample` (or, when it cannot be read, the next one that can)
@@ -76,6 +96,8 @@ class Loader : public BatchSource {
   // unreadable paths are appended to `bad`.
   void fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stream, int64_t epoch,
                 std::vector<std::string>& bad);
+  // The decoded training image composited onto a background (LoaderOptions::composition), or itself.
+  Image compose(const Image& decoded, int min_side, Rng& rng) const;
   void stop_workers();
   void rethrow_worker_error();  // with mutex_ held
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 
+#include "engine/ema_weights.h"
 #include "engine/graphed_step.h"
 #include "engine/input_stager.h"
 
@@ -66,11 +67,11 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
         const Batch& input = stager.stage(batch);
         LossResult r;
         if (graphed) {
-          graphed->run(input.images, input.labels, report.lr);  // forward, loss, backward and update
+          graphed->run(input.images, input.labels, report.lr, input.targets);  // forward, loss, backward and update
           r = loss_.read_pending(ctx_);
         } else {
           const Tensor& logits = model_.forward(ctx_, input.images, /*training=*/!options_.freeze_batch_norm);
-          loss_.forward_backward_pending(ctx_, logits, input.labels, scale);
+          loss_.forward_backward_pending(ctx_, logits, input.labels, scale, input.targets);
           // The stream may wait on the last step's all-reduces: wait for it under the watchdog.
           if (comm != nullptr && ctx_.device().is_cuda()) comm->synchronize(ctx_.stream());
           r = loss_.read_pending(ctx_);
@@ -129,6 +130,14 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
       er.has_val = true;
       er.val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source, 0, options_.u8_normalization));
       er.val += er.val_sets.back().second;
+    }
+    if (optimizer_.has_ema() && !val.empty()) {
+      EmaWeightsScope averaged(ctx_, model_, optimizer_);
+      er.has_ema_val = true;
+      for (const ValidationSet& set : val) {
+        er.ema_val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source, 0, options_.u8_normalization));
+        er.ema_val += er.ema_val_sets.back().second;
+      }
     }
     er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (hooks.on_epoch) hooks.on_epoch(er);

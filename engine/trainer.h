@@ -57,6 +57,10 @@ struct EpochReport {
   bool has_val = false;
   EvalResult val;  // over every validation image (the sets together)
   std::vector<std::pair<std::string, EvalResult>> val_sets;  // each set's own figures, in the order given
+  // With the optimizer's moving average of the weights (--ema): the same figures for the averaged model.
+  bool has_ema_val = false;
+  EvalResult ema_val;
+  std::vector<std::pair<std::string, EvalResult>> ema_val_sets;
   double seconds = 0.0;
 };
 

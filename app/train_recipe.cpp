@@ -1,0 +1,138 @@
+#include "app/train_recipe.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/augment_policy.h"
+
+namespace aslnet::app {
+
+namespace {
+
+bool given(const CLI::App& cmd, const std::string& flag) { return cmd.get_option(flag)->count() > 0; }
+
+// A MIN,MAX pair into two fields.
+CLI::Option* add_range(CLI::App& cmd, const std::string& flag, double& lo, double& hi, const std::string& help,
+                       double floor, double ceiling) {
+  return cmd
+      .add_option_function<std::vector<double>>(
+          flag,
+          [&lo, &hi, flag, floor, ceiling](const std::vector<double>& v) {
+            if (v.size() != 2 || !(v[0] <= v[1]) || v[0] < floor || v[1] > ceiling)
+              throw CLI::ValidationError(flag, "expected MIN,MAX with " + std::to_string(floor) +
+                                                   " <= MIN <= MAX <= " + std::to_string(ceiling));
+            lo = v[0], hi = v[1];
+          },
+          help)
+      ->delimiter(',')
+      ->expected(2);
+}
+
+}  // namespace
+
+const char* preset_help() {
+  return "realworld: the recipe for reading real hands from the Kaggle frames: --augment strong, --cutmix 1 "
+         "--mixup 0.2 (half the batches), --ema 0.998, --label-smoothing 0.1";
+}
+
+RecipeFlags::RecipeFlags(CLI::App& cmd, TrainOptions& o) : cmd_(cmd), parsed_(std::make_shared<AugmentOptions>()) {
+  AugmentOptions& a = *parsed_;
+  std::string policies;
+  for (const std::string& name : augment_policy_names()) policies += (policies.empty() ? "" : ", ") + name;
+  cmd.add_option("--augment", o.augment_policy,
+                 "augmentation policy (" + policies + "; light is torchvision-style crop, flip, rotation and jitter; "
+                 "strong adds shear, perspective, hue, grayscale, blur and erasing, see README); the flags "
+                 "below change single augmentations on top of it")
+      ->check(CLI::IsMember(augment_policy_names()));
+  add_range(cmd, "--crop-scale", a.crop_scale_min, a.crop_scale_max,
+            "random resized crop: MIN,MAX fraction of the image area (light: 0.35,1)", 0.01, 1.0);
+  add_range(cmd, "--crop-ratio", a.crop_ratio_min, a.crop_ratio_max,
+            "random resized crop: MIN,MAX aspect ratio (light: 0.75,1.333)", 0.1, 10.0);
+  cmd.add_option("--rotation", a.rotation_degrees, "random rotation in degrees (light: 10; 0: off)")
+      ->check(CLI::Range(0.0, 45.0));
+  cmd.add_option("--shear", a.shear_degrees, "random shear along x and y in degrees (0: off)")
+      ->check(CLI::Range(0.0, 44.0));
+  cmd.add_option("--perspective", a.perspective, "random perspective distortion scale (0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--perspective-prob", a.perspective_probability, "chance of the perspective distortion")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option_function<double>(
+         "--jitter", [&a](double x) { a.brightness = a.contrast = a.saturation = x; },
+         "brightness/contrast/saturation jitter (light: 0.2; 0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--hue", a.hue, "hue jitter in turns (0: off)")->check(CLI::Range(0.0, 0.5));
+  cmd.add_option("--grayscale", a.grayscale_probability, "chance of turning an image grey (0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--blur", a.blur_probability, "chance of a Gaussian blur (0: off)")->check(CLI::Range(0.0, 1.0));
+  add_range(cmd, "--blur-sigma", a.blur_sigma_min, a.blur_sigma_max, "Gaussian blur: MIN,MAX sigma in pixels", 0.01,
+            20.0);
+  cmd.add_option("--erase", a.erase_probability, "chance of random erasing, a noise-filled box (0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+
+  cmd.add_option("--mixup", o.mix.mixup_alpha, "mixup of whole batches: Beta(alpha, alpha) (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--cutmix", o.mix.cutmix_alpha, "cutmix of whole batches: Beta(alpha, alpha) (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--mixup-prob", o.mix.probability, "chance that a batch is mixed")->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--mixup-switch-prob", o.mix.switch_probability,
+                 "with both --mixup and --cutmix: chance of cutmix for a mixed batch")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--ema", o.ema,
+                 "keep a moving average of the weights with this decay (e.g. 0.998), validated and written beside "
+                 "the raw weights (OUT/best-ema.safetensors, last-ema.safetensors); 0: off")
+      ->check(CLI::Range(0.0, 0.999999));
+
+  cmd.add_option("--compose", o.compose_sources,
+                 "training sources (by name) whose hands stand on a uniform dark background: the hand is cut out "
+                 "and pasted onto a background (--backgrounds, or generated clutter)")
+      ->delimiter(',');
+  cmd.add_option("--backgrounds", o.backgrounds,
+                 "folders of background photos for --compose (searched recursively for .jpg); none: generated "
+                 "clutter only")
+      ->delimiter(',');
+  cmd.add_option("--compose-prob", o.compose_probability, "chance that a composable image is composited")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--clutter-prob", o.clutter_probability,
+                 "with --backgrounds: chance of generated clutter instead of a background photo")
+      ->check(CLI::Range(0.0, 1.0));
+  add_range(cmd, "--compose-scale", o.compose.scale_min, o.compose.scale_max,
+            "the pasted hand's longer side as a MIN,MAX fraction of the image side", 0.05, 1.0);
+  cmd.add_option("--preset", o.preset, preset_help())->check(CLI::IsMember({"realworld"}));
+}
+
+void RecipeFlags::resolve(TrainOptions& o) const {
+  auto unless_given = [&](const std::string& flag, auto& field, auto value) {
+    if (!given(cmd_, flag)) field = value;
+  };
+  if (o.preset == "realworld") {
+    unless_given("--augment", o.augment_policy, std::string("strong"));
+    unless_given("--cutmix", o.mix.cutmix_alpha, 1.0);
+    unless_given("--mixup", o.mix.mixup_alpha, 0.2);
+    unless_given("--mixup-prob", o.mix.probability, 0.5);
+    unless_given("--ema", o.ema, 0.998);
+    unless_given("--label-smoothing", o.label_smoothing, 0.1);
+  }
+  // The policy, then each augmentation flag that was given.
+  const AugmentOptions& a = *parsed_;
+  AugmentOptions out = augment_policy(o.augment_policy);
+  auto take = [&](const std::string& flag, std::initializer_list<double AugmentOptions::*> fields) {
+    if (!given(cmd_, flag)) return;
+    for (double AugmentOptions::*field : fields) out.*field = a.*field;
+  };
+  take("--crop-scale", {&AugmentOptions::crop_scale_min, &AugmentOptions::crop_scale_max});
+  take("--crop-ratio", {&AugmentOptions::crop_ratio_min, &AugmentOptions::crop_ratio_max});
+  take("--rotation", {&AugmentOptions::rotation_degrees});
+  take("--shear", {&AugmentOptions::shear_degrees});
+  take("--perspective", {&AugmentOptions::perspective});
+  take("--perspective-prob", {&AugmentOptions::perspective_probability});
+  take("--jitter", {&AugmentOptions::brightness, &AugmentOptions::contrast, &AugmentOptions::saturation});
+  take("--hue", {&AugmentOptions::hue});
+  take("--grayscale", {&AugmentOptions::grayscale_probability});
+  take("--blur", {&AugmentOptions::blur_probability});
+  take("--blur-sigma", {&AugmentOptions::blur_sigma_min, &AugmentOptions::blur_sigma_max});
+  take("--erase", {&AugmentOptions::erase_probability});
+  o.augment = out;
+}
+
+}  // namespace aslnet::app

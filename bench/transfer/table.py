@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Tabulates bench/transfer/run.sh's rows: the last epoch's validation figures of each run (log.jsonl),
+per real-world source, as Markdown on stdout and JSON beside it (WORK/transfer.json)."""
+import json
+import os
+import sys
+
+REAL = ["rfasl", "rfaslaug", "massey", "nesrine"]
+KAGGLE = ["asl_alphabet_train", "full"]  # the grouped split of the Kaggle sample or of the whole set
+
+
+def read_row(work, row):
+    folder = os.path.join(work, row)
+    with open(os.path.join(folder, "log.jsonl")) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    start = next(r for r in records if r["event"] == "start")
+    epochs = [r for r in records if r["event"] == "epoch"]
+    last = epochs[-1]
+    sets = last.get("val_sets", {})
+    kaggle = next((sets[k] for k in KAGGLE if k in sets), None)
+    real = {k: sets[k] for k in REAL if k in sets}
+    pooled_count = sum(v["count"] for v in real.values())
+    pooled = sum(v["accuracy"] * v["count"] for v in real.values()) / pooled_count if pooled_count else None
+
+    def text(name):
+        return open(os.path.join(folder, name)).read().strip() if os.path.exists(os.path.join(folder, name)) else ""
+
+    return {
+        "row": row,
+        "what": text("what.txt"),
+        "command": text("command.txt"),
+        "seconds": int(text("seconds.txt") or 0),
+        "epochs": last["epoch"],
+        "train_sources": start.get("train_sources", []),
+        "kaggle_split": kaggle,
+        "real": real,
+        "real_pooled": {"accuracy": pooled, "count": pooled_count},
+    }
+
+
+def pct(v):
+    return "" if v is None else f"{100 * v['accuracy']:.1f}% ({v['count']})"
+
+
+def main():
+    work = sys.argv[1]
+    rows = sorted(d for d in os.listdir(work) if os.path.exists(os.path.join(work, d, "log.jsonl")))
+    table = [read_row(work, r) for r in rows]
+    with open(os.path.join(work, "transfer.json"), "w") as f:
+        json.dump(table, f, indent=1)
+    print("| row | training | epochs | time | Kaggle grouped split | " + " | ".join(REAL) +
+          " | real photos reported |")
+    print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in REAL) + " | --- |")
+    for t in table:
+        trained = " + ".join(f"{s['name']} ({s['per_epoch']}/epoch)" for s in t["train_sources"])
+        cells = [pct(t["real"].get(k)) if k in t["real"] else "trained on" if any(
+            k in s["name"].split("+") for s in t["train_sources"]) else "" for k in REAL]
+        print(f"| {t['row']} | {t['what']}: {trained} | {t['epochs']} | {t['seconds']} s | {pct(t['kaggle_split'])} | " +
+              " | ".join(cells) + f" | {pct(t['real_pooled']) if t['real_pooled']['count'] else ''} |")
+    print()
+    for t in table:
+        print(f"- row {t['row']}: `{t['command']}`")
+
+
+if __name__ == "__main__":
+    main()
