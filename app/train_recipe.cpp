@@ -1,5 +1,7 @@
 #include "app/train_recipe.h"
 
+#include <fmt/core.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,8 +22,8 @@ CLI::Option* add_range(CLI::App& cmd, const std::string& flag, double& lo, doubl
           flag,
           [&lo, &hi, flag, floor, ceiling](const std::vector<double>& v) {
             if (v.size() != 2 || !(v[0] <= v[1]) || v[0] < floor || v[1] > ceiling)
-              throw CLI::ValidationError(flag, "expected MIN,MAX with " + std::to_string(floor) +
-                                                   " <= MIN <= MAX <= " + std::to_string(ceiling));
+              throw CLI::ValidationError(flag, fmt::format("expected MIN,MAX with {:g} <= MIN <= MAX <= {:g}", floor,
+                                                           ceiling));
             lo = v[0], hi = v[1];
           },
           help)

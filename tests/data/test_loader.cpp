@@ -177,3 +177,106 @@ TEST(Loader, ShardsOfAnEpochAreDisjointAndCoverIt) {
 
 }  // namespace
 }  // namespace aslnet
+
+namespace aslnet {
+namespace {
+
+// A source of "hands on black": a bright disc and bar per image on a black background, as Massey's
+// segmented photos are, so that composition recognises and cuts them out.
+std::string hands_on_black_folder() {
+  static const test::TempDir dir("aslnet_loader_black");
+  static const bool written = [] {
+    for (const char* cls : {"A", "B"}) {
+      for (int i = 0; i < 6; ++i) {
+        Image image;
+        image.width = image.height = 64;
+        image.pixels.assign(64 * 64 * 3, 0);
+        const int cx = 20 + 4 * i, cy = 30;
+        for (int y = 0; y < 64; ++y)
+          for (int x = 0; x < 64; ++x) {
+            const bool disc = (x - cx) * (x - cx) + (y - cy) * (y - cy) < 150;
+            const bool bar = cls[0] == 'B' && x > cx && x < cx + 5 && y < cy && y > 6;
+            if (disc || bar) {
+              uint8_t* p = &image.pixels[size_t(y * 64 + x) * 3];
+              p[0] = 220, p[1] = 170, p[2] = 140;
+            }
+          }
+        fs::create_directories(dir.path / cls);
+        write_jpeg((dir.path / cls / ("massey_" + std::to_string(i) + ".jpg")).string(), image);
+      }
+    }
+    return true;
+  }();
+  (void)written;
+  return dir.path.string();
+}
+
+// Everything the recipe adds to a training batch (two sources with weights, the strong policy's
+// warps, colour, blur and erasing, composition onto backgrounds and clutter, cutmix/mixup with soft
+// targets) keeps batches independent of the thread count, and the targets travel with the batch.
+TEST(Loader, RecipeBatchesDoNotDependOnTheThreadCount) {
+  const DatasetIndex synthetic = index_class_folders(synthetic_folder());
+  const DatasetIndex black = index_class_folders(hands_on_black_folder());
+  const DatasetIndex merged = [&] {
+    DatasetIndex m = synthetic;
+    for (Sample s : black.samples) {
+      s.source = 1;
+      m.samples.push_back(s);
+    }
+    return m;
+  }();
+  auto options = [&](int threads) {
+    LoaderOptions o = training_options(threads);
+    o.augment.shear_degrees = 10;
+    o.augment.perspective = 0.3;
+    o.augment.hue = 0.1;
+    o.augment.grayscale_probability = 0.2;
+    o.augment.blur_probability = 0.3;
+    o.augment.erase_probability = 0.3;
+    o.source_mix = std::make_shared<SourceMix>(std::vector<int64_t>{int64_t(synthetic.samples.size()),
+                                                                    int64_t(black.samples.size())},
+                                               std::vector<double>{0.5, 0.5}, 3);
+    o.batch_mix.cutmix_alpha = 1.0;
+    o.batch_mix.mixup_alpha = 0.2;
+    o.composition.sources = {false, true};
+    o.composition.backgrounds = {synthetic.samples[0].path, synthetic.samples[5].path};
+    o.composition.clutter_probability = 0.5;
+    return o;
+  };
+  auto epoch_with_targets = [](Loader& loader, int64_t epoch) {
+    std::vector<std::vector<uint8_t>> out = epoch_bytes(loader, epoch);
+    loader.start_epoch(epoch);
+    Batch b;
+    size_t i = 0;
+    while (loader.next(b)) {
+      EXPECT_TRUE(b.targets.defined());
+      EXPECT_EQ(b.targets.shape()[0], b.labels.numel());
+      EXPECT_EQ(b.targets.shape()[1], 29);
+      const float* t = b.targets.data<float>();
+      for (int64_t r = 0; r < b.labels.numel(); ++r) {
+        double sum = 0;
+        for (int c = 0; c < 29; ++c) sum += t[r * 29 + c];
+        EXPECT_NEAR(sum, 1.0, 1e-5);
+      }
+      out[i].insert(out[i].end(), reinterpret_cast<const uint8_t*>(t),
+                    reinterpret_cast<const uint8_t*>(t) + b.targets.bytes());
+      ++i;
+    }
+    return out;
+  };
+  Loader one(merged, options(1)), three(merged, options(3));
+  for (int64_t epoch : {0, 2}) EXPECT_TRUE(epoch_with_targets(one, epoch) == epoch_with_targets(three, epoch));
+
+  // Half of each epoch's rows come from the small source, though it holds a minority of the files.
+  one.start_epoch(1);
+  Batch b;
+  int64_t from_black = 0, rows = 0;
+  while (one.next(b)) {
+    for (int64_t s : one.last_batch_samples()) from_black += merged.samples[size_t(s)].source == 1;
+    rows += b.labels.numel();
+  }
+  EXPECT_NEAR(double(from_black) / double(rows), 0.5, 0.1);
+}
+
+}  // namespace
+}  // namespace aslnet
