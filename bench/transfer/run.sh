@@ -16,6 +16,9 @@
 #   3   Kaggle sample + massey (hands on black, composited onto other backgrounds), --preset realworld;
 #       reports rfasl and nesrine (other people and rooms)
 #   4   Kaggle sample + rfasl and rfaslaug, --preset realworld; reports massey and nesrine
+#   2a-2e  the levers of row 2 one at a time on the Kaggle sample (what each buys):
+#       2a --augment strong alone   2b default + --cutmix 1 --mixup 0.2 --mixup-prob 0.5   2c default + --ema 0.998
+#       2d default + --grayscale 0.5 --hue 0.1 (colour invariance)   2e default + --crop-scale 0.1,1 (smaller hands)
 #   1f  as 1 on the whole 87,000-frame set at FULL_SIZE px (asl32-full.tar.gz), FULL_EPOCHS epochs
 #   2f  as 2 on the whole set
 # Writes OUT/<row>/ (the run: log.jsonl, checkpoints, train.txt) and OUT/transfer.md and transfer.json (the
@@ -93,11 +96,20 @@ for row in "${wanted[@]}"; do
          --backgrounds "$kaggle/nothing" ;;
     4) run_row 4 "Kaggle sample + rfasl + rfaslaug, --preset realworld" "$kaggle" "$real@rfasl+rfaslaug" \
          "${val_unseen_massey[@]}" --image-size "$size" --epochs "$epochs" --preset realworld --source-weight 0.5,0.5 ;;
+    2a) run_row 2a "Kaggle sample, --augment strong" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" \
+         --augment strong ;;
+    2b) run_row 2b "Kaggle sample, cutmix/mixup" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" \
+         --cutmix 1 --mixup 0.2 --mixup-prob 0.5 ;;
+    2c) run_row 2c "Kaggle sample, EMA" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" --ema 0.998 ;;
+    2d) run_row 2d "Kaggle sample, grayscale + hue" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" \
+         --grayscale 0.5 --hue 0.1 ;;
+    2e) run_row 2e "Kaggle sample, crop scale 0.1-1" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" \
+         --crop-scale 0.1,1 ;;
     1f) run_row 1f "Kaggle 87,000 frames, default flags" "$full" "${val_all[@]}" --image-size "$full_size" \
          --epochs "$full_epochs" ;;
     2f) run_row 2f "Kaggle 87,000 frames, --preset realworld" "$full" "${val_all[@]}" --image-size "$full_size" \
          --epochs "$full_epochs" --preset realworld ;;
-    *) echo "bench/transfer/run.sh: unknown row $row (1, 2, 3, 4, 1f, 2f)" >&2; exit 2 ;;
+    *) echo "bench/transfer/run.sh: unknown row $row (1, 2, 2a-2e, 3, 4, 1f, 2f)" >&2; exit 2 ;;
   esac
 done
 /usr/bin/python3 bench/transfer/table.py "$work" > "$work/transfer.md"

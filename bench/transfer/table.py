@@ -9,6 +9,16 @@ REAL = ["rfasl", "rfaslaug", "massey", "nesrine"]
 KAGGLE = ["asl_alphabet_train", "full"]  # the grouped split of the Kaggle sample or of the whole set
 
 
+def figures(sets):
+    """The Kaggle split's figure, each real source's, and all real photos pooled, from one epoch's sets."""
+    kaggle = next((sets[k] for k in KAGGLE if k in sets), None)
+    real = {k: sets[k] for k in REAL if k in sets}
+    count = sum(v["count"] for v in real.values())
+    pooled = {"accuracy": sum(v["accuracy"] * v["count"] for v in real.values()) / count if count else None,
+              "count": count}
+    return kaggle, real, pooled
+
+
 def read_row(work, row):
     folder = os.path.join(work, row)
     with open(os.path.join(folder, "log.jsonl")) as f:
@@ -16,11 +26,8 @@ def read_row(work, row):
     start = next(r for r in records if r["event"] == "start")
     epochs = [r for r in records if r["event"] == "epoch"]
     last = epochs[-1]
-    sets = last.get("val_sets", {})
-    kaggle = next((sets[k] for k in KAGGLE if k in sets), None)
-    real = {k: sets[k] for k in REAL if k in sets}
-    pooled_count = sum(v["count"] for v in real.values())
-    pooled = sum(v["accuracy"] * v["count"] for v in real.values()) / pooled_count if pooled_count else None
+    kaggle, real, pooled = figures(last.get("val_sets", {}))
+    ema = figures(last["ema_val_sets"]) if "ema_val_sets" in last else None
 
     def text(name):
         return open(os.path.join(folder, name)).read().strip() if os.path.exists(os.path.join(folder, name)) else ""
@@ -34,7 +41,8 @@ def read_row(work, row):
         "train_sources": start.get("train_sources", []),
         "kaggle_split": kaggle,
         "real": real,
-        "real_pooled": {"accuracy": pooled, "count": pooled_count},
+        "real_pooled": pooled,
+        "ema": None if ema is None else {"kaggle_split": ema[0], "real": ema[1], "real_pooled": ema[2]},
     }
 
 
@@ -53,10 +61,13 @@ def main():
     print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in REAL) + " | --- |")
     for t in table:
         trained = " + ".join(f"{s['name']} ({s['per_epoch']}/epoch)" for s in t["train_sources"])
-        cells = [pct(t["real"].get(k)) if k in t["real"] else "trained on" if any(
-            k in s["name"].split("+") for s in t["train_sources"]) else "" for k in REAL]
-        print(f"| {t['row']} | {t['what']}: {trained} | {t['epochs']} | {t['seconds']} s | {pct(t['kaggle_split'])} | " +
-              " | ".join(cells) + f" | {pct(t['real_pooled']) if t['real_pooled']['count'] else ''} |")
+        variants = [("", t)] + ([(" (EMA weights)", t["ema"])] if t["ema"] else [])
+        for label, v in variants:
+            cells = [pct(v["real"].get(k)) if k in v["real"] else "trained on" if any(
+                k in s["name"].split("+") for s in t["train_sources"]) else "" for k in REAL]
+            print(f"| {t['row']}{label} | {t['what']}: {trained} | {t['epochs']} | {t['seconds']} s | "
+                  f"{pct(v['kaggle_split'])} | " + " | ".join(cells) +
+                  f" | {pct(v['real_pooled']) if v['real_pooled']['count'] else ''} |")
     print()
     for t in table:
         print(f"- row {t['row']}: `{t['command']}`")
