@@ -1,110 +1,153 @@
-// aslnet eval CHECKPOINT DIR: accuracy, per-class accuracy and the confusion matrix of a trained model
-// on a folder (class folders, or flat <class>_test.jpg files), as text, CSV, a PNG picture, or JSON.
+// aslnet eval CHECKPOINT SOURCE...: accuracy, accuracy restricted to the classes present, per-class
+// accuracy and the confusion matrix of a trained model on one or more sources (class folders, some
+// classes only if need be, or flat <class>_test.jpg files; DIR@ORIGIN selects file origins, --by-origin
+// splits each source by origin), each reported by name, then their total; with test-time augmentation
+// (--tta), as text, JSON, CSV, a PNG of the matrix, and a contact sheet of the misread photos.
 #include "app/eval.h"
 
 #include <fmt/core.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <set>
 
 #include "app/commands.h"
-#include "models/inference_model.h"
+#include "app/eval_report.h"
 #include "data/confusion_png.h"
-#include "data/dataset_index.h"
 #include "data/loader.h"
-#include "engine/evaluate.h"
+#include "models/inference_model.h"
 
 namespace aslnet::app {
 
+namespace {
+
+// The sources to evaluate, indexed; with by_origin, each split into one source per file origin, named
+// by the origin (by "NAME@ORIGIN" when several sources are split).
+std::vector<EvaluatedSource> gather_sources(const EvalOptions& o) {
+  std::vector<std::string> texts = o.sources;
+  if (!o.data.empty()) texts.insert(texts.begin(), o.data);
+  ASLNET_CHECK(!texts.empty()) << "eval: no source given (expected a folder, DIR@ORIGIN or NAME=DIR)";
+  std::vector<SourceSpec> specs;
+  for (const auto& t : texts) specs.push_back(parse_source(t, "source"));
+  check_unique_names(specs, "source");
+  std::vector<EvaluatedSource> out;
+  for (const SourceSpec& spec : specs) {
+    DatasetIndex index = index_source(spec, /*test_layout=*/true);
+    if (!o.by_origin) {
+      out.push_back({spec, std::move(index), {}, {}, {}});
+      continue;
+    }
+    std::set<std::string> origins;
+    for (const Sample& s : index.samples) origins.insert(file_origin(s.path));
+    for (const std::string& origin : origins) {
+      SourceSpec part{specs.size() == 1 ? origin : spec.name + "@" + origin, spec.dir, {origin}};
+      if (origin.empty()) part.name = specs.size() == 1 ? "no-origin" : spec.name + "@no-origin";
+      DatasetIndex part_index = index_source(part, /*test_layout=*/true);
+      out.push_back({std::move(part), std::move(part_index), {}, {}, {}});
+    }
+  }
+  std::vector<SourceSpec> names;
+  for (const auto& s : out) names.push_back(s.spec);
+  check_unique_names(names, o.by_origin ? "--by-origin" : "source");
+  return out;
+}
+
+// One pass per view of `tta` through the loader, the probabilities averaged per sample.
+void evaluate_source(Context& ctx, InferenceModel& m, EvaluatedSource& s, TtaMode tta, const EvalOptions& o,
+                     int64_t batch) {
+  std::vector<std::vector<double>> per_view;
+  std::set<std::string> skipped;
+  for (EvalView view : tta_view_list(tta)) {
+    LoaderOptions lo;
+    lo.batch = batch;
+    lo.image_size = m.image_size;
+    lo.train = false;
+    lo.drop_last = false;
+    lo.norm = m.norm;
+    lo.threads = o.threads;
+    lo.view = view;
+    Loader loader(s.index, lo);
+    Predictions p = predict_source(ctx, *m.model, loader);
+    ASLNET_CHECK(p.count() == int64_t(s.index.samples.size()))
+        << "eval: " << s.spec.name << " gave " << p.count() << " predictions for " << s.index.samples.size()
+        << " images";
+    if (per_view.empty())
+      s.predictions = p;
+    else
+      ASLNET_CHECK(p.labels == s.predictions.labels) << "eval: the views of " << s.spec.name << " disagree on labels";
+    per_view.push_back(std::move(p.probabilities));
+    for (const auto& f : loader.skipped_files()) skipped.insert(f);
+  }
+  s.predictions.probabilities = average_probabilities(per_view);
+  s.result = score(s.predictions);
+  s.skipped.assign(skipped.begin(), skipped.end());
+}
+
+}  // namespace
 
 void run_eval(const EvalOptions& o) {
+  const TtaMode tta = parse_tta(o.tta);
+  ASLNET_CHECK(o.misread_max >= 0) << "--misread-max must not be negative, got " << o.misread_max;
   Context::set_cpu_threads(o.threads);
   Context ctx;
-  const DatasetIndex index = index_test_folder(o.data);
-  const int64_t batch = std::min<int64_t>(o.batch, int64_t(index.samples.size()));
+  EvalRun run;
+  run.checkpoint = o.checkpoint;
+  run.tta = tta;
+  run.sources = gather_sources(o);
+  int64_t largest = 0;
+  for (const auto& s : run.sources) largest = std::max(largest, int64_t(s.index.samples.size()));
+  const int64_t batch = std::min<int64_t>(o.batch, largest);
   InferenceModel m = load_for_inference(ctx, o.checkpoint, batch);
-  LoaderOptions lo;
-  lo.batch = batch;
-  lo.image_size = m.image_size;
-  lo.train = false;
-  lo.drop_last = false;
-  lo.norm = m.norm;
-  lo.threads = o.threads;
-  Loader loader(index, lo);
-  const EvalResult r = evaluate(ctx, *m.model, loader);
-  const auto skipped = loader.skipped_files();
-  const int64_t k = r.classes;
+  run.classes = m.classes;
 
-  if (!o.csv.empty()) {
-    std::ofstream csv(o.csv);
-    ASLNET_CHECK(csv.good()) << "cannot write --csv " << o.csv;
-    csv << "true\\predicted";
-    for (const auto& c : m.classes) csv << "," << c;
-    csv << "\n";
-    for (int64_t t = 0; t < k; ++t) {
-      csv << m.classes[size_t(t)];
-      for (int64_t p = 0; p < k; ++p) csv << "," << r.confusion[size_t(t * k + p)];
-      csv << "\n";
-    }
-    ASLNET_CHECK(csv.good()) << "cannot write --csv " << o.csv;
+  Predictions all;
+  for (EvaluatedSource& s : run.sources) {
+    evaluate_source(ctx, m, s, tta, o, batch);
+    all.append(s.predictions);
   }
+  run.total = score(all);
+
+  if (!o.csv.empty()) write_confusion_csv(o.csv, run.classes, run.total);
   if (!o.png.empty())
-    write_confusion_png(o.png, m.classes, r.confusion,
-                        fmt::format("accuracy {:.1f}% on {} images", 100.0 * r.accuracy(), r.count));
+    write_confusion_png(o.png, run.classes, run.total.confusion,
+                        fmt::format("accuracy {:.1f}% (restricted {:.1f}%) on {} images", 100.0 * run.total.accuracy(),
+                                    100.0 * run.total.restricted_accuracy(), run.total.count));
+  int64_t tiles = 0;
+  if (!o.misread_png.empty()) tiles = write_misread_sheet(o.misread_png, run, o.misread_max);
 
   if (o.json) {
-    nlohmann::json per_class = nlohmann::json::object();
-    for (int64_t c = 0; c < k; ++c)
-      if (r.class_count(c) > 0)
-        per_class[m.classes[size_t(c)]] = {{"accuracy", r.class_accuracy(c)}, {"count", r.class_count(c)}};
-    fmt::print("{}\n", nlohmann::json{{"checkpoint", o.checkpoint},
-                                      {"data", o.data},
-                                      {"images", r.count},
-                                      {"accuracy", r.accuracy()},
-                                      {"loss", r.loss},
-                                      {"per_class", per_class},
-                                      {"confusion", r.confusion},
-                                      {"classes", m.classes},
-                                      {"skipped_files", skipped}}
-                           .dump(2));
+    nlohmann::json j = eval_json(run);
+    if (!o.misread_png.empty()) j["misread_png"] = {{"path", o.misread_png}, {"photos", tiles}};
+    fmt::print("{}\n", j.dump(2));
     return;
   }
-  fmt::print("{} on {}: accuracy {:.2f}% ({} of {} images), loss {:.4f}\n", o.checkpoint, o.data, 100.0 * r.accuracy(),
-             r.correct, r.count, r.loss);
-  if (!skipped.empty()) {
-    fmt::print("skipped {} unreadable file(s):\n", skipped.size());
-    for (const auto& s : skipped) fmt::print("  {}\n", s);
-  }
-  fmt::print("\nper class:\n");
-  for (int64_t c = 0; c < k; ++c)
-    if (r.class_count(c) > 0)
-      fmt::print("  {:<8} {:6.2f}%  ({} images)\n", m.classes[size_t(c)], 100.0 * r.class_accuracy(c),
-                 r.class_count(c));
-  fmt::print("\nconfusion matrix (rows: true class, columns: predicted):\n{:>8}", "");
-  for (const auto& c : m.classes) fmt::print(" {:>4}", c.substr(0, 4));
-  fmt::print("\n");
-  for (int64_t t = 0; t < k; ++t) {
-    if (r.class_count(t) == 0) continue;
-    fmt::print("{:>8}", m.classes[size_t(t)]);
-    for (int64_t p = 0; p < k; ++p) {
-      const int64_t n = r.confusion[size_t(t * k + p)];
-      fmt::print(" {:>4}", n ? std::to_string(n) : ".");
-    }
-    fmt::print("\n");
-  }
+  print_eval_text(run, o.matrix);
+  if (!o.misread_png.empty()) fmt::print("\nwrote {} misread photo(s) to {}\n", tiles, o.misread_png);
 }
 
 void register_eval(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  auto* cmd =
-      app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix of a checkpoint on a folder");
+  auto* cmd = app.add_subcommand(
+      "eval", "Accuracy (also restricted to the classes present), per-class accuracy and confusion of a checkpoint");
   cmd->add_option("checkpoint", o->checkpoint, "a checkpoint written by aslnet train")->required();
-  cmd->add_option("data", o->data, "class folders, or flat <class>_test.jpg files")->required();
+  cmd->add_option("sources", o->sources,
+                  "folders of class folders (any subset of classes) or of <class>_test.jpg files; DIR@ORIGIN[+ORIGIN] "
+                  "keeps files named ORIGIN_*.jpg; NAME=DIR names a source")
+      ->required();
+  cmd->add_flag("--by-origin", o->by_origin, "report each file origin (rfasl_1.jpg: rfasl) of each source apart");
+  cmd->add_option("--tta", o->tta,
+                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four "
+                  "corner crops); the views' probabilities are averaged")
+      ->check(CLI::IsMember({"none", "flip", "crops"}));
   cmd->add_option("--batch", o->batch)->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--csv", o->csv, "write the confusion matrix as CSV");
-  cmd->add_option("--png", o->png, "write the confusion matrix as a PNG picture");
-  cmd->add_flag("--json", o->json, "print the results as JSON");
+  cmd->add_option("--csv", o->csv, "write the total's confusion matrix as CSV");
+  cmd->add_option("--png", o->png, "write the total's confusion matrix as a PNG picture");
+  cmd->add_option("--misread-png", o->misread_png,
+                  "write a contact sheet of misread photos (true and read letter, confidence) as PNG");
+  cmd->add_option("--misread-max", o->misread_max, "the most confident mistakes shown on --misread-png")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--matrix", o->matrix, "print the confusion matrix too");
+  cmd->add_flag("--json", o->json, "print the results as JSON (every source, and the total)");
   cmd->callback([o] { run_eval(*o); });
 }
 

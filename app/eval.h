@@ -3,14 +3,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace aslnet::app {
 
 struct EvalOptions {
-  std::string checkpoint, data, csv, png;
+  std::string checkpoint;
+  std::string data;                  // one source (what aslnet demo passes); evaluated before `sources`
+  std::vector<std::string> sources;  // DIR, DIR@ORIGIN[+ORIGIN...] or NAME=DIR[@...] (data/sources.h)
+  std::string csv, png;              // the total's confusion matrix
+  std::string misread_png;           // a contact sheet of the misread photos (data/contact_sheet.h)
+  int64_t misread_max = 64;          // the most confident mistakes shown on it
+  std::string tta = "none";          // test-time augmentation: none, flip or crops (data/tta.h)
   int64_t batch = 64;
   int threads = 0;
   bool json = false;
+  bool by_origin = false;            // one reported source per file origin (file_origin) of each source
+  bool matrix = false;               // print the total's confusion matrix too
 };
 
 void run_eval(const EvalOptions& options);

@@ -19,8 +19,8 @@ struct ContactSheetTile {
 };
 
 struct ContactSheetLayout {
-  int thumbnail = 96;  // side of each photo's square box, pixels
-  int columns = 8;     // tiles per row (fewer when there are fewer tiles)
+  int thumbnail = 120;  // side of each photo's square box, pixels ("READ H 93%" fits it at scale 2)
+  int columns = 8;      // tiles per row (fewer when there are fewer tiles)
 };
 
 struct SheetBox {
