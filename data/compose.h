@@ -42,9 +42,10 @@ void check_compose_options(const ComposeOptions& options);
 // exceeds `threshold`, cleaned: only the largest 8-connected bright component is kept (specks of JPEG
 // noise and dust go) and holes in it smaller than 1/400 of the image are filled (dark nails, shadows;
 // the background seen through a ring of fingers is larger and stays background). Returns false, leaving
-// the mask meaningless, when the image does not look like a hand on a uniform dark background: fewer than
-// half of the border pixels are dark, or the mask covers under 1% or over 90% of the image. Callers leave
-// such images alone.
+// the mask meaningless, when the image does not look like a hand on a uniform dark background: under 80%
+// of the border pixels are dark (at most `threshold`), under 90% of the non-hand pixels are near black (at
+// most threshold / 4: a dim room is dark but not black), or the mask covers under 1% or over 90% of the
+// image. Callers leave such images alone.
 bool hand_mask(const Image& image, int threshold, std::vector<uint8_t>& mask);
 
 // The foreground's hand (mask != 0) pasted onto a random piece of `background`, as an image of the

@@ -1,5 +1,5 @@
 // Tests of hand composition: the mask of a synthetic hand (a bright blob on black, with noise, specks and
-// holes) is the blob; photos and wrong-sized blobs are refused; composition keeps the foreground's size,
+// holes) is the blob; photos, dim rooms and wrong-sized blobs are refused; composition keeps the foreground's size,
 // shows the background wherever the hand is not, and puts the hand's pixels, resized, at the drawn place
 // (replayed from the documented draw order); a wrist at the photo's edge stays at that edge; the same seed
 // gives the same image; procedural clutter is varied.
@@ -43,9 +43,11 @@ bool in_ellipse(int x, int y, double cx, double cy, double rx, double ry) {
   return ex * ex + ey * ey <= 1.0;
 }
 
-// A skin-coloured ellipse (with a little shading) on black with dark JPEG-like noise (levels 0..15).
-Image blob_on_black(int width, int height, double cx, double cy, double rx, double ry, uint64_t seed) {
-  Image image = noise_image(width, height, seed, 0, 15);
+// A skin-coloured ellipse (with a little shading) on a background of levels background_lo..background_hi:
+// black with JPEG-like noise (0..8, as Massey's photos) by default.
+Image blob_on_black(int width, int height, double cx, double cy, double rx, double ry, uint64_t seed,
+                    int background_lo = 0, int background_hi = 8) {
+  Image image = noise_image(width, height, seed, background_lo, background_hi);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       if (in_ellipse(x, y, cx, cy, rx, ry)) {
@@ -93,6 +95,9 @@ TEST(HandMask, RefusesWhatIsNotAHandOnDarkness) {
   // A photo: a bright, varied scene with no dark border.
   EXPECT_FALSE(hand_mask(noise_image(80, 60, 3, 60, 255), 40, mask));
   EXPECT_FALSE(hand_mask(filled(80, 60, 200, 180, 170), 40, mask));
+  // A dim room: every background pixel dark (under the threshold) but not black.
+  EXPECT_FALSE(hand_mask(blob_on_black(100, 100, 50, 50, 20, 30, 7, 0, 35), 40, mask));
+  EXPECT_TRUE(hand_mask(blob_on_black(100, 100, 50, 50, 20, 30, 7, 0, 8), 40, mask));
   // Dark all over (nothing above the threshold), or a blob under 1% of the image.
   EXPECT_FALSE(hand_mask(noise_image(80, 60, 4, 0, 15), 40, mask));
   EXPECT_FALSE(hand_mask(blob_on_black(100, 100, 50, 50, 4, 4, 5), 40, mask));
