@@ -1,4 +1,5 @@
-// aslnet predict CHECKPOINT IMAGE...: the top-k letters for each image, with probabilities.
+// aslnet predict CHECKPOINT IMAGE...: the top-k letters for each image, with probabilities (averaged over
+// the views of --tta, data/tta.h).
 #include "app/predict.h"
 
 #include <fmt/core.h>
@@ -14,26 +15,26 @@
 
 namespace aslnet::app {
 
-
 void run_predict(const PredictOptions& o) {
+  const TtaMode tta = parse_tta(o.tta);
   Context ctx;
-  const int64_t batch = int64_t(o.images.size());
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch);
-  const int64_t side = m.image_size;
-  Tensor input = Tensor::zeros(Shape{batch, side, side, 3}, DType::F32);
+  // Every view of every image in one run when they are few; 64 rows at a time otherwise.
+  const int64_t views = int64_t(tta_view_list(tta).size());
+  InferenceModel m = load_for_inference(ctx, o.checkpoint, std::min<int64_t>(int64_t(o.images.size()) * views, 64));
+  const int decode_side = min_decode_side(m.image_size, /*train=*/false);
   JpegDecoder decoder;
   std::vector<std::string> errors(o.images.size());
+  std::vector<Image> photos;
+  std::vector<size_t> photo_of(o.images.size(), 0);  // the image's place among the readable photos
   for (size_t i = 0; i < o.images.size(); ++i) {
     try {
-      const Image decoded = decoder.decode_file(o.images[i], int(min_decode_side(int(side), false)),
-                                                int(min_decode_side(int(side), false)));
-      normalize_into(eval_transform(decoded, int(side)), m.norm, DType::F32,
-                     input.data<float>() + int64_t(i) * side * side * 3);
+      photos.push_back(decoder.decode_file(o.images[i], decode_side, decode_side));
+      photo_of[i] = photos.size() - 1;
     } catch (const DecodeError& e) {
       errors[i] = e.what();
     }
   }
-  const auto probs = softmax_rows(m.model->forward(ctx, input, /*training=*/false), batch);
+  const std::vector<std::vector<double>> probs = classify_photos(ctx, m, photos, tta);
   const int k = std::clamp(o.top_k, 1, int(m.classes.size()));
   nlohmann::json all = nlohmann::json::array();
   for (size_t i = 0; i < o.images.size(); ++i) {
@@ -46,14 +47,14 @@ void run_predict(const PredictOptions& o) {
     }
     std::vector<size_t> order(m.classes.size());
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                      [&](size_t a, size_t b) { return probs[i][a] > probs[i][b]; });
+    const std::vector<double>& p = probs[photo_of[i]];
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t a, size_t b) { return p[a] > p[b]; });
     nlohmann::json top = nlohmann::json::array();
     std::string line = o.images[i] + ":";
     for (int j = 0; j < k; ++j) {
       const size_t c = order[size_t(j)];
-      top.push_back({{"class", m.classes[c]}, {"probability", probs[i][c]}});
-      line += fmt::format("  {} {:.1f}%", m.classes[c], 100.0 * probs[i][c]);
+      top.push_back({{"class", m.classes[c]}, {"probability", p[c]}});
+      line += fmt::format("  {} {:.1f}%", m.classes[c], 100.0 * p[c]);
     }
     if (o.json)
       all.push_back({{"image", o.images[i]}, {"top", top}});
@@ -74,6 +75,10 @@ void register_predict(CLI::App& app) {
   cmd->add_option("checkpoint", o->checkpoint, "a checkpoint written by aslnet train")->required();
   cmd->add_option("images", o->images, "JPEG files")->required();
   cmd->add_option("--top-k", o->top_k, "letters to show per image")->check(CLI::Range(1, 29));
+  cmd->add_option("--tta", o->tta,
+                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
+                  "crops); the views' probabilities are averaged")
+      ->check(CLI::IsMember({"none", "flip", "crops"}));
   cmd->add_flag("--json", o->json, "print the results as JSON");
   cmd->callback([o] { run_predict(*o); });
 }

@@ -10,6 +10,7 @@ struct PredictOptions {
   std::string checkpoint;
   std::vector<std::string> images;
   int top_k = 3;
+  std::string tta = "none";  // test-time augmentation: none, flip or crops (data/tta.h)
   bool json = false;
 };
 

@@ -1,6 +1,7 @@
 // aslnet translate: from a sequence of frames (image files, or a folder of them in name order) to
-// text, and with --speak to speech. Frames are classified in batches (GPU or CPU), then the sign decoder
-// (translate/sign_decoder.h) turns the per-frame letters into text: a sign counts once it has been the
+// text, and with --speak to speech. Frames are classified in batches (GPU or CPU; with --tta, each frame's
+// views averaged, data/tta.h), then the sign decoder (translate/sign_decoder.h) turns the per-frame
+// letters into text: a sign counts once it has been the
 // top prediction with at least --min-confidence for --hold-frames frames in a row; `space` adds a space,
 // `del` removes the last character, `nothing` separates double letters. Unreadable frames are skipped,
 // counted and named; they break a hold like an unconfident frame.
@@ -24,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TranslateOptions {
-  std::string checkpoint, speak, voice = "en", device = "auto";
+  std::string checkpoint, speak, voice = "en", device = "auto", tta = "none";
   std::vector<std::string> frames;
   SignDecoderOptions decoder;
   int rate = 160;
@@ -80,30 +81,27 @@ struct FrameResult {
   std::vector<double> probabilities;
 };
 
-// Classifies every frame, a batch at a time; unreadable frames keep their error and no probabilities.
+// Classifies every frame, `batch` frames at a time (each with the views of `tta`, their probabilities
+// averaged); unreadable frames keep their error and no probabilities.
 std::vector<FrameResult> classify(Context& ctx, InferenceModel& m, const std::vector<std::string>& frames,
-                                  int64_t batch) {
-  const int64_t side = m.image_size;
+                                  int64_t batch, TtaMode tta) {
   std::vector<FrameResult> results(frames.size());
   JpegDecoder decoder;
-  Tensor input = Tensor::zeros(Shape{batch, side, side, 3}, DType::F32);
-  const int decode_side = min_decode_side(int(side), /*train=*/false);
+  const int decode_side = min_decode_side(m.image_size, /*train=*/false);
   for (size_t first = 0; first < frames.size(); first += size_t(batch)) {
     const size_t count = std::min(frames.size() - first, size_t(batch));
-    std::fill(input.data<float>(), input.data<float>() + input.numel(), 0.0f);
-    for (size_t i = 0; i < count; ++i) {
+    std::vector<Image> photos;
+    std::vector<size_t> readable;
+    for (size_t i = first; i < first + count; ++i) {
       try {
-        const Image decoded = decoder.decode_file(frames[first + i], decode_side, decode_side);
-        normalize_into(eval_transform(decoded, int(side)), m.norm, DType::F32,
-                       input.data<float>() + int64_t(i) * side * side * 3);
+        photos.push_back(decoder.decode_file(frames[i], decode_side, decode_side));
+        readable.push_back(i);
       } catch (const DecodeError& e) {
-        results[first + i].error = e.what();
+        results[i].error = e.what();
       }
     }
-    const Tensor on_device = ctx.device().is_cuda() ? input.to(ctx.device()) : input;
-    const auto probs = softmax_rows(m.model->forward(ctx, on_device, /*training=*/false), int64_t(count));
-    for (size_t i = 0; i < count; ++i)
-      if (results[first + i].error.empty()) results[first + i].probabilities = probs[i];
+    std::vector<std::vector<double>> probs = classify_photos(ctx, m, photos, tta);
+    for (size_t j = 0; j < readable.size(); ++j) results[readable[j]].probabilities = std::move(probs[j]);
   }
   return results;
 }
@@ -113,9 +111,10 @@ void run_translate(const TranslateOptions& o) {
   SignDecoder decoder(o.decoder);  // checks the thresholds before any work
   if (o.threads > 0) Context::set_cpu_threads(o.threads);
   Context ctx(inference_device(o.device));
+  const TtaMode tta = parse_tta(o.tta);
   const int64_t batch = std::min<int64_t>(o.batch, int64_t(frames.size()));
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch);
-  const std::vector<FrameResult> results = classify(ctx, m, frames, batch);
+  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()));
+  const std::vector<FrameResult> results = classify(ctx, m, frames, batch, tta);
 
   nlohmann::json per_frame = nlohmann::json::array();
   std::vector<std::string> unreadable;
@@ -185,6 +184,10 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--device", o->device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->batch, "frames classified at once")->check(CLI::PositiveNumber);
+  cmd->add_option("--tta", o->tta,
+                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
+                  "crops); the views' probabilities are averaged")
+      ->check(CLI::IsMember({"none", "flip", "crops"}));
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print the text, and each frame's letter and probabilities, as JSON");
   cmd->callback([o] { run_translate(*o); });

@@ -1,6 +1,9 @@
 #include "models/inference_model.h"
 
+#include <algorithm>
+
 #include "data/classes.h"
+#include "engine/evaluate.h"
 #include "models/resnet.h"
 
 namespace aslnet {
@@ -24,7 +27,35 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
   m.model = make_model(m.meta.model, DType::F32, ctx.device());
   load_checkpoint(checkpoint, *m.model);
   if (batch > 0) m.model->setup(ctx, batch, m.image_size, m.image_size);
+  m.batch = batch;
   return m;
+}
+
+std::vector<std::vector<double>> classify_photos(Context& ctx, InferenceModel& m, const std::vector<Image>& photos,
+                                                 TtaMode tta) {
+  ASLNET_CHECK(m.batch > 0) << "classify_photos: the model is not set up for a batch";
+  const std::vector<EvalView> views = tta_view_list(tta);
+  const int64_t side = m.image_size, per_row = side * side * 3;
+  const int64_t rows = int64_t(photos.size() * views.size());
+  Tensor input = Tensor::zeros(Shape{m.batch, side, side, 3}, DType::F32);
+  std::vector<std::vector<double>> row_probabilities;  // photo after photo, view after view
+  for (int64_t first = 0; first < rows; first += m.batch) {
+    const int64_t count = std::min(m.batch, rows - first);
+    std::fill(input.data<float>(), input.data<float>() + input.numel(), 0.0f);
+    for (int64_t r = 0; r < count; ++r) {
+      const size_t row = size_t(first + r);
+      normalize_into(eval_view(photos[row / views.size()], int(side), views[row % views.size()]), m.norm, DType::F32,
+                     input.data<float>() + r * per_row);
+    }
+    const Tensor on_device = ctx.device().is_cuda() ? input.to(ctx.device()) : input;
+    for (auto& p : softmax_rows(m.model->forward(ctx, on_device, /*training=*/false), count))
+      row_probabilities.push_back(std::move(p));
+  }
+  std::vector<std::vector<double>> out;
+  for (size_t i = 0; i < photos.size(); ++i)
+    out.push_back(average_probabilities({row_probabilities.begin() + long(i * views.size()),
+                                         row_probabilities.begin() + long((i + 1) * views.size())}));
+  return out;
 }
 
 Device inference_device(const std::string& flag) {

@@ -4,8 +4,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/transforms.h"
+#include "data/tta.h"
 #include "engine/checkpoint.h"
 #include "engine/model.h"
 
@@ -17,10 +19,17 @@ struct InferenceModel {
   Normalization norm;
   int image_size = 0;
   std::vector<std::string> classes;
+  int64_t batch = 0;  // the rows the model is set up for (0: not set up here)
 };
 
 // Set up for inputs of `batch` images (0: not set up; the caller does it).
 InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch);
+
+// The class probabilities of decoded photos (any size): each photo's views under `tta` (data/tta.h) run
+// through the model m.batch rows at a time (a last partial run padded with zeros), and each photo's views'
+// probabilities averaged. One vector per photo, in order.
+std::vector<std::vector<double>> classify_photos(Context& ctx, InferenceModel& m, const std::vector<Image>& photos,
+                                                 TtaMode tta);
 
 // The device a --device flag names: "cpu", "cuda" (an Error when there is no GPU) or "auto" (the first
 // GPU when there is one).
