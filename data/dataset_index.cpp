@@ -89,6 +89,21 @@ void check_folder(const fs::path& dir, const char* what) {
                                       << ")";
 }
 
+// Calls fn(path) for every .jpg/.jpeg under `dir`, recursively, following symlinks, skipping hidden
+// entries (and everything inside hidden folders), in no set order.
+template <class Fn>
+void for_each_jpeg(const fs::path& dir, Fn fn) {
+  const auto walk_options = fs::directory_options::follow_directory_symlink;
+  for (auto walk = fs::recursive_directory_iterator(dir, walk_options); walk != fs::recursive_directory_iterator();
+       ++walk) {
+    if (is_hidden(walk->path())) {
+      if (walk->is_directory()) walk.disable_recursion_pending();
+      continue;
+    }
+    if (walk->is_regular_file() && is_jpeg(walk->path())) fn(walk->path());
+  }
+}
+
 bool origin_selected(const fs::path& p, const IndexOptions& options) {
   if (options.origins.empty()) return true;
   const std::string origin = file_origin(p.string());
@@ -112,17 +127,11 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
     ASLNET_CHECK(fresh) << "folders " << it->second.string() << " and " << folder.string() << " both name class "
                         << asl_classes()[size_t(label)] << " (hint: merge them into one folder)";
     size_t count = 0;
-    const auto walk_options = fs::directory_options::follow_directory_symlink;
-    for (auto walk = fs::recursive_directory_iterator(folder, walk_options); walk != fs::recursive_directory_iterator();
-         ++walk) {
-      if (is_hidden(walk->path())) {
-        if (walk->is_directory()) walk.disable_recursion_pending();
-        continue;
-      }
-      if (!walk->is_regular_file() || !is_jpeg(walk->path()) || !origin_selected(walk->path(), options)) continue;
-      index.samples.push_back({walk->path().string(), label, file_number(walk->path())});
+    for_each_jpeg(folder, [&](const fs::path& file) {
+      if (!origin_selected(file, options)) return;
+      index.samples.push_back({file.string(), label, file_number(file)});
       ++count;
-    }
+    });
     if (count == 0 && options.allow_empty_classes) {
       index.empty_class_folders.push_back(folder.string());
       continue;
@@ -198,15 +207,7 @@ std::vector<std::string> list_jpegs(const std::string& dir) {
   std::vector<std::string> files;
   with_fs_errors([&] {
     check_folder(dir, "image folder");
-    const auto walk_options = fs::directory_options::follow_directory_symlink;
-    for (auto walk = fs::recursive_directory_iterator(dir, walk_options); walk != fs::recursive_directory_iterator();
-         ++walk) {
-      if (is_hidden(walk->path())) {
-        if (walk->is_directory()) walk.disable_recursion_pending();
-        continue;
-      }
-      if (walk->is_regular_file() && is_jpeg(walk->path())) files.push_back(walk->path().string());
-    }
+    for_each_jpeg(dir, [&](const fs::path& file) { files.push_back(file.string()); });
     return DatasetIndex{};
   });
   ASLNET_CHECK(!files.empty()) << "image folder " << dir << " holds no .jpg images";

@@ -82,6 +82,22 @@ TEST(Sources, IndexesOneOriginAndNotesMissingClasses) {
   EXPECT_EQ(merged.samples[3].path, all.samples[0].path);
 }
 
+// Background photos for composition: every JPEG below a folder, sorted, hidden entries and other files left out.
+TEST(Sources, ListsJpegsRecursively) {
+  test::TempDir dir("aslnet_list");
+  ASSERT_FALSE(dir.path.empty());
+  touch(dir.path / "b.jpg");
+  touch(dir.path / "room" / "a.JPEG");
+  touch(dir.path / "room" / "notes.txt");
+  touch(dir.path / ".cache" / "c.jpg");
+  touch(dir.path / "._d.jpg");
+  const std::vector<std::string> files = list_jpegs(dir.path.string());
+  EXPECT_EQ(files, (std::vector<std::string>{(dir.path / "b.jpg").string(), (dir.path / "room" / "a.JPEG").string()}));
+  EXPECT_THROW(list_jpegs((dir.path / "room" / "missing").string()), Error);
+  fs::create_directories(dir.path / "empty");
+  EXPECT_THROW(list_jpegs((dir.path / "empty").string()), Error);
+}
+
 TEST(SourceMix, WithoutWeightsEveryFileOnceInOrder) {
   SourceMix mix({5, 3}, {}, 7);
   EXPECT_EQ(mix.epoch_size(), 8);
