@@ -80,6 +80,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--batch-window-ms", o.batch_window_ms, "how long a waiting image waits for others to join it")
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_flag("--no-batching", c->no_batching, "run every request on its own");
+  cmd->add_option("--tta", o.tta,
+                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
+                  "crops); each image's views are averaged")
+      ->check(CLI::IsMember({"none", "flip", "crops"}));
   cmd->add_option("--max-body-mb", c->max_body_mb, "the largest request body, in MiB")->check(CLI::Range(0.01, 1024.0));
   cmd->add_option("--max-megapixels", c->max_megapixels, "the largest image, in millions of pixels")
       ->check(CLI::Range(0.001, 1000.0));

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "data/transforms.h"
+#include "data/tta.h"
 #include "models/inference_model.h"
 #include "serve/batcher.h"
 #include "serve/image_input.h"
@@ -39,6 +40,21 @@ void answer_error(httplib::Response& res, int status, std::string message) {
 
 void answer_json(httplib::Response& res, const json& body) { res.set_content(body.dump(), "application/json"); }
 
+// One image's answer from the classifications of its `count` views starting at `first`: their
+// probabilities averaged (data/tta.h), and the largest batch, queue and model times among them.
+Classification merge_views(const std::vector<Classification>& classified, size_t first, size_t count) {
+  Classification merged;
+  std::vector<std::vector<double>> per_view;
+  for (size_t v = first; v < first + count; ++v) {
+    per_view.push_back(classified[v].probabilities);
+    merged.batch = std::max(merged.batch, classified[v].batch);
+    merged.queue_ms = std::max(merged.queue_ms, classified[v].queue_ms);
+    merged.model_ms = std::max(merged.model_ms, classified[v].model_ms);
+  }
+  merged.probabilities = average_probabilities(per_view);
+  return merged;
+}
+
 // The routes and the methods they answer; anything else is a 404, or a 405 on a known path.
 struct Route {
   const char* path;
@@ -67,6 +83,7 @@ int int_param(const httplib::Request& req, const char* name, int fallback) {
 
 struct Server::Impl {
   ServeOptions options;
+  TtaMode tta;
   Context ctx;
   InferenceModel model;  // its network moves into the classifier; the metadata stays
   std::unique_ptr<BatchedClassifier> classifier;
@@ -77,7 +94,10 @@ struct Server::Impl {
   int port = -1;
 
   explicit Impl(const ServeOptions& o)
-      : options(o), ctx(make_context(o)), sessions({o.decoder, o.max_sessions, o.session_idle_s}) {
+      : options(o),
+        tta(parse_tta(o.tta)),
+        ctx(make_context(o)),
+        sessions({o.decoder, o.max_sessions, o.session_idle_s}) {
     ASLNET_CHECK(o.max_batch >= 1 && o.max_batch <= 1024) << "--max-batch must be in 1..1024, not " << o.max_batch;
     ASLNET_CHECK(o.batch_window_ms >= 0 && o.batch_window_ms <= 1000)
         << "--batch-window-ms must be in 0..1000, not " << o.batch_window_ms;
@@ -101,15 +121,18 @@ struct Server::Impl {
     return Context(inference_device(o.device));
   }
 
-  // Decoded, resized and normalised, on the calling (HTTP) thread.
-  std::vector<float> prepare(const std::string& bytes, const std::string& name) {
+  // Decoded, and each view of the test-time augmentation made and normalised, on the calling (HTTP) thread.
+  std::vector<std::vector<float>> prepare(const std::string& bytes, const std::string& name) {
     thread_local JpegDecoder jpeg;
     const int side = model.image_size;
     const Image decoded = decode_upload(jpeg, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
                                         options.max_pixels, min_decode_side(side, /*train=*/false), name);
-    std::vector<float> input(size_t(side) * size_t(side) * 3);
-    normalize_into(eval_transform(decoded, side), model.norm, DType::F32, input.data());
-    return input;
+    std::vector<std::vector<float>> views;
+    for (const Image& view : tta_views(decoded, side, tta)) {
+      views.emplace_back(size_t(side) * size_t(side) * 3);
+      normalize_into(view, model.norm, DType::F32, views.back().data());
+    }
+    return views;
   }
 
   // The image of a /predict body: the raw bytes, or a multipart field `image`.
@@ -150,10 +173,10 @@ struct Server::Impl {
     if (k < 1 || k > int(model.classes.size()))
       throw BadInput(400, fmt::format("top_k must be in 1..{}, not {}", model.classes.size(), k));
     BatchedClassifier::Incoming incoming(*classifier);
-    std::vector<std::vector<float>> inputs;
-    inputs.push_back(prepare(predict_body(req), "the image"));
+    std::vector<std::vector<float>> inputs = prepare(predict_body(req), "the image");
+    const size_t views = inputs.size();
     const double decode_ms = ms_since(start);
-    const Classification c = classifier->classify(std::move(inputs), &incoming)[0];
+    const Classification c = merge_views(classifier->classify(std::move(inputs), &incoming), 0, views);
     answer_json(res, {{"top", top_classes(c.probabilities, k)},
                       {"batch", c.batch},
                       {"timing_ms",
@@ -177,7 +200,8 @@ struct Server::Impl {
     std::optional<BadInput> first_error;
     for (size_t i = 0; i < frames.size(); ++i) {
       try {
-        inputs.push_back(prepare(*frames[i], frames.size() == 1 ? "the frame" : fmt::format("frame {}", i + 1)));
+        for (auto& view : prepare(*frames[i], frames.size() == 1 ? "the frame" : fmt::format("frame {}", i + 1)))
+          inputs.push_back(std::move(view));
       } catch (const BadInput& e) {
         errors[i] = e.what();
         if (!first_error) first_error = e;
@@ -185,7 +209,11 @@ struct Server::Impl {
     }
     if (inputs.empty()) throw *first_error;
     const double decode_ms = ms_since(start);
-    const std::vector<Classification> classified = classifier->classify(std::move(inputs), &incoming);
+    const size_t views = tta_view_list(tta).size();
+    std::vector<Classification> classified;  // one per readable frame
+    const std::vector<Classification> per_view = classifier->classify(std::move(inputs), &incoming);
+    for (size_t first = 0; first < per_view.size(); first += views)
+      classified.push_back(merge_views(per_view, first, views));
 
     json per_frame = json::array();
     auto decode = [&](SignDecoder& decoder) {
@@ -247,6 +275,7 @@ struct Server::Impl {
                       {"image_size", model.image_size},
                       {"classes", model.classes},
                       {"device", ctx.device().is_cuda() ? "cuda:0" : "cpu"},
+                      {"tta", tta_name(tta)},
                       {"batching",
                        {{"enabled", options.batching},
                         {"max_batch", options.max_batch},
@@ -347,8 +376,10 @@ std::string Server::describe() const {
   const std::string batching =
       s.options.batching ? fmt::format("batching up to {} in {} ms", s.options.max_batch, s.options.batch_window_ms)
                          : "no batching";
-  return fmt::format("listening on http://{}:{} ({} at {} px, {}, {})", s.options.host, s.port, s.model.meta.model.arch,
-                     s.model.image_size, s.ctx.device().is_cuda() ? "cuda:0" : "cpu", batching);
+  const std::string tta = s.tta == TtaMode::none ? "" : ", test-time augmentation " + tta_name(s.tta);
+  return fmt::format("listening on http://{}:{} ({} at {} px, {}, {}{})", s.options.host, s.port,
+                     s.model.meta.model.arch, s.model.image_size, s.ctx.device().is_cuda() ? "cuda:0" : "cpu", batching,
+                     tta);
 }
 
 }  // namespace aslnet::serve

@@ -23,6 +23,9 @@ struct ServeOptions {
   bool batching = true;
   int max_batch = 32;
   double batch_window_ms = 2.0;
+  // Test-time augmentation (data/tta.h): none, flip or crops; each image's views are classified (and
+  // batched) as images of their own, their probabilities averaged.
+  std::string tta = "none";
   // Limits.
   int64_t max_body_bytes = 16ll << 20;
   int64_t max_pixels = 16'000'000;
