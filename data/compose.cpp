@@ -4,6 +4,7 @@
 #include "data/compose.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -31,38 +32,45 @@ constexpr double kMinHandFraction = 0.01, kMaxHandFraction = 0.90;
 constexpr double kMaxFilledHole = 1.0 / 400.0;
 
 // Labels the connected components of pixels where in[i] == value (8- or 4-connected) into `label`
-// (1-based; 0 for other pixels) and returns each component's size (index = label). An explicit stack, no
-// recursion: a hand is one component of tens of thousands of pixels.
+// (1-based; 0 for other pixels) and returns each component's size (index = label). The image is copied
+// into a frame one pixel wider on every side that never matches, so neighbours need no bounds checks; an
+// explicit stack, no recursion: a hand is one component of tens of thousands of pixels.
 std::vector<int> label_components(const std::vector<uint8_t>& in, uint8_t value, int w, int h, bool eight,
                                   std::vector<int32_t>& label) {
-  label.assign(in.size(), 0);
+  const int pw = w + 2;
+  thread_local std::vector<uint8_t> framed;
+  thread_local std::vector<int32_t> framed_label, stack;
+  framed.assign(size_t(pw) * (h + 2), uint8_t(value + 1));
+  for (int y = 0; y < h; ++y) std::memcpy(&framed[size_t(y + 1) * pw + 1], &in[size_t(y) * w], size_t(w));
+  framed_label.assign(framed.size(), 0);
+  const int32_t all[8] = {-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1};
+  const int32_t cross[4] = {-pw, -1, 1, pw};
+  const int32_t* offsets = eight ? all : cross;
+  const int neighbours = eight ? 8 : 4;
   std::vector<int> sizes{0};
-  std::vector<int32_t> stack;
-  for (size_t start = 0; start < in.size(); ++start) {
-    if (in[start] != value || label[start] != 0) continue;
+  for (size_t start = 0; start < framed.size(); ++start) {
+    if (framed[start] != value || framed_label[start] != 0) continue;
     const int32_t id = int32_t(sizes.size());
     int size = 0;
-    label[start] = id;
-    stack.push_back(int32_t(start));
+    framed_label[start] = id;
+    stack.assign(1, int32_t(start));
     while (!stack.empty()) {
       const int32_t i = stack.back();
       stack.pop_back();
       ++size;
-      const int x = i % w, y = i / w;
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-          if ((dx == 0 && dy == 0) || (!eight && dx != 0 && dy != 0)) continue;
-          const int nx = x + dx, ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
-          const size_t j = size_t(ny) * w + nx;
-          if (in[j] == value && label[j] == 0) {
-            label[j] = id;
-            stack.push_back(int32_t(j));
-          }
+      for (int k = 0; k < neighbours; ++k) {
+        const int32_t j = i + offsets[k];
+        if (framed[size_t(j)] == value && framed_label[size_t(j)] == 0) {
+          framed_label[size_t(j)] = id;
+          stack.push_back(j);
         }
+      }
     }
     sizes.push_back(size);
   }
+  label.resize(in.size());
+  for (int y = 0; y < h; ++y)
+    std::memcpy(&label[size_t(y) * w], &framed_label[size_t(y + 1) * pw + 1], size_t(w) * sizeof(int32_t));
   return sizes;
 }
 
@@ -186,21 +194,19 @@ Image compose_on_background(const Image& foreground, const std::vector<uint8_t>&
   const int by = int(rng.below(uint64_t(background.height - bh + 1)));
   Image out = crop_resize(background, bx, by, bw, bh, W, H);
 
-  // The hand's box, scaled, and its mask at the same size (bilinear, then back to binary at half).
+  // The hand's box, scaled (bilinear), and its mask at the same size (nearest pixel centre: the feather
+  // smooths the steps).
   const double fit = std::min(double(W) / hand.w, double(H) / hand.h);
   const double k = rng.uniform(o.scale_min, o.scale_max) * fit;
   const int sw = std::clamp(int(std::lround(hand.w * k)), 1, W), sh = std::clamp(int(std::lround(hand.h * k)), 1, H);
   const Image pasted = crop_resize(foreground, hand.x, hand.y, hand.w, hand.h, sw, sh);
-  Image mask_image;
-  mask_image.width = hand.w;
-  mask_image.height = hand.h;
-  mask_image.pixels.resize(size_t(hand.w) * hand.h * 3);
-  for (int y = 0; y < hand.h; ++y)
-    for (int x = 0; x < hand.w; ++x)
-      std::memset(mask_image.at(x, y), mask[size_t(hand.y + y) * W + hand.x + x] ? 255 : 0, 3);
-  const Image scaled_mask = resize(mask_image, sw, sh);
   std::vector<uint8_t> binary(size_t(sw) * sh);
-  for (size_t i = 0; i < binary.size(); ++i) binary[i] = scaled_mask.pixels[3 * i] >= 128;
+  std::vector<int> column(static_cast<size_t>(sw));
+  for (int x = 0; x < sw; ++x) column[size_t(x)] = hand.x + std::min(hand.w - 1, int((x + 0.5) * hand.w / sw));
+  for (int y = 0; y < sh; ++y) {
+    const uint8_t* row = &mask[size_t(hand.y + std::min(hand.h - 1, int((y + 0.5) * hand.h / sh))) * W];
+    for (int x = 0; x < sw; ++x) binary[size_t(y) * sw + x] = row[column[size_t(x)]] != 0;
+  }
   const std::vector<uint8_t> alpha = feathered_alpha(binary, sw, sh, o.feather);
 
   // Where: uniform where it fits, or against the edge the wrist leaves the photo by.
@@ -240,12 +246,15 @@ Image generated_clutter(int width, int height, Rng& rng) {
   const double angle = rng.uniform(0.0, 2.0 * M_PI);
   const float ux = float(std::cos(angle)), uy = float(std::sin(angle));
   const float span = float(std::abs(ux) * width + std::abs(uy) * height);
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x) {
-      const float t = ((x - 0.5f * width) * ux + (y - 0.5f * height) * uy) / span + 0.5f;
-      uint8_t* p = image.at(x, y);
-      for (int c = 0; c < 3; ++c) p[c] = uint8_t(c0[c] + t * (c1[c] - c0[c]) + 0.5f);
+  for (int y = 0; y < height; ++y) {
+    // t runs linearly along the row: its start and step, then each channel a straight loop.
+    const float t0 = ((0.5f - 0.5f * width) * ux + (y + 0.5f - 0.5f * height) * uy) / span + 0.5f, dt = ux / span;
+    uint8_t* row = image.at(0, y);
+    for (int c = 0; c < 3; ++c) {
+      const float base = c0[c] + 0.5f, slope = c1[c] - c0[c];
+      for (int x = 0; x < width; ++x) row[3 * x + c] = uint8_t(base + (t0 + dt * float(x)) * slope);
     }
+  }
 
   // Furniture: rectangles, ellipses and stripe patches, each of one colour at a random opacity.
   const int shapes = 4 + int(rng.below(8));
@@ -273,12 +282,18 @@ Image generated_clutter(int width, int height, Rng& rng) {
       }
   }
 
-  // Sensor noise, +-6 levels, from 8 random bytes per draw.
-  uint64_t bits = 0;
-  for (size_t i = 0; i < image.pixels.size(); ++i) {
-    if (i % 8 == 0) bits = rng.next_u64();
-    const int noise = int((bits >> (8 * (i % 8))) & 0xff) % 13 - 6;
-    image.pixels[i] = uint8_t(std::clamp(int(image.pixels[i]) + noise, 0, 255));
+  // Sensor noise, +-6 levels, from 8 random bytes per draw (each byte's value mod 13, by table).
+  static const std::array<int8_t, 256> noise = [] {
+    std::array<int8_t, 256> t{};
+    for (int b = 0; b < 256; ++b) t[size_t(b)] = int8_t(b % 13 - 6);
+    return t;
+  }();
+  uint8_t* p = image.pixels.data();
+  const size_t n = image.pixels.size();
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t bits = rng.next_u64();
+    for (size_t j = i; j < std::min(n, i + 8); ++j, bits >>= 8)
+      p[j] = uint8_t(std::clamp(int(p[j]) + noise[bits & 0xff], 0, 255));
   }
   return image;
 }
