@@ -741,6 +741,51 @@ TEST(TransformErase, BoxWithinScaleAndRatioFilledWithNoise) {
 
 // Every augmentation on at once (the "strong" mix): the same seed gives the same image and leaves the Rng
 // in the same state; another seed gives another image.
+// The pixel steps against torchvision itself: hue on a float tensor (our rounding back to 8 bits),
+// RandomGrayscale's PIL convert("L") exactly, and GaussianBlur away from the edges (torchvision pads by
+// reflection, we repeat the edge pixel: a choice that only matters within the radius of the border).
+TEST(TransformTorchvision, HueGrayscaleAndBlurMatchTorchvision) {
+  if (!python_can("torchvision")) {
+    ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_TORCH", "/usr/bin/python3 cannot import torchvision");
+  }
+  const Image src = random_image(40, 36, 31);
+  const std::vector<double> shifts = {-0.45, -0.1, 0.07, 0.3};
+  const std::vector<double> sigmas = {0.7, 1.6};
+  std::vector<std::pair<Image, std::string>> jobs;
+  for (const double s : shifts)
+    jobs.emplace_back(src, "F.to_pil_image((F.adjust_hue(F.pil_to_tensor(im).float() / 255, " + std::to_string(s) +
+                               ") * 255).round().to(torch.uint8))");
+  jobs.emplace_back(src, "im.convert('L').convert('RGB')");
+  for (const double sigma : sigmas) {
+    const int k = 2 * int(std::ceil(3 * sigma)) + 1;
+    jobs.emplace_back(src, "F.to_pil_image(F.gaussian_blur(F.pil_to_tensor(im).float(), [" + std::to_string(k) + ", " +
+                               std::to_string(k) + "], [" + std::to_string(sigma) + ", " + std::to_string(sigma) +
+                               "]).round().to(torch.uint8))");
+  }
+  const std::vector<Image> reference = run_python("import torch\nimport torchvision.transforms.functional as F", jobs);
+  ASSERT_EQ(reference.size(), jobs.size());
+  size_t j = 0;
+  for (const double s : shifts) {
+    Image ours = src;
+    adjust_hue(ours, s);
+    EXPECT_LE(test::max_diff(ours, reference[j++]), 1) << "hue " << s;
+  }
+  Image grey = src;
+  to_grayscale(grey);
+  EXPECT_EQ(grey.pixels, reference[j++].pixels);
+  for (const double sigma : sigmas) {
+    Image ours = src;
+    gaussian_blur(ours, sigma);
+    const Image& theirs = reference[j++];
+    const int r = int(std::ceil(3 * sigma));
+    int most = 0;
+    for (int y = r; y < src.height - r; ++y)
+      for (int x = r; x < src.width - r; ++x)
+        for (int c = 0; c < 3; ++c) most = std::max(most, std::abs(int(ours.at(x, y)[c]) - int(theirs.at(x, y)[c])));
+    EXPECT_LE(most, 1) << "blur sigma " << sigma;
+  }
+}
+
 TEST(TransformTrain, EveryAugmentationOnIsDeterministicPerSeed) {
   AugmentOptions o;
   o.crop_scale_min = 0.25;
