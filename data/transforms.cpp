@@ -359,17 +359,6 @@ Image warp_box(const Image& src, const Box& box, const Warp& warp) {
   return warp.projective ? warp_box<true>(src, box, warp) : warp_box<false>(src, box, warp);
 }
 
-void flip_horizontal(Image& image) {
-  for (int y = 0; y < image.height; ++y) {
-    uint8_t* left = image.at(0, y);
-    uint8_t* right = image.at(image.width - 1, y);
-    for (; left < right; left += 3, right -= 3) {
-      std::swap(left[0], right[0]);
-      std::swap(left[1], right[1]);
-      std::swap(left[2], right[2]);
-    }
-  }
-}
 
 // torchvision's ColorJitter in a fixed order (brightness, contrast, saturation, then hue; torchvision
 // shuffles the order per sample, which adds nothing for these mild factors). Each step is a blend
@@ -441,6 +430,18 @@ void random_erase(Image& image, const AugmentOptions& o, Rng& rng) {
 }
 
 }  // namespace
+
+void flip_horizontal(Image& image) {
+  for (int y = 0; y < image.height; ++y) {
+    uint8_t* left = image.at(0, y);
+    uint8_t* right = image.at(image.width - 1, y);
+    for (; left < right; left += 3, right -= 3) {
+      std::swap(left[0], right[0]);
+      std::swap(left[1], right[1]);
+      std::swap(left[2], right[2]);
+    }
+  }
+}
 
 Image resize(const Image& src, int width, int height) {
   check_image(src, "resize");
@@ -590,16 +591,20 @@ void check_augment_options(const AugmentOptions& o) {
       << "augment: erase ratio must satisfy 0 < min <= max, got " << o.erase_ratio_min << ".." << o.erase_ratio_max;
 }
 
+ResizedSize eval_resize_size(int width, int height, int size) {
+  // torchvision's Resize(int): the shorter side to `side`, the longer one int(side * long / short).
+  const int side = eval_resize_side(size);
+  const bool wide = width > height;
+  const int shorter = wide ? height : width, longer = wide ? width : height;
+  const int resized_long = int(double(side) * longer / shorter);
+  return wide ? ResizedSize{resized_long, side} : ResizedSize{side, resized_long};
+}
+
 Image eval_transform(const Image& src, int size) {
   check_image(src, "eval_transform");
   ASLNET_CHECK(size > 0) << "eval_transform: output size must be positive, got " << size;
-  // torchvision's Resize(int): the shorter side to `side`, the longer one int(side * long / short)
-  // (truncated), then CenterCrop's offsets int(round((resized - size) / 2)).
-  const int side = eval_resize_side(size);
-  const bool wide = src.width > src.height;
-  const int shorter = wide ? src.height : src.width, longer = wide ? src.width : src.height;
-  const int resized_long = int(double(side) * longer / shorter);
-  const int rw = wide ? resized_long : side, rh = wide ? side : resized_long;
+  // Resize, then CenterCrop's offsets int(round((resized - size) / 2)).
+  const auto [rw, rh] = eval_resize_size(src.width, src.height, size);
   const int left = int(std::nearbyint((rw - size) / 2.0)), top = int(std::nearbyint((rh - size) / 2.0));
   return resample(src.pixels.data(), size_t(src.width) * 3, src.width, src.height, rw, rh, left, top, size, size);
 }

@@ -76,6 +76,9 @@ Image train_transform(const Image& src, int size, const AugmentOptions& options,
 // Shifts every pixel's hue by `shift` turns (in [-0.5, 0.5]) in HSV, as torchvision's adjust_hue on a float
 // tensor (greys stay grey), rounding back to 8 bits.
 void adjust_hue(Image& image, double shift);
+
+// Mirrors the image left to right in place.
+void flip_horizontal(Image& image);
 // Every channel becomes the ITU-R 601-2 luma (Pillow's convert("L") fixed point: RandomGrayscale on PIL).
 void to_grayscale(Image& image);
 // Separable Gaussian blur of standard deviation sigma > 0 pixels, radius ceil(3 sigma) clipped to the
@@ -84,6 +87,14 @@ void gaussian_blur(Image& image, double sigma);
 
 // Evaluation: resize the shorter side to size / 0.875 (as torchvision's ImageNet recipe), centre crop.
 Image eval_transform(const Image& src, int size);
+
+// The size of evaluation's resize of a width x height image (before its centre crop to size x size):
+// torchvision's Resize(int) to the shorter side round(size / 0.875), the longer one truncated. The
+// test-time augmentation views (data/tta.h) crop other places of the same resize.
+struct ResizedSize {
+  int width = 0, height = 0;
+};
+ResizedSize eval_resize_size(int width, int height, int size);
 
 // Writes size x size x 3 values at dst: (pixel / 255 - mean) / std as f32 or bf16, or the raw
 // pixels as u8 (normalised later, on the GPU).

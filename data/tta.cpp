@@ -1,49 +1,9 @@
 #include "data/tta.h"
 
-#include <cmath>
-#include <cstring>
-
 #include "data/transforms.h"
 #include "engine/core/error.h"
 
 namespace aslnet {
-
-namespace {
-
-struct Resized {
-  int width, height;
-};
-
-// The evaluation resize's size: the shorter side to round(size / 0.875), the longer one scaled and
-// truncated, as eval_transform computes it (transforms.cpp keeps its own copy private; the tests pin
-// this one to it: the centre crop of this resize equals eval_transform pixel for pixel).
-Resized eval_resize(const Image& src, int size) {
-  const int side = int(std::lround(size / 0.875));
-  const bool wide = src.width > src.height;
-  const int shorter = wide ? src.height : src.width, longer = wide ? src.width : src.height;
-  const int resized_long = int(double(side) * longer / shorter);
-  return wide ? Resized{resized_long, side} : Resized{side, resized_long};
-}
-
-Image crop(const Image& src, int left, int top, int size) {
-  Image out;
-  out.width = out.height = size;
-  out.pixels.resize(size_t(size) * size_t(size) * 3);
-  for (int y = 0; y < size; ++y)
-    std::memcpy(out.pixels.data() + size_t(y) * size_t(size) * 3,
-                src.pixels.data() + (size_t(top + y) * size_t(src.width) + size_t(left)) * 3, size_t(size) * 3);
-  return out;
-}
-
-void mirror(Image& image) {
-  for (int y = 0; y < image.height; ++y) {
-    uint8_t* row = image.at(0, y);
-    for (int l = 0, r = image.width - 1; l < r; ++l, --r)
-      for (int k = 0; k < 3; ++k) std::swap(row[l * 3 + k], row[r * 3 + k]);
-  }
-}
-
-}  // namespace
 
 TtaMode parse_tta(const std::string& text, const std::string& flag) {
   if (text == "none") return TtaMode::none;
@@ -87,17 +47,17 @@ std::vector<EvalView> tta_view_list(TtaMode mode) {
 Image eval_view(const Image& decoded, int size, EvalView view) {
   if (view == EvalView::centre || view == EvalView::centre_mirrored) {
     Image out = eval_transform(decoded, size);
-    if (view == EvalView::centre_mirrored) mirror(out);
+    if (view == EvalView::centre_mirrored) flip_horizontal(out);
     return out;
   }
   ASLNET_CHECK(decoded.width > 0 && decoded.height > 0 && size > 0)
       << "eval_view: a " << decoded.width << "x" << decoded.height << " image cannot give a " << size << "-pixel view";
   // The corners of the same resize that eval_transform centre-crops (its sides are at least size / 0.875).
-  const Resized r = eval_resize(decoded, size);
+  const ResizedSize r = eval_resize_size(decoded.width, decoded.height, size);
   const Image resized = resize(decoded, r.width, r.height);
   const bool right = view == EvalView::top_right || view == EvalView::bottom_right;
   const bool bottom = view == EvalView::bottom_left || view == EvalView::bottom_right;
-  return crop(resized, right ? r.width - size : 0, bottom ? r.height - size : 0, size);
+  return crop_resize(resized, right ? r.width - size : 0, bottom ? r.height - size : 0, size, size, size, size);
 }
 
 std::vector<Image> tta_views(const Image& decoded, int size, TtaMode mode) {
