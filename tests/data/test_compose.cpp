@@ -18,22 +18,9 @@
 namespace aslnet {
 namespace {
 
-Image filled(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * height * 3);
-  for (size_t i = 0; i < image.pixels.size(); i += 3) {
-    image.pixels[i] = r;
-    image.pixels[i + 1] = g;
-    image.pixels[i + 2] = b;
-  }
-  return image;
-}
-
 Image noise_image(int width, int height, uint64_t seed, int lo = 0, int hi = 255) {
   Rng rng(seed);
-  Image image = filled(width, height, 0, 0, 0);
+  Image image = test::solid_image(width, height, 0, 0, 0);
   for (auto& p : image.pixels) p = uint8_t(lo + int(rng.below(uint64_t(hi - lo + 1))));
   return image;
 }
@@ -94,7 +81,7 @@ TEST(HandMask, RefusesWhatIsNotAHandOnDarkness) {
   std::vector<uint8_t> mask;
   // A photo: a bright, varied scene with no dark border.
   EXPECT_FALSE(hand_mask(noise_image(80, 60, 3, 60, 255), 40, mask));
-  EXPECT_FALSE(hand_mask(filled(80, 60, 200, 180, 170), 40, mask));
+  EXPECT_FALSE(hand_mask(test::solid_image(80, 60, 200, 180, 170), 40, mask));
   // A dim room: every background pixel dark (under the threshold) but not black.
   EXPECT_FALSE(hand_mask(blob_on_black(100, 100, 50, 50, 20, 30, 7, 0, 35), 40, mask));
   EXPECT_TRUE(hand_mask(blob_on_black(100, 100, 50, 50, 20, 30, 7, 0, 8), 40, mask));
@@ -102,7 +89,7 @@ TEST(HandMask, RefusesWhatIsNotAHandOnDarkness) {
   EXPECT_FALSE(hand_mask(noise_image(80, 60, 4, 0, 15), 40, mask));
   EXPECT_FALSE(hand_mask(blob_on_black(100, 100, 50, 50, 4, 4, 5), 40, mask));
   // A bright square over 90% of the image inside a dark 2-pixel frame: the border is dark, the mask too big.
-  Image big = filled(100, 100, 0, 0, 0);
+  Image big = test::solid_image(100, 100, 0, 0, 0);
   for (int y = 2; y < 98; ++y)
     for (int x = 2; x < 98; ++x) std::fill_n(big.at(x, y), 3, uint8_t(200));
   EXPECT_FALSE(hand_mask(big, 40, mask));
@@ -118,7 +105,7 @@ struct Hand {
   std::vector<uint8_t> mask;
 };
 Hand rectangle_hand(int width, int height, int x0, int y0, int w, int h) {
-  Hand hand{filled(width, height, 0, 0, 0), std::vector<uint8_t>(size_t(width) * height, 0)};
+  Hand hand{test::solid_image(width, height, 0, 0, 0), std::vector<uint8_t>(size_t(width) * height, 0)};
   for (int y = y0; y < y0 + h; ++y)
     for (int x = x0; x < x0 + w; ++x) {
       uint8_t* p = hand.image.at(x, y);
@@ -179,7 +166,7 @@ TEST(Compose, BackgroundShowsWhereTheMaskIsZeroAndFeatheringStaysInside) {
   const int W = 120, H = 100;
   const Image fg = blob_on_black(W, H, 60, 50, 24, 30, 8);
   const std::vector<uint8_t> mask = ellipse_mask(W, H, 60, 50, 24, 30);
-  const Image background = filled(W, H, 0, 0, 255);
+  const Image background = test::solid_image(W, H, 0, 0, 255);
   ComposeOptions o;
   o.background_scale_min = 1.0;
   for (uint64_t seed = 0; seed < 8; ++seed) {
@@ -211,7 +198,7 @@ TEST(Compose, BackgroundShowsWhereTheMaskIsZeroAndFeatheringStaysInside) {
 TEST(Compose, WristAtAnEdgeStaysAtThatEdge) {
   const int W = 90, H = 90;
   const Hand hand = rectangle_hand(W, H, 30, 40, 30, 50);  // touches the bottom edge only
-  const Image background = filled(W, H, 0, 0, 255);
+  const Image background = test::solid_image(W, H, 0, 0, 255);
   ComposeOptions o;
   o.feather = 0;
   for (uint64_t seed = 0; seed < 8; ++seed) {
@@ -253,7 +240,7 @@ TEST(Compose, SameSeedSameImageAndBackgroundsCropRandomly) {
 
 TEST(Compose, BadInputIsAClearError) {
   const Hand hand = rectangle_hand(40, 40, 10, 10, 20, 20);
-  const Image background = filled(40, 40, 0, 0, 255);
+  const Image background = test::solid_image(40, 40, 0, 0, 255);
   Rng rng(1);
   ComposeOptions o;
   EXPECT_THROW(compose_on_background(hand.image, std::vector<uint8_t>(10, 1), background, o, rng), Error);

@@ -56,19 +56,6 @@ Image structured_image(int width, int height, uint64_t seed) {
   return image;
 }
 
-Image constant_image(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * height * 3);
-  for (size_t i = 0; i < image.pixels.size(); i += 3) {
-    image.pixels[i] = r;
-    image.pixels[i + 1] = g;
-    image.pixels[i + 2] = b;
-  }
-  return image;
-}
-
 Image crop(const Image& src, int x0, int y0, int w, int h) {
   Image out;
   out.width = w;
@@ -151,16 +138,16 @@ TEST(TransformResize, MatchesPillowBilinear) {
 
 TEST(TransformResize, ShrinkingAveragesAndConstantsStayConstant) {
   // A 1-pixel checkerboard shrunk 4x is flat grey (antialiasing), not a sample of black or white pixels.
-  Image board = constant_image(64, 64, 0, 0, 0);
+  Image board = test::solid_image(64, 64, 0, 0, 0);
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x)
       if ((x + y) % 2) std::fill_n(board.at(x, y), 3, uint8_t(255));
   const Image small = resize(board, 16, 16);
   for (int y = 1; y < 15; ++y)
     for (int x = 1; x < 15; ++x) EXPECT_NEAR(small.at(x, y)[0], 128, 2) << x << "," << y;
-  const Image flat = constant_image(90, 70, 10, 200, 255);
-  EXPECT_EQ(test::max_diff(resize(flat, 33, 41), constant_image(33, 41, 10, 200, 255)), 0);
-  EXPECT_EQ(test::max_diff(resize(flat, 150, 170), constant_image(150, 170, 10, 200, 255)), 0);
+  const Image flat = test::solid_image(90, 70, 10, 200, 255);
+  EXPECT_EQ(test::max_diff(resize(flat, 33, 41), test::solid_image(33, 41, 10, 200, 255)), 0);
+  EXPECT_EQ(test::max_diff(resize(flat, 150, 170), test::solid_image(150, 170, 10, 200, 255)), 0);
   const Image noise = random_image(20, 30, 5);
   EXPECT_EQ(resize(noise, 20, 30).pixels, noise.pixels);
 }
@@ -343,19 +330,19 @@ TEST(TransformTrain, ColorJitterIsIdentityAtFactorOneAndBlendsAsTorchvision) {
   AugmentOptions sat = crop_only();
   sat.random_resized_crop = false;
   sat.saturation = 0.9;
-  const Image grey = constant_image(100, 100, 90, 90, 90);
+  const Image grey = test::solid_image(100, 100, 90, 90, 90);
   AugmentOptions con = sat;
   con.saturation = 0;
   con.contrast = 0.9;
   for (uint64_t seed = 0; seed < 5; ++seed) {
     Rng r1(seed), r2(seed), r3(seed), r4(seed);
-    EXPECT_EQ(test::max_diff(train_transform(grey, 32, sat, r1), constant_image(32, 32, 90, 90, 90)), 0);
-    EXPECT_EQ(test::max_diff(train_transform(grey, 32, con, r2), constant_image(32, 32, 90, 90, 90)), 0);
+    EXPECT_EQ(test::max_diff(train_transform(grey, 32, sat, r1), test::solid_image(32, 32, 90, 90, 90)), 0);
+    EXPECT_EQ(test::max_diff(train_transform(grey, 32, con, r2), test::solid_image(32, 32, 90, 90, 90)), 0);
     EXPECT_GT(test::max_diff(train_transform(src, 64, sat, r3), plain), 2);
     EXPECT_GT(test::max_diff(train_transform(src, 64, con, r4), plain), 2);
   }
   // Contrast on a flat colour: every channel moves toward the image's mean grey, by the drawn factor.
-  const Image flat = constant_image(100, 100, 30, 140, 250);
+  const Image flat = test::solid_image(100, 100, 30, 140, 250);
   const double mean_grey = 0.299 * 30 + 0.587 * 140 + 0.114 * 250;
   for (uint64_t seed = 0; seed < 5; ++seed) {
     Rng replay(seed);
@@ -372,12 +359,12 @@ TEST(TransformTrain, RotationTurnsCounterClockwiseAboutTheCentre) {
   o.random_resized_crop = false;
   o.rotation_degrees = 40;
   // A constant image stays constant (edges repeat: no black corners).
-  const Image flat = constant_image(120, 90, 60, 120, 180);
+  const Image flat = test::solid_image(120, 90, 60, 120, 180);
   Rng r0(1);
-  EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, r0), constant_image(48, 48, 60, 120, 180)), 0);
+  EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, r0), test::solid_image(48, 48, 60, 120, 180)), 0);
 
   // A bright dot right of centre moves up for a positive angle (counter-clockwise, torchvision's sign).
-  Image dot = constant_image(200, 200, 0, 0, 0);
+  Image dot = test::solid_image(200, 200, 0, 0, 0);
   for (int y = 96; y < 104; ++y)
     for (int x = 156; x < 164; ++x) std::fill_n(dot.at(x, y), 3, uint8_t(255));
   for (uint64_t seed = 0; seed < 6; ++seed) {
@@ -459,7 +446,7 @@ std::pair<double, double> centroid(const Image& image, int k, int x0, int y0, in
 
 // A black 200x200 image with white 8x8 dots centred at the given continuous coordinates (multiples of 1).
 Image dots(const std::vector<std::pair<int, int>>& centres) {
-  Image image = constant_image(200, 200, 0, 0, 0);
+  Image image = test::solid_image(200, 200, 0, 0, 0);
   for (const auto& [cx, cy] : centres)
     for (int y = cy - 4; y < cy + 4; ++y)
       for (int x = cx - 4; x < cx + 4; ++x) std::fill_n(image.at(x, y), 3, uint8_t(255));
@@ -529,10 +516,10 @@ TEST(TransformWarp, PerspectiveMovesTheCornersInwardAsRandomPerspective) {
   }
   // A flat image stays flat however strong the distortion (edges repeat, no black wedges), even at scale 1.
   o.perspective = 1.0;
-  const Image flat = constant_image(90, 120, 60, 120, 180);
+  const Image flat = test::solid_image(90, 120, 60, 120, 180);
   for (uint64_t seed = 0; seed < 10; ++seed) {
     Rng rng(seed);
-    EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, rng), constant_image(48, 48, 60, 120, 180)), 0);
+    EXPECT_EQ(test::max_diff(train_transform(flat, 48, o, rng), test::solid_image(48, 48, 60, 120, 180)), 0);
   }
 }
 
@@ -569,14 +556,14 @@ TEST(TransformHue, ShiftMatchesTextbookHsvAndKnownColours) {
     }
   }
   // A third of a turn takes red to green and green to blue; a grey has no hue to turn.
-  Image red = constant_image(2, 2, 255, 0, 0), green = constant_image(2, 2, 0, 200, 0);
-  Image grey = constant_image(2, 2, 77, 77, 77);
+  Image red = test::solid_image(2, 2, 255, 0, 0), green = test::solid_image(2, 2, 0, 200, 0);
+  Image grey = test::solid_image(2, 2, 77, 77, 77);
   adjust_hue(red, 1.0 / 3);
   adjust_hue(green, 1.0 / 3);
   adjust_hue(grey, 0.2);
-  EXPECT_EQ(red.pixels, constant_image(2, 2, 0, 255, 0).pixels);
-  EXPECT_EQ(green.pixels, constant_image(2, 2, 0, 0, 200).pixels);
-  EXPECT_EQ(grey.pixels, constant_image(2, 2, 77, 77, 77).pixels);
+  EXPECT_EQ(red.pixels, test::solid_image(2, 2, 0, 255, 0).pixels);
+  EXPECT_EQ(green.pixels, test::solid_image(2, 2, 0, 0, 200).pixels);
+  EXPECT_EQ(grey.pixels, test::solid_image(2, 2, 77, 77, 77).pixels);
   EXPECT_THROW(adjust_hue(grey, 0.6), Error);
 
   // In the pipeline: after the other jitters, by a shift drawn uniform in [-hue, hue].
@@ -648,13 +635,13 @@ Image blur_reference(const Image& src, double sigma) {
 TEST(TransformBlur, MatchesTheDirectConvolution) {
   // A constant stays constant, even when the radius is clipped by a tiny image.
   for (const double sigma : {0.1, 0.8, 2.0, 5.0}) {
-    Image flat = constant_image(5, 7, 13, 128, 250);
+    Image flat = test::solid_image(5, 7, 13, 128, 250);
     gaussian_blur(flat, sigma);
-    EXPECT_EQ(flat.pixels, constant_image(5, 7, 13, 128, 250).pixels) << sigma;
+    EXPECT_EQ(flat.pixels, test::solid_image(5, 7, 13, 128, 250).pixels) << sigma;
   }
   // A delta becomes the normalised Gaussian: 255 * k(dx) * k(dy), symmetric, summing to 255.
   const double sigma = 1.5;
-  Image delta = constant_image(21, 21, 0, 0, 0);
+  Image delta = test::solid_image(21, 21, 0, 0, 0);
   std::fill_n(delta.at(10, 10), 3, uint8_t(255));
   const Image spread = [&] { Image d = delta; gaussian_blur(d, sigma); return d; }();
   double total_weight = 0;
@@ -693,7 +680,7 @@ TEST(TransformBlur, MatchesTheDirectConvolution) {
 TEST(TransformErase, BoxWithinScaleAndRatioFilledWithNoise) {
   AugmentOptions o = nothing_on();
   o.erase_probability = 1.0;
-  const Image flat = constant_image(100, 100, 90, 160, 30);
+  const Image flat = test::solid_image(100, 100, 90, 160, 30);
   const Image plain = eval_transform(flat, 64);  // constant
   const double area = 64.0 * 64.0;
   int erased = 0;
@@ -859,7 +846,7 @@ TEST(TransformResize, CropResizeIsCropThenResize) {
 }
 
 TEST(TransformNormalize, F32Bf16AndU8Values) {
-  Image image = constant_image(2, 1, 0, 128, 255);
+  Image image = test::solid_image(2, 1, 0, 128, 255);
   std::copy_n(std::vector<uint8_t>{255, 0, 64}.data(), 3, image.at(1, 0));
   const Normalization norm;
   std::vector<float> f32(6);

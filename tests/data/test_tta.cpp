@@ -16,16 +16,6 @@
 namespace aslnet {
 namespace {
 
-Image random_image(int width, int height, uint64_t seed) {
-  Rng rng(seed);
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * size_t(height) * 3);
-  for (auto& p : image.pixels) p = uint8_t(rng.below(256));
-  return image;
-}
-
 Image crop_of(const Image& src, int left, int top, int size) {
   Image out;
   out.width = out.height = size;
@@ -61,7 +51,7 @@ TEST(Tta, ModesListTheirViewsInOrder) {
 }
 
 TEST(Tta, EveryViewIsSizeBySize) {
-  const Image wide = random_image(120, 90, 1), tall = random_image(70, 130, 2);
+  const Image wide = test::random_image(120, 90, 1), tall = test::random_image(70, 130, 2);
   for (const Image* image : {&wide, &tall})
     for (TtaMode m : {TtaMode::none, TtaMode::flip, TtaMode::crops}) {
       const std::vector<Image> views = tta_views(*image, 32, m);
@@ -76,7 +66,7 @@ TEST(Tta, EveryViewIsSizeBySize) {
 
 // 120x90 at 32 px: the shorter side goes to round(32 / 0.875) = 37, the longer to int(37 * 120 / 90) = 49.
 TEST(Tta, CornerViewsAreCropsOfTheEvaluationResize) {
-  const Image photo = random_image(120, 90, 3);
+  const Image photo = test::random_image(120, 90, 3);
   const Image resized = resize(photo, 49, 37);
   // The centre crop of this resize is eval_transform's output (offsets round((49-32)/2)=8, round(2.5)=2).
   EXPECT_EQ(test::max_diff(crop_of(resized, 8, 2, 32), eval_transform(photo, 32)), 0);
@@ -86,14 +76,14 @@ TEST(Tta, CornerViewsAreCropsOfTheEvaluationResize) {
   EXPECT_EQ(test::max_diff(eval_view(photo, 32, EvalView::bottom_left), crop_of(resized, 0, 5, 32)), 0);
   EXPECT_EQ(test::max_diff(eval_view(photo, 32, EvalView::bottom_right), crop_of(resized, 17, 5, 32)), 0);
   // A tall photo: 70x130 -> 37 x int(37 * 130 / 70) = 37x68.
-  const Image tall = random_image(70, 130, 4);
+  const Image tall = test::random_image(70, 130, 4);
   const Image tall_resized = resize(tall, 37, 68);
   EXPECT_EQ(test::max_diff(eval_view(tall, 32, EvalView::bottom_right), crop_of(tall_resized, 5, 36, 32)), 0);
   EXPECT_EQ(test::max_diff(crop_of(tall_resized, 2, 18, 32), eval_transform(tall, 32)), 0);
 }
 
 TEST(Tta, MirroredViewIsTheCentreMirrored) {
-  const Image photo = random_image(100, 80, 5);
+  const Image photo = test::random_image(100, 80, 5);
   EXPECT_EQ(test::max_diff(eval_view(photo, 24, EvalView::centre_mirrored), mirrored(eval_transform(photo, 24))), 0);
   // And it differs from the centre (the photo is not symmetric), so the check above can fail.
   EXPECT_GT(test::max_diff(eval_view(photo, 24, EvalView::centre_mirrored), eval_transform(photo, 24)), 0);
@@ -103,7 +93,7 @@ TEST(Tta, MirroredViewIsTheCentreMirrored) {
 // and whose centre crop is centred (offset 2 on each side): its mirrored view is its centre view, so flip
 // TTA gives the same probabilities as none (tests/models/test_inference_tta.cpp runs it through a model).
 TEST(Tta, SymmetricPhotoMirrorsToItself) {
-  Image photo = random_image(32, 32, 6);
+  Image photo = test::random_image(32, 32, 6);
   for (int y = 0; y < 32; ++y)
     for (int x = 16; x < 32; ++x) std::memcpy(photo.at(x, y), photo.at(31 - x, y), 3);
   const std::vector<Image> views = tta_views(photo, 28, TtaMode::flip);

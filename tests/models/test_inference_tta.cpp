@@ -10,19 +10,10 @@
 #include "engine/evaluate.h"
 #include "models/inference_model.h"
 #include "models/resnet.h"
+#include "tests/data/image_diff.h"
 
 namespace aslnet {
 namespace {
-
-Image random_image(int width, int height, uint64_t seed) {
-  Rng rng(seed);
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(size_t(width) * size_t(height) * 3);
-  for (auto& p : image.pixels) p = uint8_t(rng.below(256));
-  return image;
-}
 
 // 28-pixel input: a 32x32 photo is not resized and its centre crop is centred (2 pixels each side).
 InferenceModel tiny_model(Context& ctx) {
@@ -52,7 +43,7 @@ void expect_near(const std::vector<double>& a, const std::vector<double>& b, dou
 TEST(InferenceTta, NoneIsTheModelOnTheEvaluationView) {
   Context ctx;
   InferenceModel m = tiny_model(ctx);
-  const std::vector<Image> photos{random_image(50, 40, 1), random_image(32, 60, 2)};
+  const std::vector<Image> photos{test::random_image(50, 40, 1), test::random_image(32, 60, 2)};
   const auto probs = classify_photos(ctx, m, photos, TtaMode::none);
   ASSERT_EQ(probs.size(), 2u);
   for (size_t i = 0; i < photos.size(); ++i) expect_near(probs[i], one_view(ctx, m, eval_transform(photos[i], 28)), 1e-6);
@@ -61,10 +52,10 @@ TEST(InferenceTta, NoneIsTheModelOnTheEvaluationView) {
 TEST(InferenceTta, FlipOfASymmetricPhotoEqualsNone) {
   Context ctx;
   InferenceModel m = tiny_model(ctx);
-  Image symmetric = random_image(32, 32, 3);
+  Image symmetric = test::random_image(32, 32, 3);
   for (int y = 0; y < 32; ++y)
     for (int x = 16; x < 32; ++x) std::memcpy(symmetric.at(x, y), symmetric.at(31 - x, y), 3);
-  const Image ordinary = random_image(32, 32, 4);
+  const Image ordinary = test::random_image(32, 32, 4);
   const auto none = classify_photos(ctx, m, {symmetric, ordinary}, TtaMode::none);
   const auto flip = classify_photos(ctx, m, {symmetric, ordinary}, TtaMode::flip);
   expect_near(flip[0], none[0], 1e-6);
@@ -76,7 +67,7 @@ TEST(InferenceTta, FlipOfASymmetricPhotoEqualsNone) {
 TEST(InferenceTta, CropsAverageTheSixViews) {
   Context ctx;
   InferenceModel m = tiny_model(ctx);
-  const std::vector<Image> photos{random_image(60, 45, 5), random_image(40, 70, 6)};
+  const std::vector<Image> photos{test::random_image(60, 45, 5), test::random_image(40, 70, 6)};
   const auto probs = classify_photos(ctx, m, photos, TtaMode::crops);
   ASSERT_EQ(probs.size(), 2u);
   for (size_t i = 0; i < photos.size(); ++i) {
