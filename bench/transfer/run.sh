@@ -6,7 +6,7 @@
 # source it reports.
 #
 #   bench/transfer/run.sh [--rows 1,2,3,4,1f,2f] [--epochs 8] [--size 64] [--width 0.5] [--full-size 32]
-#                         [--full-epochs 3] [--out DIR] [--aslnet build/aslnet] [-- extra train flags]
+#                         [--full-epochs 3] [--out DIR] [--aslnet build/aslnet] [--eval-only] [-- extra train flags]
 #
 # Rows (every one: resnet18 at --width WIDTH (half of torchvision's channels by default, so that the
 # protocol runs in about an hour on 2 CPU cores), --image-size SIZE, --epochs EPOCHS, seed 0, grouped split
@@ -21,11 +21,14 @@
 #       2d default + --grayscale 0.5 --hue 0.1 (colour invariance)   2e default + --crop-scale 0.1,1 (smaller hands)
 #   1f  as 1 on the whole 87,000-frame set at FULL_SIZE px (asl32-full.tar.gz), FULL_EPOCHS epochs
 #   2f  as 2 on the whole set
-# Writes OUT/<row>/ (the run: log.jsonl, checkpoints, train.txt) and OUT/transfer.md and transfer.json (the
-# table). Data: $ASLNET_DATA or ../shared/data.
+# After training, each row's last checkpoint (and its EMA twin) is evaluated on the real sources the row
+# reports with aslnet eval, plain and with --tta flip (OUT/<row>/eval-*.json: the accuracy restricted to
+# the 26 letters present, and what test-time augmentation adds); --eval-only redoes just that for runs
+# already there. Writes OUT/<row>/ (the run: log.jsonl, checkpoints, train.txt) and OUT/transfer.md and
+# transfer.json (the table). Data: $ASLNET_DATA or ../shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-rows=1,2,3,4 epochs=8 size=64 width=0.5 full_size=32 full_epochs=3 out=build/transfer aslnet=build/aslnet
+rows=1,2,3,4 epochs=8 size=64 width=0.5 eval_only=0 full_size=32 full_epochs=3 out=build/transfer aslnet=build/aslnet
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rows) rows=$2; shift 2 ;;
@@ -36,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --full-epochs) full_epochs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --aslnet) aslnet=$2; shift 2 ;;
+    --eval-only) eval_only=1; shift ;;
     --) shift; break ;;
     *) echo "bench/transfer/run.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
   esac
@@ -68,9 +72,34 @@ val_unseen_rf=(--val-dir "$real@rfasl" --val-dir "$real@nesrine")
 val_unseen_massey=(--val-dir "$real@massey" --val-dir "$real@nesrine")
 common=(--arch resnet18 --width "$width" --seed 0 --val-fraction 0.1 --split grouped)
 
+# The real sources a finished row reports (its validation sets of the dev set), evaluated plain and with
+# --tta flip, for its last checkpoint and the EMA's.
+eval_row() {  # row
+  local dir=$work/$1 sources=() name
+  for name in $(/usr/bin/python3 -c "
+import json, sys
+epochs = [r for r in map(json.loads, open(sys.argv[1])) if r['event'] == 'epoch']
+print(' '.join(n for n in ('rfasl', 'rfaslaug', 'massey', 'nesrine') if n in epochs[-1].get('val_sets', {})))
+" "$dir/log.jsonl"); do sources+=("$real@$name"); done
+  [[ ${#sources[@]} -gt 0 ]] || return 0
+  local weights tta
+  for weights in last last-ema; do
+    [[ -f $dir/$weights.safetensors ]] || continue
+    for tta in none flip; do
+      "$aslnet" eval "$dir/$weights.safetensors" "${sources[@]}" --tta "$tta" --json > "$dir/eval-$weights-$tta.json" \
+        2> "$dir/eval-$weights-$tta.err" || { echo "row $1: eval failed:"; cat "$dir/eval-$weights-$tta.err"; return 1; }
+    done
+  done
+}
+
 run_row() {  # row, description, train flags...
   local row=$1 what=$2
   shift 2
+  if (( eval_only )); then
+    [[ -f $work/$row/log.jsonl ]] || { echo "row $row: no run in $work/$row to evaluate" >&2; return 1; }
+    eval_row "$row"
+    return
+  fi
   local dir=$work/$row
   rm -rf "$dir"
   mkdir -p "$dir"
@@ -83,6 +112,7 @@ run_row() {  # row, description, train flags...
   "${cmd[@]}" > "$dir/train.txt" 2>&1 || { echo "row $row failed:"; tail -5 "$dir/train.txt"; return 1; }
   echo $((SECONDS - start)) > "$dir/seconds.txt"
   echo "  $(tail -1 "$dir/train.txt") ($((SECONDS - start)) s)"
+  eval_row "$row"
 }
 
 IFS=, read -ra wanted <<< "$rows"

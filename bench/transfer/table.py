@@ -19,6 +19,16 @@ def figures(sets):
     return kaggle, real, pooled
 
 
+def read_eval(folder, weights, tta):
+    """aslnet eval's totals over the row's real sources (bench/transfer/run.sh's eval_row), or None."""
+    path = os.path.join(folder, f"eval-{weights}-{tta}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        e = json.load(f)
+    return {"accuracy": e["accuracy"], "restricted_accuracy": e["restricted_accuracy"], "count": e["images"]}
+
+
 def read_row(work, row):
     folder = os.path.join(work, row)
     with open(os.path.join(folder, "log.jsonl")) as f:
@@ -42,7 +52,9 @@ def read_row(work, row):
         "kaggle_split": kaggle,
         "real": real,
         "real_pooled": pooled,
-        "ema": None if ema is None else {"kaggle_split": ema[0], "real": ema[1], "real_pooled": ema[2]},
+        "ema": None if ema is None else {"kaggle_split": ema[0], "real": ema[1], "real_pooled": ema[2],
+                                         "eval": {t: read_eval(folder, "last-ema", t) for t in ("none", "flip")}},
+        "eval": {t: read_eval(folder, "last", t) for t in ("none", "flip")},
     }
 
 
@@ -57,17 +69,20 @@ def main():
     with open(os.path.join(work, "transfer.json"), "w") as f:
         json.dump(table, f, indent=1)
     print("| row | training | epochs | time | Kaggle grouped split | " + " | ".join(REAL) +
-          " | real photos reported |")
-    print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in REAL) + " | --- |")
+          " | real photos reported | restricted to the letters | with --tta flip |")
+    print("| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in REAL) + " | --- | --- | --- |")
     for t in table:
         trained = " + ".join(f"{s['name']} ({s['per_epoch']}/epoch)" for s in t["train_sources"])
         variants = [("", t)] + ([(" (EMA weights)", t["ema"])] if t["ema"] else [])
         for label, v in variants:
             cells = [pct(v["real"].get(k)) if k in v["real"] else "trained on" if any(
                 k in s["name"].split("+") for s in t["train_sources"]) else "" for k in REAL]
+            plain, flip = v["eval"]["none"], v["eval"]["flip"]
+            restricted = f"{100 * plain['restricted_accuracy']:.1f}%" if plain else ""
+            tta = f"{100 * flip['accuracy']:.1f}%" if flip else ""
             print(f"| {t['row']}{label} | {t['what']}: {trained} | {t['epochs']} | {t['seconds']} s | "
                   f"{pct(v['kaggle_split'])} | " + " | ".join(cells) +
-                  f" | {pct(v['real_pooled']) if v['real_pooled']['count'] else ''} |")
+                  f" | {pct(v['real_pooled']) if v['real_pooled']['count'] else ''} | {restricted} | {tta} |")
     print()
     for t in table:
         print(f"- row {t['row']}: `{t['command']}`")
