@@ -1,8 +1,9 @@
 // aslnet train: trains a ResNet on one or more sources (folders of class folders in the Kaggle layout,
 // app/train_data.h), validating on a split of each (grouped by default: near-duplicate video frames
-// never straddle the split) and on --val-dir sources, each reported by name. Writes OUT/last.safetensors (every --checkpoint-every epochs, at the end, and on Ctrl-C),
-// OUT/best.safetensors (best validation accuracy), OUT/log.jsonl and OUT/validation-files.txt (the
-// held-out images, one path a line). A non-finite loss stops the run and keeps the last good checkpoint.
+// never straddle the split) and on --val-dir sources, each reported by name. Writes OUT/last.safetensors (every
+// --checkpoint-every epochs, at the end, and on Ctrl-C), OUT/best.safetensors (best validation accuracy), OUT/log.jsonl
+// and OUT/validation-files.txt (the held-out images, one path a line). A non-finite loss stops the run and keeps the
+// last good checkpoint.
 //
 // Data parallelism (engine/replication/): --devices 0,1 (GPUs) or --replicas N (CPU) train N replicas
 // from this one process, one thread each; under mpirun every process is one replica. --batch is the
@@ -222,17 +223,17 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     for (const NamedIndex& v : data.val) val_text += fmt::format(" {} {}", v.name, v.index.samples.size());
   }
   if (o.split.val_fraction > 0) val_text += fmt::format(", {} split", o.split.mode);
-  progress.line(
-      fmt::format("training {} ({} stem, width {}) on {} images{} ({}), {} px, "
-                  "batch {}{}{}, {} epochs of {} steps, {}",
-                  info.arch, info.stem, info.width, data.train.samples.size(),
-                  data.train_sources.size() > 1 || data.mix ? " from " + describe_sources(data) : "", val_text,
-                  o.image_size, o.batch,
-                  place.total() > 1 ? fmt::format(" ({} per replica x {} replicas, {})", train_opts.batch,
-                                                  place.total(), place.comm->name())
-                                    : "",
-                  o.accum_steps > 1 ? fmt::format(" x {} accumulated", o.accum_steps) : "", o.epochs, per_epoch,
-                  describe_device(ctx, o.precision)));
+  progress.line(fmt::format(
+      "training {} ({} stem, width {}) on {} images{} ({}), {} px, "
+      "batch {}{}{}, {} epochs of {} steps, {}",
+      info.arch, info.stem, info.width, data.train.samples.size(),
+      data.train_sources.size() > 1 || data.mix ? " from " + describe_sources(data) : "", val_text, o.image_size,
+      o.batch,
+      place.total() > 1
+          ? fmt::format(" ({} per replica x {} replicas, {})", train_opts.batch, place.total(), place.comm->name())
+          : "",
+      o.accum_steps > 1 ? fmt::format(" x {} accumulated", o.accum_steps) : "", o.epochs, per_epoch,
+      describe_device(ctx, o.precision)));
   progress.json({{"event", "start"},
                  {"arch", info.arch},
                  {"train_images", data.train.samples.size()},
@@ -345,8 +346,8 @@ void run_train(const TrainOptions& o) {
                                        << total << " replicas";
     // Replicas on one machine share its cores (--threads is this process's share; by default the
     // machine's cores divided among its processes); each replica's loader gets its share too.
-    const int cores = o.threads > 0 ? o.threads
-                                    : std::max(1, int(std::thread::hardware_concurrency()) / group.local_size());
+    const int cores =
+        o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency()) / group.local_size());
     Context::set_cpu_threads(devices[0].is_cpu() ? std::max(1, cores / local) : cores);
     const int loader_threads = std::max(1, cores / local);
 
@@ -383,7 +384,7 @@ void run_train(const TrainOptions& o) {
 
 void register_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  auto* cmd = app.add_subcommand("train", "Train a ResNet on a folder of class folders (Kaggle ASL layout)");
+  auto* cmd = app.add_subcommand("train", "Train a ResNet on one or more folders of class folders (Kaggle ASL layout)");
   cmd->add_option("data", o->data,
                   "training sources: folders of class folders (any subset of A..Z, del, nothing, space), each "
                   "DIR, DIR@ORIGIN[+ORIGIN...] (only files named ORIGIN_*.jpg) or NAME=DIR[@...]")

@@ -32,8 +32,8 @@ RunData load_run_data(const TrainOptions& o) {
     std::string classes;
     for (const std::string& folder : index.empty_class_folders)
       classes += (classes.empty() ? "" : ", ") + std::filesystem::path(folder).filename().string();
-    data.notes.push_back(fmt::format("note: {} has no images of {} (empty class folders skipped)", source.name,
-                                     classes));
+    data.notes.push_back(
+        fmt::format("note: {} has no images of {} (empty class folders skipped)", source.name, classes));
   };
   std::vector<DatasetIndex> parts;
   for (const SourceSpec& source : data.train_sources) {
@@ -42,9 +42,10 @@ RunData load_run_data(const TrainOptions& o) {
     if (o.split.val_fraction > 0) {
       Split split = split_train_val(index, o.split);
       if (split.val.samples.empty()) {
-        data.notes.push_back(fmt::format("note: the {} split of {} gave no validation images (groups of {} are "
-                                         "larger than its classes' share)",
-                                         o.split.mode, source.name, o.split.group_size));
+        data.notes.push_back(
+            fmt::format("note: the {} split of {} gave no validation images (groups of {} are "
+                        "larger than its classes' share)",
+                        o.split.mode, source.name, o.split.group_size));
       } else {
         data.val.push_back({source.name, std::move(split.val)});
       }

@@ -23,11 +23,11 @@ struct NamedIndex {
 
 struct RunData {
   std::vector<SourceSpec> train_sources;
-  DatasetIndex train;                      // the training parts, source after source
-  std::vector<int64_t> train_sizes;        // files of each source in `train`
-  std::shared_ptr<const SourceMix> mix;    // null: one source, or several without weights
-  std::vector<NamedIndex> val;             // non-empty validation sets only
-  std::vector<std::string> notes;          // empty class folders, sources that gave no validation images
+  DatasetIndex train;                    // the training parts, source after source
+  std::vector<int64_t> train_sizes;      // files of each source in `train`
+  std::shared_ptr<const SourceMix> mix;  // null: one source, or several without weights
+  std::vector<NamedIndex> val;           // non-empty validation sets only
+  std::vector<std::string> notes;        // empty class folders, sources that gave no validation images
 
   int64_t val_images() const;
 };

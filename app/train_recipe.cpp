@@ -22,8 +22,8 @@ CLI::Option* add_range(CLI::App& cmd, const std::string& flag, double& lo, doubl
           flag,
           [&lo, &hi, flag, floor, ceiling](const std::vector<double>& v) {
             if (v.size() != 2 || !(v[0] <= v[1]) || v[0] < floor || v[1] > ceiling)
-              throw CLI::ValidationError(flag, fmt::format("expected MIN,MAX with {:g} <= MIN <= MAX <= {:g}", floor,
-                                                           ceiling));
+              throw CLI::ValidationError(
+                  flag, fmt::format("expected MIN,MAX with {:g} <= MIN <= MAX <= {:g}", floor, ceiling));
             lo = v[0], hi = v[1];
           },
           help)
@@ -43,42 +43,45 @@ RecipeFlags::RecipeFlags(CLI::App& cmd, TrainOptions& o) : cmd_(cmd), parsed_(st
   std::string policies;
   for (const std::string& name : augment_policy_names()) policies += (policies.empty() ? "" : ", ") + name;
   cmd.add_option("--augment", o.augment_policy,
-                 "augmentation policy (" + policies + "; light is torchvision-style crop, flip, rotation and jitter; "
-                 "strong adds shear, perspective, hue, grayscale, blur and erasing, see README); the flags "
-                 "below change single augmentations on top of it")
+                 "augmentation policy (" + policies +
+                     "; light is torchvision-style crop, flip, rotation and jitter; "
+                     "strong adds shear, perspective, hue, grayscale, blur and erasing, see README); the flags "
+                     "below change single augmentations on top of it")
       ->check(CLI::IsMember(augment_policy_names()));
   add_range(cmd, "--crop-scale", a.crop_scale_min, a.crop_scale_max,
-            "random resized crop: MIN,MAX fraction of the image area (light: 0.35,1)", 0.01, 1.0);
+            "random resized crop: MIN,MAX fraction of the image area (light: 0.35,1; strong: 0.25,1)", 0.01, 1.0);
   add_range(cmd, "--crop-ratio", a.crop_ratio_min, a.crop_ratio_max,
             "random resized crop: MIN,MAX aspect ratio (light: 0.75,1.333)", 0.1, 10.0);
-  cmd.add_option("--rotation", a.rotation_degrees, "random rotation in degrees (light: 10; 0: off)")
+  cmd.add_option("--rotation", a.rotation_degrees, "random rotation in degrees (light: 10; strong: 15; 0: off)")
       ->check(CLI::Range(0.0, 45.0));
-  cmd.add_option("--shear", a.shear_degrees, "random shear along x and y in degrees (0: off)")
+  cmd.add_option("--shear", a.shear_degrees, "random shear along x and y in degrees (strong: 10; 0: off)")
       ->check(CLI::Range(0.0, 44.0));
-  cmd.add_option("--perspective", a.perspective, "random perspective distortion scale (0: off)")
+  cmd.add_option("--perspective", a.perspective, "random perspective distortion scale (strong: 0.2; 0: off)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--perspective-prob", a.perspective_probability, "chance of the perspective distortion")
+  cmd.add_option("--perspective-prob", a.perspective_probability, "chance of the perspective distortion (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   cmd.add_option_function<double>(
          "--jitter", [&a](double x) { a.brightness = a.contrast = a.saturation = x; },
-         "brightness/contrast/saturation jitter (light: 0.2; 0: off)")
+         "brightness/contrast/saturation jitter (light: 0.2; strong: 0.4; 0: off)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--hue", a.hue, "hue jitter in turns (0: off)")->check(CLI::Range(0.0, 0.5));
-  cmd.add_option("--grayscale", a.grayscale_probability, "chance of turning an image grey (0: off)")
+  cmd.add_option("--hue", a.hue, "hue jitter in turns (strong: 0.1; 0: off)")->check(CLI::Range(0.0, 0.5));
+  cmd.add_option("--grayscale", a.grayscale_probability, "chance of turning an image grey (strong: 0.1; 0: off)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--blur", a.blur_probability, "chance of a Gaussian blur (0: off)")->check(CLI::Range(0.0, 1.0));
-  add_range(cmd, "--blur-sigma", a.blur_sigma_min, a.blur_sigma_max, "Gaussian blur: MIN,MAX sigma in pixels", 0.01,
-            20.0);
-  cmd.add_option("--erase", a.erase_probability, "chance of random erasing, a noise-filled box (0: off)")
+  cmd.add_option("--blur", a.blur_probability, "chance of a Gaussian blur (strong: 0.2; 0: off)")
+      ->check(CLI::Range(0.0, 1.0));
+  add_range(cmd, "--blur-sigma", a.blur_sigma_min, a.blur_sigma_max,
+            "Gaussian blur: MIN,MAX sigma in pixels (default 0.1,2)", 0.01, 20.0);
+  cmd.add_option("--erase", a.erase_probability, "chance of random erasing, a noise-filled box (strong: 0.25; 0: off)")
       ->check(CLI::Range(0.0, 1.0));
 
   cmd.add_option("--mixup", o.mix.mixup_alpha, "mixup of whole batches: Beta(alpha, alpha) (0: off)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("--cutmix", o.mix.cutmix_alpha, "cutmix of whole batches: Beta(alpha, alpha) (0: off)")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--mixup-prob", o.mix.probability, "chance that a batch is mixed")->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--mixup-prob", o.mix.probability, "chance that a batch is mixed (default 1)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--mixup-switch-prob", o.mix.switch_probability,
-                 "with both --mixup and --cutmix: chance of cutmix for a mixed batch")
+                 "with both --mixup and --cutmix: chance of cutmix for a mixed batch (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--ema", o.ema,
                  "keep a moving average of the weights with this decay (e.g. 0.998), validated and written beside "
@@ -93,13 +96,13 @@ RecipeFlags::RecipeFlags(CLI::App& cmd, TrainOptions& o) : cmd_(cmd), parsed_(st
                  "folders of background photos for --compose (searched recursively for .jpg); none: generated "
                  "clutter only")
       ->delimiter(',');
-  cmd.add_option("--compose-prob", o.compose_probability, "chance that a composable image is composited")
+  cmd.add_option("--compose-prob", o.compose_probability, "chance that a composable image is composited (default 1)")
       ->check(CLI::Range(0.0, 1.0));
   cmd.add_option("--clutter-prob", o.clutter_probability,
-                 "with --backgrounds: chance of generated clutter instead of a background photo")
+                 "with --backgrounds: chance of generated clutter instead of a background photo (default 0.3)")
       ->check(CLI::Range(0.0, 1.0));
   add_range(cmd, "--compose-scale", o.compose.scale_min, o.compose.scale_max,
-            "the pasted hand's longer side as a MIN,MAX fraction of the image side", 0.05, 1.0);
+            "the pasted hand's longer side as a MIN,MAX fraction of the image side (default 0.45,0.95)", 0.05, 1.0);
   cmd.add_option("--preset", o.preset, preset_help())->check(CLI::IsMember({"realworld"}));
 }
 

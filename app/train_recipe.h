@@ -4,9 +4,8 @@
 // command, resolved after parsing.
 #pragma once
 
-#include <memory>
-
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "app/train.h"
 

@@ -22,7 +22,8 @@ Loader::Loader(DatasetIndex index, LoaderOptions options)
   if (options_.source_mix) {
     int64_t mixed = 0;
     for (int64_t n : options_.source_mix->draws()) mixed += n;
-    ASLNET_CHECK(options_.source_mix->epoch_size() == int64_t(index_.samples.size()) && mixed == options_.source_mix->epoch_size())
+    ASLNET_CHECK(options_.source_mix->epoch_size() == int64_t(index_.samples.size()) &&
+                 mixed == options_.source_mix->epoch_size())
         << "the source mix describes " << options_.source_mix->epoch_size() << " samples, the index holds "
         << index_.samples.size();
   }
@@ -80,7 +81,8 @@ void Loader::start_epoch(int64_t epoch) {
   rows_ = batches_ * options_.batch;
   order_.resize(size_t(rows_));
   streams_.resize(size_t(rows_));
-  const std::vector<int64_t> mixed = options_.source_mix ? options_.source_mix->epoch_samples(epoch) : std::vector<int64_t>{};
+  const std::vector<int64_t> mixed =
+      options_.source_mix ? options_.source_mix->epoch_samples(epoch) : std::vector<int64_t>{};
   // Rows past the end (evaluation's padded last batch) repeat the epoch's first samples.
   for (int64_t row = 0; row < rows_; ++row) {
     const int64_t drawn = indices[size_t(row % count)];

@@ -12,8 +12,8 @@
 #pragma once
 
 #include <condition_variable>
-#include <exception>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -113,18 +113,18 @@ class Loader : public BatchSource {
   std::vector<std::thread> workers_;
   bool stopping_ = false;
   int64_t epoch_ = -1;
-  std::vector<int64_t> order_;            // this epoch's sample of each row, batch after batch
-  std::vector<int64_t> streams_;          // the random stream of each row: its sample, or with a source
-                                          // mix its position in the epoch (a sample may come twice)
-  int64_t rows_ = 0;                      // rows in this epoch (batches_ * batch)
-  int64_t valid_rows_ = 0;                // rows that are not padding
-  int64_t claimed_ = 0;                   // rows handed to workers
-  int64_t in_flight_ = 0;                 // rows being filled right now
-  std::vector<int64_t> remaining_;        // per ring slot: rows still to fill
-  int64_t next_batch_ = 0;                // the batch next() returns next
-  int64_t released_ = 0;                  // batches whose slot may be reused
+  std::vector<int64_t> order_;      // this epoch's sample of each row, batch after batch
+  std::vector<int64_t> streams_;    // the random stream of each row: its sample, or with a source
+                                    // mix its position in the epoch (a sample may come twice)
+  int64_t rows_ = 0;                // rows in this epoch (batches_ * batch)
+  int64_t valid_rows_ = 0;          // rows that are not padding
+  int64_t claimed_ = 0;             // rows handed to workers
+  int64_t in_flight_ = 0;           // rows being filled right now
+  std::vector<int64_t> remaining_;  // per ring slot: rows still to fill
+  int64_t next_batch_ = 0;          // the batch next() returns next
+  int64_t released_ = 0;            // batches whose slot may be reused
   std::set<std::string> skipped_;
-  std::exception_ptr error_;              // a worker's failure, rethrown by next()
+  std::exception_ptr error_;  // a worker's failure, rethrown by next()
   std::vector<int64_t> last_samples_;
 };
 

@@ -42,9 +42,8 @@ SourceMix::SourceMix(std::vector<int64_t> sizes, std::vector<double> weights, ui
   }
   std::vector<size_t> order(sizes_.size());
   std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return exact[a] - double(draws_[a]) > exact[b] - double(draws_[b]);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return exact[a] - double(draws_[a]) > exact[b] - double(draws_[b]); });
   for (size_t k = 0; assigned < epoch_size_; ++k, ++assigned) ++draws_[order[k % order.size()]];
 }
 

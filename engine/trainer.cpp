@@ -93,11 +93,11 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
         // A captured step includes the update, so its non-finite loss is seen after the weights in memory
         // are spoilt: only the checkpoints on disk (written before) are kept then.
         if (!finite)
-          throw NonFiniteLoss("the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
-                              ", step " + std::to_string(step + 1) + (comm != nullptr ? " on some replica" : "") +
-                              " (hint: a lower --lr, or --warmup-epochs); " +
-                              (graphed ? "the last checkpoint written is kept"
-                                       : "the weights of the step before are kept"));
+          throw NonFiniteLoss(
+              "the loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) + ", step " +
+              std::to_string(step + 1) + (comm != nullptr ? " on some replica" : "") +
+              " (hint: a lower --lr, or --warmup-epochs); " +
+              (graphed ? "the last checkpoint written is kept" : "the weights of the step before are kept"));
         if (!graphed) {
           // With accumulation only the last micro-batch's backward all-reduces (DDP's no_sync): the
           // others just add their gradients up locally.

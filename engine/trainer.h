@@ -24,8 +24,8 @@ struct TrainerOptions {
   int64_t epochs = 10;
   int64_t accum_steps = 1;
   double label_smoothing = 0.0;
-  ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
-  bool cuda_graph = false;  // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
+  ScheduleConfig schedule;              // total_steps is set by the trainer (epochs x steps per epoch)
+  bool cuda_graph = false;              // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
   InputNormalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
   // Batch norm in evaluation mode while training (--freeze-bn): running statistics stay fixed and
   // normalise every batch; the affine weights still learn.
@@ -41,8 +41,8 @@ struct TrainerOptions {
 struct StepReport {
   int64_t epoch = 0, step = 0, total_steps = 0;  // step: optimizer steps done, over the whole run
   int64_t step_in_epoch = 0, steps_per_epoch = 0;
-  double loss = 0.0, accuracy = 0.0, lr = 0.0;   // of this step's micro-batches
-  int64_t images = 0;                            // images in this step (over all replicas)
+  double loss = 0.0, accuracy = 0.0, lr = 0.0;  // of this step's micro-batches
+  int64_t images = 0;                           // images in this step (over all replicas)
 };
 
 // A named validation set: runs that train on several sources report each one's figures apart.
@@ -55,7 +55,7 @@ struct EpochReport {
   int64_t epoch = 0;
   double train_loss = 0.0, train_accuracy = 0.0;
   bool has_val = false;
-  EvalResult val;  // over every validation image (the sets together)
+  EvalResult val;                                            // over every validation image (the sets together)
   std::vector<std::pair<std::string, EvalResult>> val_sets;  // each set's own figures, in the order given
   // With the optimizer's moving average of the weights (--ema): the same figures for the averaged model.
   bool has_ema_val = false;

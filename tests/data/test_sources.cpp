@@ -134,8 +134,10 @@ TEST(SourceMix, CyclesThroughEachSourceWithoutRepeatsWithinACycle) {
   std::map<int64_t, int> small;
   std::set<int64_t> large_first;
   for (int64_t s : mix.epoch_samples(0)) {
-    if (s >= 100) small[s]++;
-    else EXPECT_TRUE(large_first.insert(s).second) << "file " << s << " twice in one cycle";
+    if (s >= 100)
+      small[s]++;
+    else
+      EXPECT_TRUE(large_first.insert(s).second) << "file " << s << " twice in one cycle";
   }
   EXPECT_EQ(small.size(), 10u);
   for (const auto& [file, times] : small) EXPECT_GE(times, 5) << file;

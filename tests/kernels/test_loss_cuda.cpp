@@ -258,7 +258,9 @@ void check_soft_case(Context& ctx, const LossCase& c, bool bf16) {
   run_gpu_soft(ctx, c, a, one_hot, bf16, false, soft);
   EXPECT_EQ(read_float(soft.loss_sum), read_float(hard.loss_sum)) << "one-hot soft loss != hard loss";
   EXPECT_EQ(read_int(soft.correct), read_int(hard.correct));
-  if (c.with_dlogits) EXPECT_EQ(test::max_abs_diff(soft.dlogits, hard.dlogits), 0.0) << "one-hot soft dlogits != hard";
+  if (c.with_dlogits) {
+    EXPECT_EQ(test::max_abs_diff(soft.dlogits, hard.dlogits), 0.0) << "one-hot soft dlogits != hard";
+  }
 }
 
 TEST(LossCuda, SoftTargetsFp32MatchCpu) {
