@@ -15,6 +15,7 @@
 #   2   Kaggle sample, --preset realworld
 #   3   Kaggle sample + massey (hands on black, composited onto other backgrounds), --preset realworld;
 #       reports rfasl and nesrine (other people and rooms)
+#   3n  as 3 without composition (what composing bought)
 #   4   Kaggle sample + rfasl and rfaslaug, --preset realworld; reports massey and nesrine
 #   2a-2e  the levers of row 2 one at a time on the Kaggle sample (what each buys):
 #       2a --augment strong alone   2b default + --cutmix 1 --mixup 0.2 --mixup-prob 0.5   2c default + --ema 0.998
@@ -124,6 +125,8 @@ for row in "${wanted[@]}"; do
     3) run_row 3 "Kaggle sample + massey (composited), --preset realworld" "$kaggle" "$real@massey" "${val_unseen_rf[@]}" \
          --image-size "$size" --epochs "$epochs" --preset realworld --source-weight 0.5,0.5 --compose massey \
          --backgrounds "$kaggle/nothing" ;;
+    3n) run_row 3n "Kaggle sample + massey (not composited), --preset realworld" "$kaggle" "$real@massey" \
+         "${val_unseen_rf[@]}" --image-size "$size" --epochs "$epochs" --preset realworld --source-weight 0.5,0.5 ;;
     4) run_row 4 "Kaggle sample + rfasl + rfaslaug, --preset realworld" "$kaggle" "$real@rfasl+rfaslaug" \
          "${val_unseen_massey[@]}" --image-size "$size" --epochs "$epochs" --preset realworld --source-weight 0.5,0.5 ;;
     2a) run_row 2a "Kaggle sample, --augment strong" "$kaggle" "${val_all[@]}" --image-size "$size" --epochs "$epochs" \
@@ -139,7 +142,7 @@ for row in "${wanted[@]}"; do
          --epochs "$full_epochs" ;;
     2f) run_row 2f "Kaggle 87,000 frames, --preset realworld" "$full" "${val_all[@]}" --image-size "$full_size" \
          --epochs "$full_epochs" --preset realworld ;;
-    *) echo "bench/transfer/run.sh: unknown row $row (1, 2, 2a-2e, 3, 4, 1f, 2f)" >&2; exit 2 ;;
+    *) echo "bench/transfer/run.sh: unknown row $row (1, 2, 2a-2e, 3, 3n, 4, 1f, 2f)" >&2; exit 2 ;;
   esac
 done
 /usr/bin/python3 bench/transfer/table.py "$work" > "$work/transfer.md"
