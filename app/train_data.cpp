@@ -3,10 +3,13 @@
 #include <fmt/core.h>
 
 #include <filesystem>
+#include <set>
 
 #include "engine/core/error.h"
 
 namespace aslnet::app {
+
+namespace fs = std::filesystem;
 
 int64_t RunData::val_images() const {
   int64_t n = 0;
@@ -86,9 +89,15 @@ LoaderOptions::Composition composition_plan(const TrainOptions& o, const RunData
     for (const SourceSpec& source : data.train_sources) names += (names.empty() ? "" : ", ") + source.name;
     ASLNET_CHECK(found) << "--compose " << name << ": no training source has that name (they are: " << names << ")";
   }
+  // A background folder may lie inside a source (Kaggle's nothing/ frames): its validation photos stay
+  // out of training even as backgrounds.
+  std::set<std::string> held_out;
+  for (const NamedIndex& v : data.val)
+    for (const Sample& sample : v.index.samples) held_out.insert(fs::weakly_canonical(sample.path).string());
   for (const std::string& dir : o.backgrounds) {
-    const std::vector<std::string> files = list_jpegs(dir);
-    plan.backgrounds.insert(plan.backgrounds.end(), files.begin(), files.end());
+    for (const std::string& file : list_jpegs(dir))
+      if (!held_out.count(fs::weakly_canonical(file).string())) plan.backgrounds.push_back(file);
+    ASLNET_CHECK(!plan.backgrounds.empty()) << "--backgrounds " << dir << ": every photo is held out for validation";
   }
   return plan;
 }

@@ -65,4 +65,7 @@ expect_error "training sources and --val-dir" "$work/kaggle" --val-dir "$work/ka
 expect_error "--crop-scale" "$work/kaggle" --crop-scale 0.9,0.2
 expect_error "--augment" "$work/kaggle" --augment wild
 expect_error "selected origins" "$work/kaggle" "$work/dev@nobody"
+# Backgrounds are never validation photos: a folder held out whole for validation cannot serve.
+expect_error "held out for validation" "$work/kaggle" "$work/dev@studio" --compose studio \
+    --backgrounds "$work/other/nothing" --val-dir "$work/other"
 echo "train_sources: ok"
