@@ -3,8 +3,10 @@
 // otherwise), whole batches at a time, several batches ahead of the trainer.
 //
 // Determinism: every sample's random choices come from its own stream, seeded by (seed, epoch, sample
-// index), and each sample lands at a fixed row of a fixed batch, so the batches are identical whatever
-// the number of threads or their timing.
+// index; with a source mix, its position in the epoch, since a sample may be drawn twice), and each sample
+// lands at a fixed row of a fixed batch, so the batches are identical whatever the number of threads or
+// their timing. Batch mixing (mixup, cutmix) draws from a stream per (seed, epoch, batch), on the
+// caller's thread once the batch is complete.
 //
 // Bad files: a file that cannot be read or decoded is skipped, never fatal: its row is filled with the
 // next sample in the data set that decodes (so batches stay full and deterministic), and the path is
