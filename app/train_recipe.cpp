@@ -112,7 +112,7 @@ void RecipeFlags::resolve(TrainOptions& o) const {
   };
   if (o.preset == "realworld") {
     // Mixup and cutmix stay off: in the short CPU runs of bench/transfer they slowed learning more than
-    // they helped transfer (row 2b of bench/results/2026-12-02-transfer-cpu-2core.md).
+    // they helped transfer (rows 2a and 2m of bench/results/2026-12-02-transfer-cpu-2core.md).
     unless_given("--augment", o.augment_policy, std::string("strong"));
     unless_given("--ema", o.ema, 0.998);
     unless_given("--label-smoothing", o.label_smoothing, 0.1);
