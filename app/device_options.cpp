@@ -55,9 +55,7 @@ DType training_dtype(const std::string& precision, Device device) {
 void setup_or_explain(Context& ctx, Model& model, int64_t batch, int64_t image_size) {
   try {
     model.setup(ctx, batch, image_size, image_size);
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    if (what.find("out of GPU memory") == std::string::npos) throw;
+  } catch (const OutOfDeviceMemory&) {
     ASLNET_CHECK(false) << "--batch " << batch << " at " << image_size << " px does not fit in the memory of "
                         << ctx.device().str() << " (" << gpu_name(ctx.device().index)
                         << "): try a smaller --batch, or --accum-steps to keep the effective batch";

@@ -1,5 +1,5 @@
 // The command line's device and precision flags, turned into a Device and a compute type, with one-line
-// errors that name the flag; and the model set-up step that turns "out of GPU memory" into a hint.
+// errors that name the flag; and the model set-up step that turns an out-of-memory error into a hint.
 #pragma once
 
 #include <string>

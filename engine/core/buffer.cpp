@@ -41,8 +41,9 @@ Buffer Buffer::device(size_t bytes, int gpu) {
     const cudaError_t status = cudaMalloc(&b.data_, bytes);
     if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();
-      ASLNET_CHECK(false) << "out of GPU memory on cuda:" << gpu << " allocating " << bytes
-                          << " bytes (hint: a smaller --batch)";
+      throw_out_of_device_memory(__FILE__, __LINE__,
+                                 "out of GPU memory on cuda:" + std::to_string(gpu) + " allocating " +
+                                     std::to_string(bytes) + " bytes (hint: a smaller --batch)");
     }
     CUDA_CHECK(status);
   }

@@ -15,12 +15,22 @@ const char* short_path(const char* file) {
 }
 }  // namespace
 
-void throw_error(const char* file, int line, const char* what, const std::string& message) {
+namespace {
+std::string one_line(const char* file, int line, const char* what, const std::string& message) {
   std::ostringstream out;
   out << message;
   if (what != nullptr && *what != '\0') out << (message.empty() ? "" : " ") << "[" << what << "]";
   out << " (" << short_path(file) << ":" << line << ")";
-  throw Error(out.str());
+  return out.str();
+}
+}  // namespace
+
+void throw_error(const char* file, int line, const char* what, const std::string& message) {
+  throw Error(one_line(file, line, what, message));
+}
+
+void throw_out_of_device_memory(const char* file, int line, const std::string& message) {
+  throw OutOfDeviceMemory(one_line(file, line, nullptr, message));
 }
 
 void log_error(const char* file, int line, const std::string& message) {

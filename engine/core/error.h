@@ -15,7 +15,16 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A device allocation that did not fit. Its own type so that callers who can suggest a remedy (a smaller
+// --batch, --accum-steps) catch it, instead of matching the text of a message.
+class OutOfDeviceMemory : public Error {
+ public:
+  using Error::Error;
+};
+
 [[noreturn]] void throw_error(const char* file, int line, const char* what, const std::string& message);
+// throw_error's one-line message, thrown as OutOfDeviceMemory.
+[[noreturn]] void throw_out_of_device_memory(const char* file, int line, const std::string& message);
 void log_error(const char* file, int line, const std::string& message);
 
 }  // namespace aslnet

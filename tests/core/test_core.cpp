@@ -107,6 +107,34 @@ TEST(Gpu, DeviceTensorRoundTrip) {
   EXPECT_NE(ctx.cudnn(), nullptr);
 }
 
+// An allocation that cannot fit is its own error type (callers turn it into a --batch hint), still an Error
+// with one line that names the device and the size.
+TEST(Gpu, AnAllocationThatCannotFitIsOutOfDeviceMemory) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  const size_t petabyte = size_t(1) << 50;
+  try {
+    Buffer::device(petabyte, 0);
+    ADD_FAILURE() << "a petabyte fitted on cuda:0";
+  } catch (const OutOfDeviceMemory& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cuda:0"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::to_string(petabyte)), std::string::npos) << what;
+  }
+  // The device still works afterwards.
+  EXPECT_NO_THROW(Buffer::device(1024, 0));
+}
+
+TEST(Core, OutOfDeviceMemoryIsAnErrorWithItsPlace) {
+  try {
+    throw_out_of_device_memory(__FILE__, __LINE__, "out of GPU memory on cuda:3 allocating 12 bytes");
+  } catch (const Error& e) {
+    EXPECT_NE(dynamic_cast<const OutOfDeviceMemory*>(&e), nullptr);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("allocating 12 bytes"), std::string::npos) << what;
+    EXPECT_NE(what.find("tests/core/test_core.cpp:"), std::string::npos) << what;
+  }
+}
+
 TEST(Gpu, NoGpuMeansZeroDevicesNotAnError) {
   // Whatever the machine, asking never throws; without a driver the answer is 0.
   EXPECT_GE(gpu_count(), 0);
