@@ -2,16 +2,12 @@
 // never rises with the GPU count; buckets with no bytes scale perfectly; on a slow link the exposed time
 // is the all-reduce time less the backward it can overlap; the buckets are the reducer's; measured and
 // given link figures replace the assumed ones.
-//
-// The test programs link the engine, not the app: the model's source is compiled into this test
-// directly, with fmt in its header-only form (the tests do not link libfmt).
-#define FMT_HEADER_ONLY
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <numeric>
 
-#include "app/scaling_model.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "app/scaling_model.h"
 #include "tests/test_util.h"
 
 namespace aslnet::app {
