@@ -159,7 +159,7 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
   trainer_opts.accum_steps = o.accum_steps;
   trainer_opts.label_smoothing = o.label_smoothing;
   trainer_opts.cuda_graph = o.cuda_graph;
-  trainer_opts.u8_normalization = {train_opts.norm.mean, train_opts.norm.std};
+  trainer_opts.u8_normalization = train_opts.norm;
   trainer_opts.freeze_batch_norm = o.freeze_bn;
   trainer_opts.reducer = reducer.get();
   const int64_t per_epoch = train_loader.batches_per_epoch() / o.accum_steps;

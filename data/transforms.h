@@ -11,6 +11,7 @@
 
 #include "data/jpeg.h"
 #include "engine/core/dtype.h"
+#include "engine/core/normalization.h"
 #include "engine/core/rng.h"
 
 namespace aslnet {
@@ -55,11 +56,6 @@ struct AugmentOptions {
 // Throws aslnet::Error naming the first field out of range (e.g. "augment: hue must be in [0, 0.5], got 0.7").
 // train_transform calls it; the command line may call it early to fail before loading anything.
 void check_augment_options(const AugmentOptions& options);
-
-struct Normalization {
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};  // ImageNet's, on [0, 1] pixel values
-  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
-};
 
 // Bilinear resize (antialiased when shrinking: area averaging, as PIL's resize does) to exactly w x h.
 Image resize(const Image& src, int width, int height);

@@ -61,7 +61,7 @@ void Predictions::append(const Predictions& other) {
 }
 
 Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
-                           const InputNormalization& u8_normalization) {
+                           const Normalization& u8_normalization) {
   Predictions p;
   p.classes = model.info().num_classes;
   source.start_epoch(epoch);
@@ -121,7 +121,7 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
 }
 
 EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
-                    const InputNormalization& u8_normalization) {
+                    const Normalization& u8_normalization) {
   return score(predict_source(ctx, model, source, epoch, u8_normalization));
 }
 

@@ -48,7 +48,7 @@ struct Predictions {
 // One pass over `source` (epoch `epoch`), padding rows dropped. u8_normalization: how batches of raw u8
 // pixels are normalised on the GPU (engine/input_stager.h).
 Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0,
-                           const InputNormalization& u8_normalization = {});
+                           const Normalization& u8_normalization = {});
 
 // The classes that have at least one sample, sorted.
 std::vector<int32_t> present_classes(const Predictions& predictions);
@@ -59,7 +59,7 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
 
 // score(predict_source(...)): what the trainer reports each epoch.
 EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0,
-                    const InputNormalization& u8_normalization = {});
+                    const Normalization& u8_normalization = {});
 
 // The samples whose top class (unrestricted) is wrong, most confident first (ties: sample order), at
 // most `max` of them: a deterministic pick of the mistakes worth looking at.

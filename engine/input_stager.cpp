@@ -5,7 +5,7 @@
 
 namespace aslnet {
 
-InputStager::InputStager(Context& ctx, const Model& model, const InputNormalization& u8_normalization)
+InputStager::InputStager(Context& ctx, const Model& model, const Normalization& u8_normalization)
     : ctx_(ctx), compute_dtype_(model.compute_dtype()), gpu_(ctx.device().is_cuda()) {
   if (!gpu_) return;
   for (Slot& s : slots_) {

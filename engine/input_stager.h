@@ -14,19 +14,14 @@
 #include "engine/core/batch_source.h"
 #include "engine/core/context.h"
 #include "engine/core/cuda_handles.h"
+#include "engine/core/normalization.h"
 #include "engine/model.h"
 
 namespace aslnet {
 
-// Per-channel mean and std of [0, 1] pixel values, for batches of raw u8 pixels.
-struct InputNormalization {
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
-  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
-};
-
 class InputStager {
  public:
-  InputStager(Context& ctx, const Model& model, const InputNormalization& u8_normalization = {});
+  InputStager(Context& ctx, const Model& model, const Normalization& u8_normalization = {});
 
   // The batch the model should read, valid until the next-but-one call (two slots).
   const Batch& stage(const Batch& host);

@@ -26,7 +26,7 @@ struct TrainerOptions {
   double label_smoothing = 0.0;
   ScheduleConfig schedule;              // total_steps is set by the trainer (epochs x steps per epoch)
   bool cuda_graph = false;              // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
-  InputNormalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
+  Normalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
   // Batch norm in evaluation mode while training (--freeze-bn): running statistics stay fixed and
   // normalise every batch; the affine weights still learn.
   bool freeze_batch_norm = false;
