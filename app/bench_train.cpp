@@ -25,7 +25,7 @@
 
 #include "app/bench.h"
 #include "app/scaling_model.h"
-#include "data/line_chart_png.h"
+#include "report/line_chart_png.h"
 #include "engine/core/device.h"
 #include "engine/core/error.h"
 #include "engine/loss.h"

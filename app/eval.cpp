@@ -12,7 +12,7 @@
 
 #include "app/commands.h"
 #include "app/eval_report.h"
-#include "data/confusion_png.h"
+#include "report/confusion_png.h"
 #include "data/loader.h"
 #include "models/inference_model.h"
 

@@ -12,7 +12,7 @@ struct EvalOptions {
   std::string data;                  // one source (what aslnet demo passes); evaluated before `sources`
   std::vector<std::string> sources;  // DIR, DIR@ORIGIN[+ORIGIN...] or NAME=DIR[@...] (data/sources.h)
   std::string csv, png;              // the total's confusion matrix
-  std::string misread_png;           // a contact sheet of the misread photos (data/contact_sheet.h)
+  std::string misread_png;           // a contact sheet of the misread photos (report/contact_sheet.h)
   int64_t misread_max = 64;          // the most confident mistakes shown on it
   std::string tta = "none";          // test-time augmentation: none, flip or crops (data/tta.h)
   int64_t batch = 64;

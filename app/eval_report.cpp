@@ -7,7 +7,7 @@
 #include <fstream>
 #include <set>
 
-#include "data/contact_sheet.h"
+#include "report/contact_sheet.h"
 #include "data/jpeg.h"
 
 namespace aslnet::app {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "data/raster.h"
+#include "report/raster.h"
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "data/png_decode.h"
-#include "data/raster.h"
+#include "report/raster.h"
 #include "tests/data/image_diff.h"
 #include "tests/test_util.h"
 

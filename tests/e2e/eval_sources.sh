@@ -73,7 +73,7 @@ for tta, views in (("flip", 2), ("crops", 6)):
     png = open(f"{work}/misread-{tta}.png", "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
-    # data/contact_sheet.h's layout: 120-pixel thumbnails 130 apart, 165 down, a 34-pixel title band.
+    # report/contact_sheet.h's layout: 120-pixel thumbnails 130 apart, 165 down, a 34-pixel title band.
     title = f"{tiles} OF {wrong} MISREAD (100 PHOTOS), MOST CONFIDENT FIRST" if wrong else "NO MISREADS IN 100 PHOTOS"
     columns = max(1, min(8, tiles))
     rows = (tiles + columns - 1) // columns

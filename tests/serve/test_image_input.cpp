@@ -14,7 +14,7 @@
 
 #include "data/jpeg.h"
 #include "data/png_decode.h"
-#include "data/raster.h"
+#include "report/raster.h"
 #include "serve/image_input.h"
 #include "tests/data/image_diff.h"
 #include "tests/test_util.h"

@@ -1,5 +1,5 @@
-// The confusion-matrix picture, drawn with data/raster.h.
-#include "data/confusion_png.h"
+// The confusion-matrix picture, drawn with report/raster.h.
+#include "report/confusion_png.h"
 
 #include <algorithm>
 

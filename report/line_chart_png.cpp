@@ -1,4 +1,4 @@
-#include "data/line_chart_png.h"
+#include "report/line_chart_png.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-// Tests of the misread contact sheet (data/contact_sheet.h): the picture's size and every tile's place
+// Tests of the misread contact sheet (report/contact_sheet.h): the picture's size and every tile's place
 // worked out by hand for a small grid; photos scaled to fit their box with their aspect kept, centred on
 // grey; both label lines drawn where the geometry says, pixel for pixel as the font draws them, and a
 // different label gives different pixels; a sheet with no tiles is the title alone; the PNG written to
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "data/contact_sheet.h"
+#include "report/contact_sheet.h"
 #include "data/png_decode.h"
 #include "engine/core/error.h"
 #include "tests/test_util.h"

@@ -1,6 +1,6 @@
 // Drawing into RGB pictures and writing them as PNG files, by hand over zlib: a 5x7 bitmap font,
 // filled rectangles, lines and text, and a minimal PNG encoder (signature, IHDR, one zlib IDAT, IEND).
-// The confusion matrix (data/confusion_png.h) and the benchmark charts (data/line_chart_png.h) are drawn
+// The confusion matrix (report/confusion_png.h) and the benchmark charts (report/line_chart_png.h) are drawn
 // with it; a picture is a few kilobytes and needs no image library.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "data/raster.h"
+#include "report/raster.h"
 
 #include <zlib.h>
 

@@ -1,6 +1,6 @@
 // A contact sheet of photos a model misread: thumbnails in a grid, most telling first, each with two
 // label lines under it ("TRUE A" in ink, "READ B 97%" in red: the true class, the predicted one and its
-// probability), and a title line above the grid. Drawn with data/raster.h, so a person can see at a
+// probability), and a title line above the grid. Drawn with report/raster.h, so a person can see at a
 // glance what fails (aslnet eval --misread-png).
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "data/jpeg.h"
-#include "data/raster.h"
+#include "report/raster.h"
 
 namespace aslnet {
 

@@ -1,14 +1,14 @@
 // The confusion matrix as a PNG picture: one cell per (true class, predicted class), shaded by the
 // share of the true class's images that went to that prediction (row-normalised, so rare classes show
 // as clearly as common ones), the diagonal in blue and the errors in red, class names along both axes
-// and a title line. Drawn with data/raster.h (no image library): the picture is a few kilobytes.
+// and a title line. Drawn with report/raster.h (no image library): the picture is a few kilobytes.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "data/raster.h"
+#include "report/raster.h"
 
 namespace aslnet {
 

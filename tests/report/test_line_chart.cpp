@@ -1,11 +1,11 @@
-// The benchmark chart (data/line_chart_png.h): points land where the axes say, dashed series leave
+// The benchmark chart (report/line_chart_png.h): points land where the axes say, dashed series leave
 // gaps, bad input is refused, and the PNG decodes back to the same pixels' size (checked by its header).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "data/line_chart_png.h"
+#include "report/line_chart_png.h"
 #include "tests/test_util.h"
 
 namespace aslnet {

@@ -1,4 +1,4 @@
-#include "data/contact_sheet.h"
+#include "report/contact_sheet.h"
 
 #include <algorithm>
 #include <cmath>

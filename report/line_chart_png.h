@@ -1,12 +1,12 @@
 // A line chart as a PNG picture, for the benchmarks: y against x for a few named series (time or
 // images/s against GPU count, as the seed project drew its scaling experiment), with axes, ticks at the
-// given x values, a legend and a title. Drawn with data/raster.h.
+// given x values, a legend and a title. Drawn with report/raster.h.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "data/raster.h"
+#include "report/raster.h"
 
 namespace aslnet {
 
