@@ -8,17 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "data/image.h"
 #include "engine/core/error.h"
 
 namespace aslnet {
-
-// An 8-bit RGB image, rows top to bottom, pixels interleaved (HWC).
-struct Image {
-  int width = 0, height = 0;
-  std::vector<uint8_t> pixels;  // width * height * 3
-  uint8_t* at(int x, int y) { return pixels.data() + (size_t(y) * width + x) * 3; }
-  const uint8_t* at(int x, int y) const { return pixels.data() + (size_t(y) * width + x) * 3; }
-};
 
 // A file that cannot be read or is not a (complete, valid) JPEG. Loaders catch it, skip the file and
 // count it; nothing else does.

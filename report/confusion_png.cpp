@@ -7,7 +7,7 @@
 
 namespace aslnet {
 
-RgbImage render_confusion(const std::vector<std::string>& classes, const std::vector<int64_t>& confusion,
+Image render_confusion(const std::vector<std::string>& classes, const std::vector<int64_t>& confusion,
                           const std::string& title) {
   const int k = int(classes.size());
   ASLNET_CHECK(k > 0 && confusion.size() == size_t(k) * size_t(k))

@@ -13,7 +13,7 @@
 namespace aslnet {
 
 // Draws the picture of `confusion` (classes.size() squared counts, row = true class).
-RgbImage render_confusion(const std::vector<std::string>& classes, const std::vector<int64_t>& confusion,
+Image render_confusion(const std::vector<std::string>& classes, const std::vector<int64_t>& confusion,
                           const std::string& title);
 
 // render_confusion + encode_png, written to `path` (an Error naming the file when it cannot be written).

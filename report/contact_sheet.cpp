@@ -56,7 +56,7 @@ ContactSheetGeometry contact_sheet_geometry(int tiles, const std::string& title,
   return g;
 }
 
-RgbImage render_contact_sheet(const std::vector<ContactSheetTile>& tiles, const std::string& title,
+Image render_contact_sheet(const std::vector<ContactSheetTile>& tiles, const std::string& title,
                               const ContactSheetLayout& layout) {
   const ContactSheetGeometry g = contact_sheet_geometry(int(tiles.size()), title, layout);
   Canvas canvas(g.width, g.height);

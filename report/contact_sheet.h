@@ -43,7 +43,7 @@ std::string read_label(const ContactSheetTile& tile);   // "READ B 97%"
 // The largest text scale (2 or 1) at which `text` fits `width` pixels.
 int label_scale(const std::string& text, int width);
 
-RgbImage render_contact_sheet(const std::vector<ContactSheetTile>& tiles, const std::string& title,
+Image render_contact_sheet(const std::vector<ContactSheetTile>& tiles, const std::string& title,
                               const ContactSheetLayout& layout = {});
 
 // render_contact_sheet + encode_png, written to `path`; errors name `flag` and the file.

@@ -30,7 +30,7 @@ std::vector<double> y_ticks(double top) {
 
 }  // namespace
 
-RgbImage render_line_chart(const LineChart& chart) {
+Image render_line_chart(const LineChart& chart) {
   double x_lo = 1e300, x_hi = -1e300, y_hi = 0.0;
   for (const auto& s : chart.series) {
     ASLNET_CHECK(s.x.size() == s.y.size()) << "chart series " << s.name << ": " << s.x.size() << " x values, "

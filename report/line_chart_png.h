@@ -24,7 +24,7 @@ struct LineChart {
   std::vector<ChartSeries> series;
 };
 
-RgbImage render_line_chart(const LineChart& chart);
+Image render_line_chart(const LineChart& chart);
 // render_line_chart, written to `path` (`what` names the flag or file in errors).
 void write_line_chart_png(const std::string& path, const LineChart& chart, const std::string& what);
 

@@ -109,7 +109,7 @@ void Canvas::text(int x, int y, const std::string& s, int scale, Rgb c, bool ver
 
 uint8_t blend(uint8_t to, double f) { return uint8_t(255.0 - f * (255.0 - double(to)) + 0.5); }
 
-std::vector<uint8_t> encode_png(const RgbImage& image) {
+std::vector<uint8_t> encode_png(const Image& image) {
   ASLNET_CHECK(image.width > 0 && image.height > 0 &&
                image.pixels.size() == size_t(image.width) * size_t(image.height) * 3)
       << "encode_png: an RGB image of " << image.width << "x" << image.height << " needs "
@@ -140,7 +140,7 @@ std::vector<uint8_t> encode_png(const RgbImage& image) {
   return png;
 }
 
-void write_png(const std::string& path, const RgbImage& image, const std::string& what) {
+void write_png(const std::string& path, const Image& image, const std::string& what) {
   const std::vector<uint8_t> png = encode_png(image);
   std::ofstream out(path, std::ios::binary);
   ASLNET_CHECK(out.good()) << "cannot write " << what << " " << path << ": check that its folder exists and is writable";

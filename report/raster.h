@@ -8,14 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "data/image.h"
+
 namespace aslnet {
 
-// An RGB picture in memory, row-major, 3 bytes a pixel.
-struct RgbImage {
-  int width = 0, height = 0;
-  std::vector<uint8_t> pixels;
-};
-
+// One colour. Pictures are data/image.h's Image (row-major, 3 bytes a pixel).
 struct Rgb {
   uint8_t r, g, b;
 };
@@ -32,18 +29,18 @@ class Canvas {
   void text(int x, int y, const std::string& s, int scale, Rgb c, bool vertical = false);
   static int text_width(const std::string& s, int scale) { return int(s.size()) * 6 * scale; }
   static int text_height(int scale) { return 7 * scale; }
-  RgbImage take() { return std::move(image_); }
+  Image take() { return std::move(image_); }
 
  private:
-  RgbImage image_;
+  Image image_;
 };
 
 // `to` shaded towards white: f = 1 gives `to`, f = 0 white.
 uint8_t blend(uint8_t to, double f);
 
 // Encodes `image` as a PNG file's bytes (8-bit RGB, zlib-compressed).
-std::vector<uint8_t> encode_png(const RgbImage& image);
+std::vector<uint8_t> encode_png(const Image& image);
 // encode_png, written to `path`; errors name `what` (the flag that gave the path) and the file.
-void write_png(const std::string& path, const RgbImage& image, const std::string& what);
+void write_png(const std::string& path, const Image& image, const std::string& what);
 
 }  // namespace aslnet

@@ -126,8 +126,8 @@ Tensor to_f32(const Tensor& any_float) {
 
 uint64_t fresh_seed() { return std::random_device{}(); }
 
-RgbImage random_rgb(int width, int height, Rng& rng) {
-  RgbImage image;
+Image random_rgb(int width, int height, Rng& rng) {
+  Image image;
   image.width = width;
   image.height = height;
   image.pixels.resize(size_t(width) * height * 3);

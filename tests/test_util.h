@@ -55,7 +55,7 @@ Tensor to_bf16(const Tensor& f32);
 Tensor to_f32(const Tensor& any_float);
 
 // A picture of uniformly random pixels.
-RgbImage random_rgb(int width, int height, Rng& rng);
+Image random_rgb(int width, int height, Rng& rng);
 
 // A seed that differs on every run (tests draw fresh inputs), printed by the caller on failure.
 uint64_t fresh_seed();

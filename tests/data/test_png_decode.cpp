@@ -197,7 +197,7 @@ TEST(PngDecode, RoundTripOfEncodePngIsExact) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
   for (int trial = 0; trial < 5; ++trial) {
-    const RgbImage picture = test::random_rgb(1 + int(rng.below(300)), 1 + int(rng.below(200)), rng);
+    const Image picture = test::random_rgb(1 + int(rng.below(300)), 1 + int(rng.below(200)), rng);
     const std::vector<uint8_t> bytes = encode_png(picture);
     int width = 0, height = 0;
     ASSERT_TRUE(png_dimensions(bytes.data(), bytes.size(), width, height));
@@ -331,7 +331,7 @@ TEST(PngDecode, DimensionsComeFromTheHeaderAlone) {
 
 TEST(PngDecode, MoreThan16384PixelsASideIsRefusedBeforeDecoding) {
   // The header says 20000 x 10; the image data is for 8 x 8 and is never read.
-  const std::vector<uint8_t> bytes = encode_png(RgbImage{8, 8, std::vector<uint8_t>(8 * 8 * 3, 7)});
+  const std::vector<uint8_t> bytes = encode_png(Image{8, 8, std::vector<uint8_t>(8 * 8 * 3, 7)});
   const std::vector<uint8_t> wide = with_ihdr_size(bytes, 20000, 10);
   try {
     decode_png(wide.data(), wide.size(), "wide.png");

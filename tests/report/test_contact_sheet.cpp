@@ -24,7 +24,7 @@ Image solid(int width, int height, uint8_t r, uint8_t g, uint8_t b) {
   return image;
 }
 
-Rgb pixel(const RgbImage& image, int x, int y) {
+Rgb pixel(const Image& image, int x, int y) {
   const uint8_t* p = &image.pixels[(size_t(y) * size_t(image.width) + size_t(x)) * 3];
   return {p[0], p[1], p[2]};
 }
@@ -53,20 +53,20 @@ TEST(ContactSheet, SizeAndPlacesFollowTheLayout) {
   EXPECT_EQ(g.photos[2].x, 10);
   EXPECT_EQ(g.photos[2].y, 119);
   EXPECT_EQ(g.labels[2].y, 119 + 40 + 4);
-  const RgbImage sheet = render_contact_sheet(three_tiles(), "MISREAD", layout);
+  const Image sheet = render_contact_sheet(three_tiles(), "MISREAD", layout);
   EXPECT_EQ(sheet.width, 110);
   EXPECT_EQ(sheet.height, 204);
   // A long title widens the sheet.
   EXPECT_EQ(contact_sheet_geometry(3, std::string(20, 'X'), layout).width, 10 + 20 * 12 + 10);
   // No tiles: the title band alone.
-  const RgbImage empty = render_contact_sheet({}, "NO MISREADS", layout);
+  const Image empty = render_contact_sheet({}, "NO MISREADS", layout);
   EXPECT_EQ(empty.height, 34);
   EXPECT_EQ(empty.width, 10 + 11 * 12 + 10);
 }
 
 TEST(ContactSheet, PhotosFitTheirBoxAndKeepTheirAspect) {
   const ContactSheetLayout layout{40, 2};
-  const RgbImage sheet = render_contact_sheet(three_tiles(), "MISREAD", layout);
+  const Image sheet = render_contact_sheet(three_tiles(), "MISREAD", layout);
   const ContactSheetGeometry g = contact_sheet_geometry(3, "MISREAD", layout);
   const Rgb grey{225, 225, 225};
   // Tile 0: 80x40 -> 40x20, rows 10..29 of its box green, the rows above and below grey.
@@ -94,7 +94,7 @@ TEST(ContactSheet, LabelsAreDrawnUnderEachPhoto) {
   EXPECT_EQ(truth_label(tiles[0]), "TRUE A");
   EXPECT_EQ(read_label(tiles[0]), "READ nothing 97%");
   EXPECT_EQ(read_label(tiles[2]), "READ Y 12%");
-  const RgbImage sheet = render_contact_sheet(tiles, "MISREAD", layout);
+  const Image sheet = render_contact_sheet(tiles, "MISREAD", layout);
   const ContactSheetGeometry g = contact_sheet_geometry(3, "MISREAD", layout);
   for (size_t i = 0; i < tiles.size(); ++i) {
     // The label box as the font draws the two lines on white: ink, then red.
@@ -103,7 +103,7 @@ TEST(ContactSheet, LabelsAreDrawnUnderEachPhoto) {
     const std::string truth = truth_label(tiles[i]), read = read_label(tiles[i]);
     expected.text(0, 0, truth, label_scale(truth, box.width), {20, 20, 20});
     expected.text(0, 17, read, label_scale(read, box.width), {200, 40, 40});
-    const RgbImage want = expected.take();
+    const Image want = expected.take();
     int differing = 0, inked = 0, red = 0;
     for (int y = 0; y < box.height; ++y)
       for (int x = 0; x < box.width; ++x) {
@@ -122,7 +122,7 @@ TEST(ContactSheet, LabelsAreDrawnUnderEachPhoto) {
   // Another prediction draws other pixels in the label box, and only there.
   std::vector<ContactSheetTile> other = tiles;
   other[1].predicted = "K";
-  const RgbImage changed = render_contact_sheet(other, "MISREAD", layout);
+  const Image changed = render_contact_sheet(other, "MISREAD", layout);
   int changed_inside = 0, changed_outside = 0;
   const SheetBox& box = g.labels[1];
   for (int y = 0; y < sheet.height; ++y)

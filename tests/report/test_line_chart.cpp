@@ -11,7 +11,7 @@
 namespace aslnet {
 namespace {
 
-int count_colour(const RgbImage& image, Rgb c) {
+int count_colour(const Image& image, Rgb c) {
   int n = 0;
   for (size_t i = 0; i < image.pixels.size(); i += 3)
     n += image.pixels[i] == c.r && image.pixels[i + 1] == c.g && image.pixels[i + 2] == c.b;
@@ -31,7 +31,7 @@ LineChart scaling_chart() {
 }
 
 TEST(LineChart, DrawsEverySeriesWithLegendAndDashes) {
-  const RgbImage image = render_line_chart(scaling_chart());
+  const Image image = render_line_chart(scaling_chart());
   ASSERT_GT(image.width, 600);
   ASSERT_GT(image.height, 400);
   const int solid = count_colour(image, {30, 90, 200}), dashed = count_colour(image, {200, 40, 40});
@@ -51,7 +51,7 @@ TEST(LineChart, LargerValuesDrawHigher) {
   chart.series.resize(1);
   chart.series[0].x = {1, 8};
   chart.series[0].y = {10, 100};
-  const RgbImage image = render_line_chart(chart);
+  const Image image = render_line_chart(chart);
   // The topmost blue pixel is to the right of the bottommost one.
   int top_x = -1, bottom_x = -1;
   for (int y = 0; y < image.height && top_x < 0; ++y)
@@ -78,7 +78,7 @@ TEST(LineChart, TheHighestPointIsInsideThePlot) {
   chart.series.resize(1);
   chart.series[0].x = {1};
   chart.series[0].y = {749.7};  // the y axis once stopped at 600, the tick below it, and lost the point
-  const RgbImage image = render_line_chart(chart);
+  const Image image = render_line_chart(chart);
   // The point's 9x9 square, above the legend (the bottom rows hold the legend's swatch).
   int inside = 0;
   for (int y = 0; y < image.height - 100; ++y)
@@ -96,7 +96,7 @@ TEST(LineChart, AMeasuredPointStaysVisibleOnAPredictedOne) {
   // The measured series listed after the model, too: the order of the list must not matter.
   for (const bool measured_first : {true, false}) {
     if (!measured_first) std::swap(chart.series[0], chart.series[1]);
-    const RgbImage image = render_line_chart(chart);
+    const Image image = render_line_chart(chart);
     int blue = 0;  // the measured point's square, above the legend
     for (int y = 0; y < image.height - 100; ++y)
       for (int x = 0; x < image.width; ++x) {

@@ -105,7 +105,7 @@ void expect_400(JpegDecoder& jpeg, const Bytes& bytes, const std::string& name, 
 
 TEST(ImageInput, FormatComesFromTheFirstBytes) {
   const Bytes jpeg = encode_jpeg(Image{8, 8, Bytes(8 * 8 * 3, 90)});
-  const Bytes png = encode_png(RgbImage{8, 8, Bytes(8 * 8 * 3, 90)});
+  const Bytes png = encode_png(Image{8, 8, Bytes(8 * 8 * 3, 90)});
   EXPECT_EQ(sniff_image_format(jpeg.data(), jpeg.size()), ImageFormat::Jpeg);
   EXPECT_EQ(sniff_image_format(png.data(), png.size()), ImageFormat::Png);
   EXPECT_EQ(sniff_image_format(jpeg.data(), 3), ImageFormat::Jpeg);
@@ -137,7 +137,7 @@ TEST(ImageInput, PngDecodesExactly) {
   const uint64_t seed = test::fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  const RgbImage picture = test::random_rgb(1 + int(rng.below(200)), 1 + int(rng.below(200)), rng);
+  const Image picture = test::random_rgb(1 + int(rng.below(200)), 1 + int(rng.below(200)), rng);
   const Bytes bytes = encode_png(picture);
   JpegDecoder jpeg;
   // min_side does not apply to PNG: it comes back whole.
@@ -301,7 +301,7 @@ TEST(JpegDimensions, ComeFromTheHeaderWithoutDecoding) {
   // Cut before the frame header, not a JPEG, nothing: no dimensions, and w, h untouched.
   w = h = -1;
   EXPECT_FALSE(jpeg.dimensions(bytes.data(), find_marker(bytes, 0xC0), w, h));
-  const Bytes png = encode_png(RgbImage{4, 4, Bytes(4 * 4 * 3, 1)});
+  const Bytes png = encode_png(Image{4, 4, Bytes(4 * 4 * 3, 1)});
   EXPECT_FALSE(jpeg.dimensions(png.data(), png.size(), w, h));
   EXPECT_FALSE(jpeg.dimensions(nullptr, 0, w, h));
   EXPECT_EQ(w, -1);
