@@ -62,7 +62,7 @@ const std::vector<std::string>& resnet_architectures() {
   return names;
 }
 
-std::unique_ptr<Model> make_resnet(const ResNetConfig& c, DType dtype, Device device) {
+std::unique_ptr<Model> make_resnet(const ModelInfo& c, DType dtype, Device device) {
   const Spec spec = spec_for(c.arch);
   ASLNET_CHECK(c.stem == "imagenet" || c.stem == "small") << "unknown stem '" << c.stem << "': expected imagenet or small";
   ASLNET_CHECK(c.width > 0 && c.num_classes > 0) << "bad width " << c.width << " or class count " << c.num_classes;
@@ -88,12 +88,11 @@ std::unique_ptr<Model> make_resnet(const ResNetConfig& c, DType dtype, Device de
   }
   net->add<GlobalAvgPool>();
   net->add<Linear>("fc", in, c.num_classes);
-  ModelInfo info{c.arch, c.stem, c.width, c.num_classes, c.in_channels};
-  return std::make_unique<Model>(std::move(net), info, dtype, device);
+  return std::make_unique<Model>(std::move(net), c, dtype, device);
 }
 
 std::unique_ptr<Model> make_model(const ModelInfo& info, DType dtype, Device device) {
-  return make_resnet({info.arch, info.stem, info.width, info.num_classes, info.in_channels}, dtype, device);
+  return make_resnet(info, dtype, device);
 }
 
 std::unique_ptr<Model> make_initialised_model(const ModelInfo& info, Rng& rng, DType dtype, Device device) {

@@ -13,16 +13,9 @@
 
 namespace aslnet {
 
-struct ResNetConfig {
-  std::string arch = "resnet18";  // resnet18, resnet34, resnet50
-  std::string stem = "imagenet";  // imagenet, small
-  double width = 1.0;
-  int64_t num_classes = 29;
-  int64_t in_channels = 3;
-};
-
 const std::vector<std::string>& resnet_architectures();
-std::unique_ptr<Model> make_resnet(const ResNetConfig& config, DType dtype = DType::F32,
+// The network `info` describes (info.arch one of resnet_architectures()).
+std::unique_ptr<Model> make_resnet(const ModelInfo& info, DType dtype = DType::F32,
                                    Device device = Device::cpu());
 std::unique_ptr<Model> make_model(const ModelInfo& info, DType dtype = DType::F32, Device device = Device::cpu());
 

@@ -89,7 +89,7 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
   return ha.bytes() == hb.bytes() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
 }
 
-std::unique_ptr<Model> fresh_model(const ResNetConfig& config, uint64_t seed, DType dtype = DType::F32) {
+std::unique_ptr<Model> fresh_model(const ModelInfo& config, uint64_t seed, DType dtype = DType::F32) {
   auto model = make_resnet(config, dtype);
   Rng rng(seed);
   init_torchvision(*model, rng);
@@ -102,7 +102,7 @@ struct Trained {
   std::unique_ptr<Model> model;
   std::unique_ptr<Optimizer> optimizer;
 };
-Trained trained_model(const ResNetConfig& config, int steps, DType dtype = DType::F32, double ema = 0.0) {
+Trained trained_model(const ModelInfo& config, int steps, DType dtype = DType::F32, double ema = 0.0) {
   Context ctx(Device::cpu(), 7);
   Trained t{fresh_model(config, 7, dtype), nullptr};
   t.optimizer = std::make_unique<Optimizer>(*t.model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
@@ -131,7 +131,7 @@ CheckpointMeta sample_meta() {
   return meta;
 }
 
-const ResNetConfig kSmall18{"resnet18", "small", 0.25, 29, 3};
+const ModelInfo kSmall18{"resnet18", "small", 0.25, 29, 3};
 
 TEST_F(CheckpointTest, RoundTripIsBitExact) {
   Trained a = trained_model(kSmall18, 2);
@@ -244,7 +244,7 @@ TEST_F(CheckpointTest, FileUsesTorchLayoutsAndDtypes) {
 }
 
 TEST_F(CheckpointTest, ResNet50RoundTrip) {
-  const ResNetConfig config{"resnet50", "small", 0.25, 29, 3};
+  const ModelInfo config{"resnet50", "small", 0.25, 29, 3};
   auto a = fresh_model(config, 1);
   const std::string file = path("r50.safetensors");
   save_checkpoint(file, *a, sample_meta());

@@ -234,7 +234,7 @@ TEST(LossGradCheck, SoftTargetsAreChecked) {
 
 // Whole networks, through the loss: the gradients of sampled parameters of every tensor. A deep,
 // narrow network has so many ReLU kinks that a step of 1e-5 crosses some; 1e-6 does not.
-void expect_network_gradients_match(const ResNetConfig& config, int64_t size, uint64_t seed) {
+void expect_network_gradients_match(const ModelInfo& config, int64_t size, uint64_t seed) {
   auto model = make_resnet(config, DType::F64);
   Rng rng(seed);
   Context ctx(Device::cpu(), seed);

@@ -153,7 +153,7 @@ TEST_P(GoldenTorchvision, MatchesTorchvision) {
   const std::string reference = (dir_ / "reference.safetensors").string();
 
   // The model (fp32, so the weights every run starts from are fp32 values), its checkpoint, a batch.
-  const ResNetConfig config{c.arch, c.stem, 1.0, kClasses, 3};
+  const ModelInfo config{c.arch, c.stem, 1.0, kClasses, 3};
   auto model = make_resnet(config, DType::F32);
   Rng init_rng(1234);
   init_torchvision(*model, init_rng);
