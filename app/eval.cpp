@@ -12,9 +12,10 @@
 
 #include "app/commands.h"
 #include "app/eval_report.h"
-#include "report/confusion_png.h"
+#include "app/tta_option.h"
 #include "data/loader.h"
 #include "models/inference_model.h"
+#include "report/confusion_png.h"
 
 namespace aslnet::app {
 
@@ -134,10 +135,7 @@ void register_eval(CLI::App& app) {
                   "keeps files named ORIGIN_*.jpg; NAME=DIR names a source")
       ->required();
   cmd->add_flag("--by-origin", o->by_origin, "report each file origin (rfasl_1.jpg: rfasl) of each source apart");
-  cmd->add_option("--tta", o->tta,
-                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four "
-                  "corner crops); the views' probabilities are averaged")
-      ->check(CLI::IsMember({"none", "flip", "crops"}));
+  add_tta_option(*cmd, o->tta);
   cmd->add_option("--batch", o->batch)->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--csv", o->csv, "write the total's confusion matrix as CSV");

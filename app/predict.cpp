@@ -9,9 +9,10 @@
 #include <numeric>
 
 #include "app/commands.h"
-#include "models/inference_model.h"
+#include "app/tta_option.h"
 #include "data/jpeg.h"
 #include "engine/evaluate.h"
+#include "models/inference_model.h"
 
 namespace aslnet::app {
 
@@ -75,10 +76,7 @@ void register_predict(CLI::App& app) {
   cmd->add_option("checkpoint", o->checkpoint, "a checkpoint written by aslnet train")->required();
   cmd->add_option("images", o->images, "JPEG files")->required();
   cmd->add_option("--top-k", o->top_k, "letters to show per image")->check(CLI::Range(1, 29));
-  cmd->add_option("--tta", o->tta,
-                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
-                  "crops); the views' probabilities are averaged")
-      ->check(CLI::IsMember({"none", "flip", "crops"}));
+  add_tta_option(*cmd, o->tta);
   cmd->add_flag("--json", o->json, "print the results as JSON");
   cmd->callback([o] { run_predict(*o); });
 }

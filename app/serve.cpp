@@ -4,12 +4,13 @@
 #include <signal.h>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 #include "app/commands.h"
+#include "app/tta_option.h"
 #include "serve/server.h"
 
 namespace aslnet::app {
@@ -73,21 +74,20 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--device", o.device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--tf32", o.allow_tf32, "GPU: TF32 tensor-core math (faster; probabilities agree to about 1e-3)");
-  cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--http-threads", o.http_threads, "threads that answer connections (and decode images)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--max-batch", o.max_batch, "the most images the model runs at once")->check(CLI::Range(1, 1024));
   cmd->add_option("--batch-window-ms", o.batch_window_ms, "how long a waiting image waits for others to join it")
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_flag("--no-batching", c->no_batching, "run every request on its own");
-  cmd->add_option("--tta", o.tta,
-                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
-                  "crops); each image's views are averaged")
-      ->check(CLI::IsMember({"none", "flip", "crops"}));
+  add_tta_option(*cmd, o.tta);
   cmd->add_option("--max-body-mb", c->max_body_mb, "the largest request body, in MiB")->check(CLI::Range(0.01, 1024.0));
   cmd->add_option("--max-megapixels", c->max_megapixels, "the largest image, in millions of pixels")
       ->check(CLI::Range(0.001, 1000.0));
-  cmd->add_option("--max-frames", o.max_frames, "the most frames in one /translate request")->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-frames", o.max_frames, "the most frames in one /translate request")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--min-confidence", o.decoder.min_confidence,
                   "live text: a frame counts only if its top letter has at least this probability")
       ->check(CLI::Range(0.0, 1.0));

@@ -6,15 +6,16 @@
 // `del` removes the last character, `nothing` separates double letters. Unreadable frames are skipped,
 // counted and named; they break a hold like an unconfident frame.
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "app/commands.h"
-#include "models/inference_model.h"
+#include "app/tta_option.h"
 #include "data/jpeg.h"
 #include "engine/evaluate.h"
+#include "models/inference_model.h"
 #include "translate/sign_decoder.h"
 #include "translate/speech.h"
 
@@ -126,11 +127,14 @@ void run_translate(const TranslateOptions& o) {
       per_frame.push_back({{"frame", frames[i]}, {"error", r.error}});
       continue;
     }
-    const size_t top = size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
+    const size_t top =
+        size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
     const FrameOutcome outcome = decoder.push(m.classes[top], r.probabilities[top]);
     nlohmann::json probabilities;
     for (size_t c = 0; c < m.classes.size(); ++c) probabilities[m.classes[c]] = r.probabilities[c];
-    nlohmann::json entry{{"frame", frames[i]}, {"top", m.classes[top]}, {"confidence", r.probabilities[top]},
+    nlohmann::json entry{{"frame", frames[i]},
+                         {"top", m.classes[top]},
+                         {"confidence", r.probabilities[top]},
                          {"probabilities", probabilities}};
     if (outcome.emitted) entry["emitted"] = outcome.sign;
     per_frame.push_back(entry);
@@ -184,10 +188,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--device", o->device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->batch, "frames classified at once")->check(CLI::PositiveNumber);
-  cmd->add_option("--tta", o->tta,
-                  "test-time augmentation: none; flip (centre + its mirror); crops (centre, its mirror, four corner "
-                  "crops); the views' probabilities are averaged")
-      ->check(CLI::IsMember({"none", "flip", "crops"}));
+  add_tta_option(*cmd, o->tta);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "print the text, and each frame's letter and probabilities, as JSON");
   cmd->callback([o] { run_translate(*o); });
