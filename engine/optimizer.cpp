@@ -4,9 +4,8 @@
 #include <cmath>
 
 #include "engine/core/cuda_check.h"
-#include "kernels/optimizer.h"
-
 #include "engine/core/parallel.h"
+#include "kernels/optimizer.h"
 
 namespace aslnet {
 
@@ -50,8 +49,8 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
     CUDA_CHECK(cudaMemcpy(span_ends_.data(), ends.data(), ends.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
     span_decay_ = Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device());
     CUDA_CHECK(cudaMemcpy(span_decay_.raw(), decay.data(), decay.size() * sizeof(float), cudaMemcpyHostToDevice));
-    hyper_ = Tensor::zeros(Shape{int64_t(sizeof(kernels::cuda::StepHyper) / sizeof(float))}, DType::F32,
-                           model_.device());
+    hyper_ =
+        Tensor::zeros(Shape{int64_t(sizeof(kernels::cuda::StepHyper) / sizeof(float))}, DType::F32, model_.device());
     hyper_host_ = Buffer::pinned(sizeof(kernels::cuda::StepHyper));
     hyper_read_ = make_event();
   }
@@ -63,8 +62,8 @@ double Optimizer::ema_decay_at(double decay, int64_t earlier_steps) {
 }
 
 void Optimizer::enable_ema(Context& ctx, double decay) {
-  ASLNET_CHECK(decay > 0.0 && decay < 1.0) << "--ema " << decay
-                                           << ": the decay must lie strictly between 0 and 1 (0.9998 is typical)";
+  ASLNET_CHECK(decay > 0.0 && decay < 1.0)
+      << "--ema " << decay << ": the decay must lie strictly between 0 and 1 (0.9998 is typical)";
   ASLNET_CHECK(ctx.device() == model_.device())
       << "--ema: the context is on " << ctx.device().str() << ", the model on " << model_.device().str();
   ASLNET_CHECK(!ema_in_model_) << "--ema: cannot restart the average while its weights are in the model";
@@ -92,20 +91,24 @@ void Optimizer::average_state(T one_minus_decay) {
   for (int64_t i = 0, n = ema_state_.numel(); i < n; ++i) avg[i] += one_minus_decay * (value[i] - avg[i]);
 }
 
+void Optimizer::begin_step() {
+  ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
+  ++steps_;
+}
+
 void Optimizer::prepare_gpu_step(double lr) {
   ASLNET_CHECK(model_.dtype() == DType::F32) << "the GPU optimizer updates fp32 arenas";
-  ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
   // The previous step's copy must have read the page-locked values before they are overwritten; it
   // runs at the start of that step's update, so this rarely waits.
   if (hyper_in_flight_) CUDA_CHECK(cudaEventSynchronize(hyper_read_.get()));
-  ++steps_;
+  begin_step();
   auto* hyper = static_cast<kernels::cuda::StepHyper*>(hyper_host_.data());
   *hyper = {float(lr), 1.0f, 1.0f, 0.0f};
   if (config_.kind == "adamw") {
     hyper->bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
     hyper->bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
   }
-  if (has_ema()) hyper->ema_one_minus_decay = float(1.0 - ema_decay_at(ema_decay_, steps_ - 1));
+  if (has_ema()) hyper->ema_one_minus_decay = float(ema_rate());
 }
 
 void Optimizer::gpu_step_enqueued(Context& ctx) {
@@ -120,8 +123,8 @@ void Optimizer::step_gpu(Context& ctx, double lr) {
 }
 
 void Optimizer::enqueue_gpu_step(Context& ctx) {
-  CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), hyper_host_.data(), sizeof(kernels::cuda::StepHyper),
-                             cudaMemcpyHostToDevice, ctx.stream()));
+  CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), hyper_host_.data(), sizeof(kernels::cuda::StepHyper), cudaMemcpyHostToDevice,
+                             ctx.stream()));
   const kernels::cuda::DecaySpans spans{static_cast<const int64_t*>(span_ends_.data()), span_decay_.data<float>(),
                                         span_count_};
   const Tensor& params = model_.parameter_arena();
@@ -129,13 +132,13 @@ void Optimizer::enqueue_gpu_step(Context& ctx) {
   float* ema = has_ema() ? ema_params_.data<float>() : nullptr;
   const auto* h = static_cast<const kernels::cuda::StepHyper*>(hyper_.raw());
   if (config_.kind == "sgd")
-    kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(),
-                            model_.gradient_arena().data<float>(), first_.defined() ? first_.data<float>() : nullptr,
-                            copy, ema, spans, h, float(config_.momentum), config_.nesterov);
+    kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(), model_.gradient_arena().data<float>(),
+                            first_.defined() ? first_.data<float>() : nullptr, copy, ema, spans, h,
+                            float(config_.momentum), config_.nesterov);
   else
-    kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(),
-                              model_.gradient_arena().data<float>(), first_.data<float>(), second_.data<float>(), copy,
-                              ema, spans, h, config_.beta1, config_.beta2, config_.eps);
+    kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(), model_.gradient_arena().data<float>(),
+                              first_.data<float>(), second_.data<float>(), copy, ema, spans, h, config_.beta1,
+                              config_.beta2, config_.eps);
   // The statistics this step's forward updated; the same d, read from the same device values.
   if (has_ema())
     kernels::cuda::ema_update(ctx.stream(), ema_state_.numel(), ema_state_.data<float>(),
@@ -153,8 +156,7 @@ void Optimizer::step(Context& ctx, double lr) {
     step_gpu(ctx, lr);
     return;
   }
-  ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
-  ++steps_;
+  begin_step();
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* param = model_.parameter_arena().data<T>();
@@ -165,12 +167,12 @@ void Optimizer::step(Context& ctx, double lr) {
     // The EMA follows each chunk's update while the chunk is still in cache (the GPU kernel fuses it
     // per element), in the arena's type as the kernel does.
     T* ema = has_ema() ? ema_params_.data<T>() : nullptr;
-    const T ema_rate = has_ema() ? T(1.0 - ema_decay_at(ema_decay_, steps_ - 1)) : T(0);
+    const T ema_step = has_ema() ? T(ema_rate()) : T(0);
     auto average = [&](int64_t offset, int64_t b, int64_t e) {
       if (ema == nullptr) return;
       T* avg = ema + offset;
       const T* p = param + offset;
-      for (int64_t i = b; i < e; ++i) avg[i] += ema_rate * (p[i] - avg[i]);
+      for (int64_t i = b; i < e; ++i) avg[i] += ema_step * (p[i] - avg[i]);
     };
     if (config_.kind == "sgd") {
       // torch.optim.SGD (dampening 0): g += wd * p; buf = mu * buf + g; g = nesterov ? g + mu * buf : buf;
@@ -217,7 +219,7 @@ void Optimizer::step(Context& ctx, double lr) {
       }
     }
     // The statistics this step's forward updated.
-    if (ema != nullptr) average_state<T>(ema_rate);
+    if (ema != nullptr) average_state<T>(ema_step);
   });
 }
 

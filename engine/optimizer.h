@@ -74,6 +74,11 @@ class Optimizer {
   bool ema_weights_in_model() const { return ema_in_model_; }
 
  private:
+  // Every update (eager CPU, eager GPU, or a GPU step prepared for a graph) starts here: the step count,
+  // refused inside an EmaWeightsScope (it would train the averaged weights).
+  void begin_step();
+  // 1 - d_t of the update being made (after begin_step): how far the average moves toward the weights.
+  double ema_rate() const { return 1.0 - ema_decay_at(ema_decay_, steps_ - 1); }
   struct Segment {
     int64_t offset, count;
     bool decays;
