@@ -39,9 +39,11 @@ void Progress::bar(const std::string& label, int64_t done, int64_t total, double
   const int filled = total ? int(kWidth * done / total) : kWidth;
   const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
   const double eta = done > 1 ? elapsed / double(done - 1) * double(total - done) : 0.0;
-  fmt::print(stderr, "\r{} [{}{}] {}/{}  loss {:.4f}  acc {:5.1f}%  {:.0f} img/s  ETA {}\x1b[K", label,
-             std::string(size_t(filled), '='), std::string(size_t(kWidth - filled), ' '), done, total, loss,
-             100.0 * accuracy, images_per_s, format_duration(eta));
+  // Before the run's first reading of the loss (every --log-every steps) there is none to show.
+  const std::string scores =
+      std::isnan(loss) ? "loss    -    acc    -  " : fmt::format("loss {:.4f}  acc {:5.1f}%", loss, 100.0 * accuracy);
+  fmt::print(stderr, "\r{} [{}{}] {}/{}  {}  {:.0f} img/s  ETA {}\x1b[K", label, std::string(size_t(filled), '='),
+             std::string(size_t(kWidth - filled), ' '), done, total, scores, images_per_s, format_duration(eta));
   std::fflush(stderr);
   bar_shown_ = true;
 }

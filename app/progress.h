@@ -14,7 +14,8 @@ class Progress {
   Progress(bool quiet, const std::string& json_path);
   ~Progress();
 
-  // Redraws the bar (at most ~10 times a second) for `done` of `total` units in this epoch.
+  // Redraws the bar (at most ~10 times a second) for `done` of `total` units in this epoch; a NaN loss
+  // shows as not measured yet.
   void bar(const std::string& label, int64_t done, int64_t total, double loss, double accuracy, double images_per_s);
   void line(const std::string& text);  // clears the bar first
   void json(const nlohmann::json& record);

@@ -162,6 +162,8 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
   trainer_opts.u8_normalization = train_opts.norm;
   trainer_opts.freeze_batch_norm = o.freeze_bn;
   trainer_opts.reducer = reducer.get();
+  trainer_opts.log_every = o.log_every;
+  trainer_opts.stop_after_steps = o.stop_after;
   const int64_t per_epoch = train_loader.batches_per_epoch() / o.accum_steps;
   ScheduleConfig& sched = trainer_opts.schedule;
   sched.kind = o.schedule;
@@ -173,9 +175,7 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
   Trainer trainer(ctx, *model, optimizer, trainer_opts);
 
   TrainerHooks hooks;
-  hooks.should_stop = [&] {
-    return g_interrupted.load() || (o.stop_after > 0 && optimizer.step_count() >= o.stop_after);
-  };
+  hooks.should_stop = [] { return g_interrupted.load(); };
   if (!lead) {
     // The other replicas train silently; the lead speaks for the run.
     trainer.fit(train_loader, std::vector<ValidationSet>{}, hooks);
@@ -257,7 +257,7 @@ void train_replica(const TrainOptions& o, const RunData& data, Device device, DT
     const double rate = seconds > 0 ? double(images_this_epoch) / seconds : 0.0;
     progress.bar(fmt::format("epoch {}/{}", r.epoch + 1, o.epochs), r.step_in_epoch + 1, r.steps_per_epoch, r.loss,
                  r.accuracy, rate);
-    if (r.step % 10 == 0)
+    if (r.measured)
       progress.json({{"event", "step"},
                      {"epoch", r.epoch + 1},
                      {"step", r.step},
@@ -453,6 +453,10 @@ void register_train(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--stop-after", o->stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--log-every", o->log_every,
+                  "optimizer steps between readings of the loss (progress, log.jsonl; a non-finite loss is found "
+                  "at the next reading)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--quiet", o->quiet, "no progress bar or epoch lines");
   cmd->callback([o, val_dirs, val_fraction, recipe] {
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.

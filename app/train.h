@@ -32,8 +32,8 @@ struct TrainOptions {
   std::string augment_policy = "light";
   AugmentOptions augment;
   bool no_augment = false, no_crop = false, no_flip = false;
-  MixOptions mix;     // mixup / cutmix of whole batches
-  double ema = 0.0;   // decay of the moving average of the weights; 0: none
+  MixOptions mix;    // mixup / cutmix of whole batches
+  double ema = 0.0;  // decay of the moving average of the weights; 0: none
   // Composition: training sources (by name) whose hands stand on a uniform dark background are cut out
   // and pasted onto backgrounds: photos from these folders, or generated clutter.
   std::vector<std::string> compose_sources, backgrounds;
@@ -50,6 +50,7 @@ struct TrainOptions {
   int threads = 0;
   int64_t checkpoint_every = 1;
   int64_t stop_after = 0;
+  int64_t log_every = 10;
   bool quiet = false;
 };
 

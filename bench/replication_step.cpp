@@ -1,9 +1,9 @@
 // Benchmark: what data parallelism costs one training step (engine/replication/), in two measurements.
 //
 // (a) --replicas 1: the gradient reducer's overhead at world size 1. The plain step of bench/*_train_step
-//     (train_step: forward, CrossEntropyLoss::forward_backward, backward, optimizer step) against the
-//     same step driven as `aslnet train` drives it with a reducer (begin_backward before backward,
-//     finish before the optimizer), over a one-rank in-process communicator and, on a GPU of a build
+//     (train_step: forward, loss, backward, optimizer step) against the same step with a reducer, as
+//     `aslnet train` queues it (engine/train_step.h: begin_backward before backward, finish before the
+//     optimizer), over a one-rank in-process communicator and, on a GPU of a build
 //     with NCCL, a one-rank NCCL communicator. What a single-replica run would pay for the replication
 //     machinery (hooks, bucket bookkeeping, events, a one-rank collective); the target is under 2%.
 //
@@ -40,7 +40,6 @@
 #include "engine/replication/replica_threads.h"
 #include "engine/train_step.h"
 #include "models/resnet.h"
-
 
 namespace aslnet {
 namespace {
@@ -87,14 +86,14 @@ struct Replica {
 
   void plain_step() { train_step(ctx, *model, loss, *optimizer, images, labels, kLr); }
 
-  // train_step with the reducer's two calls where the trainer makes them (engine/trainer.cpp).
+  // The step as aslnet train queues it, with the reducer; `reduce` false: the hooks run, nothing is
+  // all-reduced (what the step costs without communication). The loss is read as train_step reads it.
   void reduced_step(GradientReducer& reducer, bool reduce) {
-    const Tensor& logits = model->forward(ctx, images, /*training=*/true);
-    loss.forward_backward(ctx, logits, labels);
-    reducer.begin_backward(ctx, reduce);
-    model->backward(ctx, loss.dlogits());
-    reducer.finish(ctx);
-    optimizer->step(ctx, kLr);
+    TrainStepOptions options;
+    options.reducer = &reducer;
+    options.all_reduce = reduce;
+    TrainStep(ctx, *model, loss, *optimizer, options).queue(0, images, labels, Tensor(), kLr);
+    loss.read_pending(ctx);
   }
 
   // Seconds per call of `body`, over `steps` calls. GPU: events on the compute stream; the end is

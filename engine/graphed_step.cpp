@@ -1,28 +1,61 @@
 #include "engine/graphed_step.h"
 
-#include <vector>
-
 #include "engine/core/cuda_check.h"
 
 namespace aslnet {
 
+GraphedTrainStep::GraphedTrainStep(TrainStep& step) : GraphedTrainStep(std::unique_ptr<TrainStep>(), step) {}
+
 GraphedTrainStep::GraphedTrainStep(Context& ctx, Model& model, CrossEntropyLoss& loss, Optimizer& optimizer)
-    : ctx_(ctx), model_(model), loss_(loss), optimizer_(optimizer) {
-  ASLNET_CHECK(ctx.device().is_cuda()) << "CUDA graphs need --device cuda";
-  ASLNET_CHECK(model.is_setup()) << "GraphedTrainStep needs a model that is set up";
-  images_ = Tensor::empty(model.input_shape(), model.compute_dtype(), ctx.device());
-  labels_ = Tensor::empty(Shape{model.input_shape().n()}, DType::I32, ctx.device());
+    : GraphedTrainStep(std::make_unique<TrainStep>(ctx, model, loss, optimizer)) {}
+
+GraphedTrainStep::GraphedTrainStep(std::unique_ptr<TrainStep>&& owned) : GraphedTrainStep(std::move(owned), *owned) {}
+
+GraphedTrainStep::GraphedTrainStep(std::unique_ptr<TrainStep>&& owned, TrainStep& step)
+    : owned_(std::move(owned)), step_(step), ctx_(step.context()) {
+  ASLNET_CHECK(ctx_.device().is_cuda()) << "--cuda-graph needs --device cuda";
+  ASLNET_CHECK(step.model().is_setup()) << "GraphedTrainStep needs a model that is set up";
+  ASLNET_CHECK(step.options().accum_steps == 1)
+      << "--cuda-graph captures one whole step: it does not combine with --accum-steps";
+  ASLNET_CHECK(!step.options().freeze_batch_norm && step.options().reducer == nullptr)
+      << "--cuda-graph does not combine with --freeze-bn or with several replicas yet";
+  images_ = Tensor::empty(step.model().input_shape(), step.model().compute_dtype(), ctx_.device());
+  labels_ = Tensor::empty(Shape{step.model().input_shape().n()}, DType::I32, ctx_.device());
 }
 
 GraphedTrainStep::~GraphedTrainStep() {
   if (exec_ != nullptr && cudaGraphExecDestroy(exec_) != cudaSuccess) ASLNET_LOG_ERROR("cudaGraphExecDestroy failed");
 }
 
-void GraphedTrainStep::enqueue_body() {
-  const Tensor& logits = model_.forward(ctx_, images_, /*training=*/true);
-  loss_.forward_backward_pending(ctx_, logits, labels_, 1.0, targets_);
-  model_.backward(ctx_, loss_.dlogits());
-  optimizer_.enqueue_gpu_step(ctx_);
+void GraphedTrainStep::queue_body() {
+  step_.update_prepared_ = true;
+  try {
+    step_.queue(0, images_, labels_, targets_, /*lr: prepared*/ 0.0);
+  } catch (...) {
+    step_.update_prepared_ = false;
+    throw;
+  }
+  step_.update_prepared_ = false;
+}
+
+void GraphedTrainStep::capture() {
+  // Nothing runs during a capture, but the step's host-side bookkeeping does (batch-norm counters, the
+  // loss's pending rows): it stands for the launch that follows. Thread-local mode lets the loader's
+  // threads keep calling CUDA while this thread captures.
+  cudaStream_t stream = ctx_.stream();
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    queue_body();
+  } catch (...) {
+    cudaStreamEndCapture(stream, &graph);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throw;
+  }
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
+  CUDA_CHECK(cudaGraphDestroy(graph));
+  CUDA_CHECK(status);
 }
 
 void GraphedTrainStep::run(const Tensor& images, const Tensor& labels, double lr, const Tensor& targets) {
@@ -53,40 +86,21 @@ void GraphedTrainStep::run(const Tensor& images, const Tensor& labels, double lr
   CUDA_CHECK(cudaMemcpyAsync(labels_.raw(), labels.raw(), labels.bytes(), cudaMemcpyDeviceToDevice, stream));
   if (targets.defined())
     CUDA_CHECK(cudaMemcpyAsync(targets_.raw(), targets.raw(), targets.bytes(), cudaMemcpyDeviceToDevice, stream));
-  optimizer_.prepare_gpu_step(lr);
+  Optimizer& optimizer = step_.optimizer();
+  optimizer.prepare_gpu_step(lr);
   ++calls_;
-  if (calls_ == 1) {  // eager: lazy library set-up happens here, outside any capture
-    enqueue_body();
-    optimizer_.gpu_step_enqueued(ctx_);
-    return;
-  }
-  if (exec_ == nullptr) {
-    // Capture: nothing runs, but host-side bookkeeping does (batch-norm counters, the loss's pending
-    // flag): undo it, then count the launch below like any replay. Thread-local mode lets the loader's
-    // threads keep calling CUDA while this thread captures.
-    std::vector<int64_t> counters;
-    for (const Counter* c : model_.counters()) counters.push_back(c->value);
-    loss_.discard_pending();
-    cudaGraph_t graph = nullptr;
-    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    try {
-      enqueue_body();
-    } catch (...) {
-      cudaStreamEndCapture(stream, &graph);
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      throw;
+  if (calls_ == 1) {
+    queue_body();  // eager: lazy library set-up happens here, outside any capture
+  } else {
+    const bool replay = exec_ != nullptr;
+    if (!replay) capture();
+    CUDA_CHECK(cudaGraphLaunch(exec_, stream));
+    if (replay) {
+      step_.model().count_replayed_training_forward();
+      step_.loss().note_replayed(labels_.numel());
     }
-    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    const cudaError_t status = cudaGraphInstantiate(&exec_, graph, 0);
-    CUDA_CHECK(cudaGraphDestroy(graph));
-    CUDA_CHECK(status);
-    for (size_t i = 0; i < counters.size(); ++i) model_.counters()[i]->value = counters[i];
-    loss_.discard_pending();
   }
-  CUDA_CHECK(cudaGraphLaunch(exec_, stream));
-  optimizer_.gpu_step_enqueued(ctx_);
-  model_.count_replayed_training_forward();
-  loss_.note_replayed(labels_.numel());
+  optimizer.gpu_step_enqueued(ctx_);
 }
 
 }  // namespace aslnet

@@ -1,9 +1,11 @@
-// GraphedTrainStep: the whole training step (forward, loss, backward, optimizer update) captured once
-// as a CUDA graph and replayed, so a step costs one launch instead of several hundred. Possible because
-// a step allocates nothing and never waits on the host (static memory: DESIGN.md): every buffer a
+// GraphedTrainStep: the training step (engine/train_step.h: forward, loss, backward, optimizer update)
+// captured once as a CUDA graph and replayed, so a step costs one launch instead of several hundred. It
+// is a capture guard around TrainStep::queue, the same call an eager step makes. Possible because a
+// step allocates nothing and never waits on the host (static memory: docs/design.md): every buffer a
 // kernel touches has the same address at each replay. The step's inputs are copied into the graph's
 // own input buffers first; the learning rate reaches the captured update through page-locked memory
-// (Optimizer::prepare_gpu_step); batch norm's counters are advanced on the host per replay.
+// (Optimizer::prepare_gpu_step); what a replay cannot do on the host (batch norm's counters, the
+// loss's pending row count) is counted here per replay.
 //
 // Soft targets (mixup, cutmix) are captured too: the first call says whether the step has them, and
 // the graph then reads a device targets buffer of its own; every later call must agree (a captured
@@ -17,14 +19,17 @@
 
 #include <cuda_runtime.h>
 
-#include "engine/loss.h"
-#include "engine/model.h"
-#include "engine/optimizer.h"
+#include <memory>
+
+#include "engine/train_step.h"
 
 namespace aslnet {
 
 class GraphedTrainStep {
  public:
+  // Captures `step` (one micro-batch per step and no replicas yet: an Error otherwise).
+  explicit GraphedTrainStep(TrainStep& step);
+  // Captures a plain step of its own.
   GraphedTrainStep(Context& ctx, Model& model, CrossEntropyLoss& loss, Optimizer& optimizer);
   ~GraphedTrainStep();
   GraphedTrainStep(const GraphedTrainStep&) = delete;
@@ -38,12 +43,14 @@ class GraphedTrainStep {
   bool captured() const { return exec_ != nullptr; }
 
  private:
-  void enqueue_body();
+  explicit GraphedTrainStep(std::unique_ptr<TrainStep>&& owned);
+  GraphedTrainStep(std::unique_ptr<TrainStep>&& owned, TrainStep& step);
+  void queue_body();  // the step on the graph's own inputs, its update prepared by run()
+  void capture();
 
+  std::unique_ptr<TrainStep> owned_;  // the second constructor's step
+  TrainStep& step_;
   Context& ctx_;
-  Model& model_;
-  CrossEntropyLoss& loss_;
-  Optimizer& optimizer_;
   Tensor images_, labels_;  // the graph's inputs, at fixed addresses
   Tensor targets_;          // and the soft targets, when the first call had some (undefined otherwise)
   int calls_ = 0;

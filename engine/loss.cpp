@@ -18,7 +18,8 @@ void check_inputs(const Tensor& logits, const Tensor& labels) {
   if (labels.device().is_cuda()) return;
   const int32_t* l = labels.data<int32_t>();
   for (int64_t i = 0; i < labels.numel(); ++i)
-    ASLNET_CHECK(l[i] >= 0 && l[i] < logits.shape()[1]) << "label " << l[i] << " outside [0, " << logits.shape()[1] << ")";
+    ASLNET_CHECK(l[i] >= 0 && l[i] < logits.shape()[1])
+        << "label " << l[i] << " outside [0, " << logits.shape()[1] << ")";
 }
 
 // Soft targets: f32 [batch, classes] beside the logits; on the host, each row a distribution (the
@@ -37,7 +38,8 @@ void check_targets(const Tensor& logits, const Tensor& targets) {
   for (int64_t i = 0; i < batch; ++i) {
     double sum = 0.0;
     for (int64_t j = 0; j < classes; ++j) {
-      ASLNET_CHECK(t[i * classes + j] >= 0.0f) << "soft target row " << i << " has " << t[i * classes + j] << " at class " << j;
+      ASLNET_CHECK(t[i * classes + j] >= 0.0f)
+          << "soft target row " << i << " has " << t[i * classes + j] << " at class " << j;
       sum += t[i * classes + j];
     }
     ASLNET_CHECK(std::abs(sum - 1.0) < 1e-4) << "soft target row " << i << " sums to " << sum << ", not 1";
@@ -55,8 +57,8 @@ void CrossEntropyLoss::ensure_buffers(const Tensor& logits) {
   }
 }
 
-void CrossEntropyLoss::forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels,
-                                                double scale, const Tensor& targets) {
+void CrossEntropyLoss::forward_backward_pending(Context& ctx, const Tensor& logits, const Tensor& labels, double scale,
+                                                const Tensor& targets) {
   if (logits.device().is_cpu()) {
     const LossResult r = forward_backward(ctx, logits, labels, scale, targets);
     pending_loss_sum_ += r.loss * double(logits.shape()[0]);
@@ -68,17 +70,19 @@ void CrossEntropyLoss::forward_backward_pending(Context& ctx, const Tensor& logi
   check_targets(logits, targets);
   ensure_buffers(logits);
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  // The device sums only ever add up (read_pending zeroes them), so that a step captured in a CUDA
+  // graph adds its loss on every replay as an eager step does.
   dispatch_gpu(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (targets.defined())
       kernels::cuda::softmax_cross_entropy_soft<T>(ctx.stream(), batch, classes, logits.data<T>(),
                                                    targets.data<float>(), labels.data<int32_t>(), label_smoothing_,
                                                    dlogits_.data<T>(), scale, loss_sum_.data<float>(),
-                                                   correct_.data<int32_t>(), /*accumulate=*/pending_on_device_);
+                                                   correct_.data<int32_t>(), /*accumulate=*/true);
     else
       kernels::cuda::softmax_cross_entropy<T>(ctx.stream(), batch, classes, logits.data<T>(), labels.data<int32_t>(),
                                               label_smoothing_, dlogits_.data<T>(), scale, loss_sum_.data<float>(),
-                                              correct_.data<int32_t>(), /*accumulate=*/pending_on_device_);
+                                              correct_.data<int32_t>(), /*accumulate=*/true);
   });
   pending_on_device_ = true;
   pending_rows_ += batch;
@@ -91,6 +95,8 @@ LossResult CrossEntropyLoss::read_pending(Context& ctx) {
     int32_t correct = 0;
     CUDA_CHECK(cudaMemcpyAsync(&loss_sum, loss_sum_.raw(), sizeof loss_sum, cudaMemcpyDeviceToHost, ctx.stream()));
     CUDA_CHECK(cudaMemcpyAsync(&correct, correct_.raw(), sizeof correct, cudaMemcpyDeviceToHost, ctx.stream()));
+    CUDA_CHECK(cudaMemsetAsync(loss_sum_.raw(), 0, sizeof loss_sum, ctx.stream()));
+    CUDA_CHECK(cudaMemsetAsync(correct_.raw(), 0, sizeof correct, ctx.stream()));
     ctx.synchronize();
     pending_loss_sum_ = loss_sum;
     pending_correct_ = correct;
@@ -103,15 +109,9 @@ LossResult CrossEntropyLoss::read_pending(Context& ctx) {
   return r;
 }
 
-void CrossEntropyLoss::discard_pending() {
-  pending_loss_sum_ = 0.0;
-  pending_correct_ = pending_rows_ = 0;
-  pending_on_device_ = false;
-}
-
 void CrossEntropyLoss::note_replayed(int64_t rows) {
   pending_on_device_ = true;
-  pending_rows_ = rows;
+  pending_rows_ += rows;
 }
 
 LossResult CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, const Tensor& labels, double scale,

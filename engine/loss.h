@@ -35,9 +35,8 @@ class CrossEntropyLoss {
                                 const Tensor& targets = Tensor());
   // Mean loss over the images of the pending calls, their hits; resets the pending sums.
   LossResult read_pending(Context& ctx);
-  // CUDA graphs: forget what a capture recorded as pending (nothing ran), and record that a replay of
-  // a captured forward_backward_pending over `rows` rows has been launched.
-  void discard_pending();
+  // CUDA graphs: a replay of a captured forward_backward_pending over `rows` rows has been launched (a
+  // replay runs no host code, so the pending rows are counted here).
   void note_replayed(int64_t rows);
 
  private:
@@ -45,7 +44,7 @@ class CrossEntropyLoss {
 
   double label_smoothing_;
   Tensor dlogits_;
-  Tensor loss_sum_, correct_;  // GPU: device sums of the pending calls
+  Tensor loss_sum_, correct_;      // GPU: device sums of the pending calls
   double pending_loss_sum_ = 0.0;  // CPU: host sums of the pending calls
   int64_t pending_correct_ = 0, pending_rows_ = 0;
   bool pending_on_device_ = false;

@@ -1,6 +1,7 @@
 #include "engine/optimizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "engine/core/cuda_check.h"
@@ -52,6 +53,7 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
     hyper_ =
         Tensor::zeros(Shape{int64_t(sizeof(kernels::cuda::StepHyper) / sizeof(float))}, DType::F32, model_.device());
     hyper_host_ = Buffer::pinned(sizeof(kernels::cuda::StepHyper));
+    first_bad_ = Tensor::zeros(Shape{1}, DType::I32, model_.device());
     hyper_read_ = make_event();
   }
 }
@@ -103,7 +105,7 @@ void Optimizer::prepare_gpu_step(double lr) {
   if (hyper_in_flight_) CUDA_CHECK(cudaEventSynchronize(hyper_read_.get()));
   begin_step();
   auto* hyper = static_cast<kernels::cuda::StepHyper*>(hyper_host_.data());
-  *hyper = {float(lr), 1.0f, 1.0f, 0.0f};
+  *hyper = {float(lr), 1.0f, 1.0f, 0.0f, int32_t(steps_)};
   if (config_.kind == "adamw") {
     hyper->bias_correction1 = float(1.0 - std::pow(config_.beta1, double(steps_)));
     hyper->bias_correction2 = float(1.0 - std::pow(config_.beta2, double(steps_)));
@@ -131,18 +133,39 @@ void Optimizer::enqueue_gpu_step(Context& ctx) {
   bf16* copy = model_.mixed_precision() ? model_.compute_arena().data<bf16>() : nullptr;
   float* ema = has_ema() ? ema_params_.data<float>() : nullptr;
   const auto* h = static_cast<const kernels::cuda::StepHyper*>(hyper_.raw());
+  const float* grad = model_.gradient_arena().data<float>();
+  auto* bad = first_bad_.data<int32_t>();
+  kernels::cuda::flag_non_finite(ctx.stream(), params.numel(), grad, h, bad);
   if (config_.kind == "sgd")
-    kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(), model_.gradient_arena().data<float>(),
+    kernels::cuda::sgd_step(ctx.stream(), params.numel(), params.data<float>(), grad,
                             first_.defined() ? first_.data<float>() : nullptr, copy, ema, spans, h,
-                            float(config_.momentum), config_.nesterov);
+                            float(config_.momentum), config_.nesterov, bad);
   else
-    kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(), model_.gradient_arena().data<float>(),
-                              first_.data<float>(), second_.data<float>(), copy, ema, spans, h, config_.beta1,
-                              config_.beta2, config_.eps);
+    kernels::cuda::adamw_step(ctx.stream(), params.numel(), params.data<float>(), grad, first_.data<float>(),
+                              second_.data<float>(), copy, ema, spans, h, config_.beta1, config_.beta2, config_.eps,
+                              bad);
   // The statistics this step's forward updated; the same d, read from the same device values.
   if (has_ema())
     kernels::cuda::ema_update(ctx.stream(), ema_state_.numel(), ema_state_.data<float>(),
-                              model_.state_arena().data<float>(), h);
+                              model_.state_arena().data<float>(), h, bad);
+}
+
+int64_t Optimizer::first_non_finite_step(Context& ctx) const {
+  if (!first_bad_.defined()) return first_bad_step_;
+  ctx.synchronize();
+  return first_bad_.to(Device::cpu()).data<int32_t>()[0];
+}
+
+template <class T>
+bool Optimizer::gradients_finite() const {
+  const T* grad = model_.gradient_arena().data<T>();
+  std::atomic<bool> finite{true};
+  parallel_for(model_.gradient_arena().numel(), kGrain, [&](int64_t b, int64_t e) {
+    bool ok = true;
+    for (int64_t i = b; i < e; ++i) ok &= std::isfinite(grad[i]);
+    if (!ok) finite = false;
+  });
+  return finite;
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
@@ -159,6 +182,8 @@ void Optimizer::step(Context& ctx, double lr) {
   begin_step();
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (first_bad_step_ == 0 && !gradients_finite<T>()) first_bad_step_ = steps_;
+    if (first_bad_step_ != 0) return;  // refused, as the GPU kernels refuse it
     T* param = model_.parameter_arena().data<T>();
     const T* grad = model_.gradient_arena().data<T>();
     T* m = first_.defined() ? first_.data<T>() : nullptr;

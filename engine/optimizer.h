@@ -34,10 +34,17 @@ class Optimizer {
  public:
   Optimizer(Model& model, OptimizerConfig config);
 
-  // One update with learning rate `lr` from the gradients in the model's gradient arena.
+  // One update with learning rate `lr` from the gradients in the model's gradient arena. A gradient
+  // that holds an infinity or a NaN (an overflowing loss, or a replica's: all-reduced gradients carry
+  // it to every replica) changes nothing: the update is refused, and so is every later one, so the
+  // weights stay those of the last good step while the caller reads the loss only now and then
+  // (engine/trainer.h). first_non_finite_step() says which update was refused first.
   void step(Context& ctx, double lr);
+  // The number (from 1) of the first update refused for non-finite gradients, 0 when none was. GPU:
+  // waits for the queued updates.
+  int64_t first_non_finite_step(Context& ctx) const;
 
-  // The GPU update in two halves, for CUDA graphs (step() is prepare + enqueue). prepare_gpu_step counts
+  // The GPU update in three parts, for CUDA graphs (step() is all three). prepare_gpu_step counts
   // the step and writes its learning rate and bias corrections into page-locked host memory, first
   // waiting until the previous step's copy has read them. enqueue_gpu_step queues that copy and the
   // fused update kernel on the stream: it may be captured into a graph, whose replays then re-read the
@@ -86,6 +93,8 @@ class Optimizer {
   void step_gpu(Context& ctx, double lr);
   template <class T>
   void average_state(T one_minus_decay);
+  template <class T>
+  bool gradients_finite() const;
   friend class EmaWeightsScope;  // sets ema_in_model_
 
   Model& model_;
@@ -96,9 +105,11 @@ class Optimizer {
   Tensor ema_params_, ema_state_;  // the moving averages, in the arenas' type and layout (empty: off)
   double ema_decay_ = 0.0;
   bool ema_in_model_ = false;
+  int64_t first_bad_step_ = 0;  // CPU: first_non_finite_step()
   // GPU: the arena as spans of equal weight decay (device arrays), and the step's hyper-parameters.
   Buffer span_ends_, hyper_host_;  // hyper_host_: page-locked StepHyper
   Tensor span_decay_, hyper_;
+  Tensor first_bad_;  // i32 [1]: the device's first_non_finite_step()
   Event hyper_read_;  // recorded after the copy of hyper_host_ is queued
   bool hyper_in_flight_ = false;
   int span_count_ = 0;

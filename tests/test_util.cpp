@@ -24,11 +24,16 @@ namespace {
 // Element i of a CPU tensor of any type, as a double.
 double element(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
-    case DType::F32: return t.data<float>()[i];
-    case DType::F64: return t.data<double>()[i];
-    case DType::BF16: return from_bf16(t.data<bf16>()[i]);
-    case DType::I32: return t.data<int32_t>()[i];
-    case DType::U8: return t.data<uint8_t>()[i];
+    case DType::F32:
+      return t.data<float>()[i];
+    case DType::F64:
+      return t.data<double>()[i];
+    case DType::BF16:
+      return from_bf16(t.data<bf16>()[i]);
+    case DType::I32:
+      return t.data<int32_t>()[i];
+    case DType::U8:
+      return t.data<uint8_t>()[i];
   }
   return 0.0;
 }
@@ -62,6 +67,11 @@ double relative_error(const Tensor& actual, const Tensor& reference) {
   return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
 }
 
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  const Tensor ha = a.to(Device::cpu()), hb = b.to(Device::cpu());
+  return ha.bytes() == hb.bytes() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   double most = 0.0;
   for_pairs(a, b, [&](double x, double y) { most = std::max(most, std::abs(x - y)); });
@@ -90,10 +100,18 @@ double max_relative_error(const Tensor& actual, const Tensor& reference) {
 Tensor poisoned(const Shape& shape, DType dtype, Device device) {
   Tensor host = Tensor::empty(shape, dtype);
   switch (dtype) {
-    case DType::F32: std::fill_n(host.data<float>(), host.numel(), std::nanf("")); break;
-    case DType::F64: std::fill_n(host.data<double>(), host.numel(), std::nan("")); break;
-    case DType::BF16: std::fill_n(host.data<bf16>(), host.numel(), bf16{0x7fc0}); break;
-    default: std::memset(host.raw(), 0x7f, host.bytes()); break;
+    case DType::F32:
+      std::fill_n(host.data<float>(), host.numel(), std::nanf(""));
+      break;
+    case DType::F64:
+      std::fill_n(host.data<double>(), host.numel(), std::nan(""));
+      break;
+    case DType::BF16:
+      std::fill_n(host.data<bf16>(), host.numel(), bf16{0x7fc0});
+      break;
+    default:
+      std::memset(host.raw(), 0x7f, host.bytes());
+      break;
   }
   return device.is_cpu() ? host : host.to(device);
 }

@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <string>
 
-#include "report/raster.h"
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
+#include "report/raster.h"
 
 namespace aslnet::test {
 
@@ -23,6 +23,8 @@ std::string data_dir();
 // Relative error as the golden tests measure it: |a - b| / |b| (L2 norms).
 double relative_error(const Tensor& actual, const Tensor& reference);
 double max_abs_diff(const Tensor& a, const Tensor& b);
+// The same bytes (any devices): what "bit for bit" means in the tests.
+bool same_bytes(const Tensor& a, const Tensor& b);
 
 // A fresh, empty folder under the system's temporary directory (mkdtemp), removed with the object.
 // `path` is empty when the folder could not be made (tests ASSERT it is not).
@@ -63,23 +65,23 @@ uint64_t fresh_seed();
 }  // namespace aslnet::test
 
 // Skips the test with `reason`, or fails it when `require_env` (ASLNET_REQUIRE_GPU, ...) is set.
-#define ASLNET_SKIP_OR_FAIL(require_env, reason)                          \
-  do {                                                                    \
-    if (::aslnet::test::env_flag(require_env)) {                          \
-      FAIL() << (reason) << " (and " << (require_env) << " is set)";      \
-    }                                                                     \
-    GTEST_SKIP() << (reason);                                             \
+#define ASLNET_SKIP_OR_FAIL(require_env, reason)                     \
+  do {                                                               \
+    if (::aslnet::test::env_flag(require_env)) {                     \
+      FAIL() << (reason) << " (and " << (require_env) << " is set)"; \
+    }                                                                \
+    GTEST_SKIP() << (reason);                                        \
   } while (0)
 
 // Skips (or fails under ASLNET_REQUIRE_DATA=1) unless `path` exists.
-#define ASLNET_REQUIRE_DATA_OR_SKIP(path)                                                                   \
-  do {                                                                                                      \
-    if (!std::filesystem::exists(path))                                                                     \
-      ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_DATA",                                                            \
-                          "real ASL data not found at " + std::string(path) + " (set ASLNET_DATA)");        \
+#define ASLNET_REQUIRE_DATA_OR_SKIP(path)                                                            \
+  do {                                                                                               \
+    if (!std::filesystem::exists(path))                                                              \
+      ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_DATA",                                                     \
+                          "real ASL data not found at " + std::string(path) + " (set ASLNET_DATA)"); \
   } while (0)
 
-#define ASLNET_REQUIRE_GPU_OR_SKIP()                                                     \
-  do {                                                                                   \
+#define ASLNET_REQUIRE_GPU_OR_SKIP()                                                                    \
+  do {                                                                                                  \
     if (::aslnet::gpu_count() == 0) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_GPU", "no CUDA GPU available"); \
   } while (0)

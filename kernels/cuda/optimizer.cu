@@ -99,7 +99,13 @@ struct SgdArgs {
 struct AdamWArgs {
   float beta1, one_minus_beta1, beta2, one_minus_beta2, eps;
   __device__ AdamWRule rule(const StepHyper& h, bool /*has_buffer*/) const {
-    return {h.lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, h.lr / h.bias_correction1,
+    return {h.lr,
+            beta1,
+            one_minus_beta1,
+            beta2,
+            one_minus_beta2,
+            eps,
+            h.lr / h.bias_correction1,
             sqrtf(h.bias_correction2)};
   }
 };
@@ -115,7 +121,8 @@ template <class Args>
 __global__ void step_kernel(int64_t count, float* __restrict__ param, const float* __restrict__ grad,
                             float* __restrict__ m, float* __restrict__ v, __nv_bfloat16* __restrict__ param_bf16,
                             float* __restrict__ ema, DecaySpans spans, const StepHyper* hyper, Args args,
-                            bool vectorised) {
+                            bool vectorised, const int32_t* skip_if_set) {
+  if (skip_if_set != nullptr && *skip_if_set != 0) return;
   const auto rule = args.rule(*hyper, m != nullptr);
   const float ema_rate = ema != nullptr ? hyper->ema_one_minus_decay : 0.0f;
   SpanCursor cursor(spans);
@@ -162,18 +169,35 @@ __global__ void step_kernel(int64_t count, float* __restrict__ param, const floa
 }
 
 __global__ void ema_kernel(int64_t count, float* __restrict__ ema, const float* __restrict__ value,
-                           const StepHyper* hyper) {
+                           const StepHyper* hyper, const int32_t* skip_if_set) {
+  if (skip_if_set != nullptr && *skip_if_set != 0) return;
   const float rate = hyper->ema_one_minus_decay;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += stride)
     ema[i] = ema_toward(ema[i], value[i], rate);
 }
 
+// Every thread scans its share (four at a time where aligned) and stops at its first non-finite value;
+// the first step to find one claims the flag. Nothing to do once it is set: the run is stopping.
+__global__ void flag_non_finite_kernel(int64_t count, const float* __restrict__ values, const StepHyper* hyper,
+                                       int32_t* first_bad_step, bool vectorised) {
+  if (*first_bad_step != 0) return;
+  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x, stride = int64_t(gridDim.x) * blockDim.x;
+  bool bad = false;
+  const int64_t vectors = vectorised ? count / 4 : 0;
+  for (int64_t k = first; k < vectors && !bad; k += stride) {
+    const float4 x = reinterpret_cast<const float4*>(values)[k];
+    bad = !(isfinite(x.x) && isfinite(x.y) && isfinite(x.z) && isfinite(x.w));
+  }
+  for (int64_t i = 4 * vectors + first; i < count && !bad; i += stride) bad = !isfinite(values[i]);
+  if (bad) atomicCAS(first_bad_step, 0, hyper->step);
+}
+
 bool aligned(const void* p, uintptr_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 template <class Args>
-void launch(cudaStream_t stream, int64_t count, float* param, const float* grad, float* m, float* v,
-            bf16* param_bf16, float* ema, const DecaySpans& spans, const StepHyper* hyper, const Args& args) {
+void launch(cudaStream_t stream, int64_t count, float* param, const float* grad, float* m, float* v, bf16* param_bf16,
+            float* ema, const DecaySpans& spans, const StepHyper* hyper, const Args& args, const int32_t* skip_if_set) {
   if (count == 0) return;
   ASLNET_CHECK(spans.count > 0 && spans.ends != nullptr && spans.weight_decay != nullptr)
       << "optimizer step: no decay spans for " << count << " parameters";
@@ -182,34 +206,45 @@ void launch(cudaStream_t stream, int64_t count, float* param, const float* grad,
                           aligned(ema, 16) && aligned(param_bf16, 8);
   const int64_t work = vectorised ? (count + 3) / 4 : count;
   step_kernel<Args><<<blocks_for(work), kThreads, 0, stream>>>(count, param, grad, m, v,
-                                                              reinterpret_cast<__nv_bfloat16*>(param_bf16), ema,
-                                                              spans, hyper, args, vectorised);
+                                                               reinterpret_cast<__nv_bfloat16*>(param_bf16), ema, spans,
+                                                               hyper, args, vectorised, skip_if_set);
   CUDA_CHECK_LAST();
 }
 
 }  // namespace
 
-void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
-              bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, float momentum,
-              bool nesterov) {
-  ASLNET_CHECK(momentum == 0.0f || momentum_buf != nullptr) << "sgd_step: momentum " << momentum
-                                                            << " needs a momentum buffer";
-  launch(stream, count, param, grad, momentum == 0.0f ? nullptr : momentum_buf, nullptr, param_bf16, ema, spans,
-         hyper, SgdArgs{momentum, nesterov});
+void flag_non_finite(cudaStream_t stream, int64_t count, const float* values, const StepHyper* hyper,
+                     int32_t* first_bad_step) {
+  if (count == 0) return;
+  ASLNET_CHECK(values != nullptr && hyper != nullptr && first_bad_step != nullptr) << "flag_non_finite: null buffer";
+  const bool vectorised = aligned(values, 16);
+  flag_non_finite_kernel<<<blocks_for(vectorised ? (count + 3) / 4 : count), kThreads, 0, stream>>>(
+      count, values, hyper, first_bad_step, vectorised);
+  CUDA_CHECK_LAST();
 }
 
-void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg,
-                float* exp_avg_sq, bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper,
-                double beta1, double beta2, double eps) {
+void sgd_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* momentum_buf,
+              bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, float momentum, bool nesterov,
+              const int32_t* skip_if_set) {
+  ASLNET_CHECK(momentum == 0.0f || momentum_buf != nullptr)
+      << "sgd_step: momentum " << momentum << " needs a momentum buffer";
+  launch(stream, count, param, grad, momentum == 0.0f ? nullptr : momentum_buf, nullptr, param_bf16, ema, spans, hyper,
+         SgdArgs{momentum, nesterov}, skip_if_set);
+}
+
+void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, double beta1, double beta2,
+                double eps, const int32_t* skip_if_set) {
   ASLNET_CHECK(exp_avg != nullptr && exp_avg_sq != nullptr) << "adamw_step: needs both moment buffers";
   launch(stream, count, param, grad, exp_avg, exp_avg_sq, param_bf16, ema, spans, hyper,
-         AdamWArgs{float(beta1), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps)});
+         AdamWArgs{float(beta1), float(1.0 - beta1), float(beta2), float(1.0 - beta2), float(eps)}, skip_if_set);
 }
 
-void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* value, const StepHyper* hyper) {
+void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* value, const StepHyper* hyper,
+                const int32_t* skip_if_set) {
   if (count == 0) return;
   ASLNET_CHECK(ema != nullptr && value != nullptr && hyper != nullptr) << "ema_update: null buffer";
-  ema_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, ema, value, hyper);
+  ema_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, ema, value, hyper, skip_if_set);
   CUDA_CHECK_LAST();
 }
 

@@ -7,7 +7,6 @@
 // comes back bit for bit; files without one restart it from their weights; a checkpoint written inside
 // an EmaWeightsScope without the optimizer loads for inference as the averaged model.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <array>
@@ -38,8 +37,7 @@ class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("aslnet_ckpt_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() / ("aslnet_ckpt_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -84,11 +82,6 @@ std::string error_of(Fn&& fn) {
   return "";
 }
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  const Tensor ha = a.to(Device::cpu()), hb = b.to(Device::cpu());
-  return ha.bytes() == hb.bytes() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
-}
-
 std::unique_ptr<Model> fresh_model(const ModelInfo& config, uint64_t seed, DType dtype = DType::F32) {
   auto model = make_resnet(config, dtype);
   Rng rng(seed);
@@ -105,7 +98,8 @@ struct Trained {
 Trained trained_model(const ModelInfo& config, int steps, DType dtype = DType::F32, double ema = 0.0) {
   Context ctx(Device::cpu(), 7);
   Trained t{fresh_model(config, 7, dtype), nullptr};
-  t.optimizer = std::make_unique<Optimizer>(*t.model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  t.optimizer =
+      std::make_unique<Optimizer>(*t.model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
   if (ema > 0.0) t.optimizer->enable_ema(ctx, ema);
   const int64_t batch = 4, size = 16;
   const ToyTask task = make_toy_task(batch * steps, config.num_classes, size, 11, dtype);
@@ -144,18 +138,18 @@ TEST_F(CheckpointTest, RoundTripIsBitExact) {
 
   auto b = fresh_model(kSmall18, 99);
   Optimizer opt_b(*b, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
-  ASSERT_FALSE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  ASSERT_FALSE(test::same_bytes(a.model->parameter_arena(), b->parameter_arena()));
   const CheckpointMeta loaded = load_checkpoint(file, *b, &opt_b);
 
-  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
-  EXPECT_TRUE(same_bytes(a.model->state_arena(), b->state_arena()));
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a.model->state_arena(), b->state_arena()));
   ASSERT_EQ(a.model->counters().size(), b->counters().size());
   for (size_t i = 0; i < a.model->counters().size(); ++i)
     EXPECT_EQ(a.model->counters()[i]->value, b->counters()[i]->value) << a.model->counters()[i]->name;
   const auto sa = a.optimizer->state_tensors(), sb = opt_b.state_tensors();
   ASSERT_EQ(sa.size(), 1u);
   ASSERT_EQ(sb.size(), 1u);
-  EXPECT_TRUE(same_bytes(sa[0].second, sb[0].second));
+  EXPECT_TRUE(test::same_bytes(sa[0].second, sb[0].second));
   EXPECT_EQ(opt_b.step_count(), 2);
 
   EXPECT_EQ(loaded.model.arch, "resnet18");
@@ -187,7 +181,7 @@ TEST_F(CheckpointTest, RoundTripIsBitExact) {
   b->setup(ctx, 4, 16, 16);
   train_step(ctx, *a.model, loss, *a.optimizer, task.images, task.labels, 0.05);
   train_step(ctx, *b, loss, opt_b, task.images, task.labels, 0.05);
-  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), b->parameter_arena()));
 }
 
 TEST_F(CheckpointTest, FileUsesTorchLayoutsAndDtypes) {
@@ -250,8 +244,8 @@ TEST_F(CheckpointTest, ResNet50RoundTrip) {
   save_checkpoint(file, *a, sample_meta());
   auto b = fresh_model(config, 2);
   load_checkpoint(file, *b);
-  EXPECT_TRUE(same_bytes(a->parameter_arena(), b->parameter_arena()));
-  EXPECT_TRUE(same_bytes(a->state_arena(), b->state_arena()));
+  EXPECT_TRUE(test::same_bytes(a->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a->state_arena(), b->state_arena()));
 }
 
 TEST_F(CheckpointTest, DoubleModelsRoundTripAndF64FilesLoadIntoF32Models) {
@@ -261,7 +255,7 @@ TEST_F(CheckpointTest, DoubleModelsRoundTripAndF64FilesLoadIntoF32Models) {
   EXPECT_EQ(safetensors::File::read_header(file).find("fc.weight")->dtype, "F64");
   auto b = fresh_model(kSmall18, 4, DType::F64);
   load_checkpoint(file, *b);
-  EXPECT_TRUE(same_bytes(a->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a->parameter_arena(), b->parameter_arena()));
 
   auto c = fresh_model(kSmall18, 4, DType::F32);
   load_checkpoint(file, *c);
@@ -290,7 +284,7 @@ TEST_F(CheckpointTest, TruncatedFilesAreErrorsNamingThePath) {
     const std::string header_message = error_of([&] { read_checkpoint_meta(cut); });
     EXPECT_NE(header_message.find(cut), std::string::npos) << "cut at " << length << ": " << header_message;
   }
-  EXPECT_TRUE(same_bytes(before, target->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(before, target->parameter_arena()));
 }
 
 TEST_F(CheckpointTest, CorruptHeadersAreClearErrors) {
@@ -339,7 +333,7 @@ TEST_F(CheckpointTest, AnotherArchitectureIsAnErrorNamingBoth) {
   EXPECT_NE(message.find("resnet50"), std::string::npos) << message;
   EXPECT_NE(message.find("resnet18"), std::string::npos) << message;
   EXPECT_NE(message.find(file), std::string::npos) << message;
-  EXPECT_TRUE(same_bytes(before, r18->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(before, r18->parameter_arena()));
 
   // Same architecture, other width or class count: the metadata already says so.
   const std::string r18_file = path("r18.safetensors");
@@ -389,8 +383,8 @@ TEST_F(CheckpointTest, ShapeMismatchNamesTheTensorAndBothShapesAndLeavesTheModel
                          std::to_string(n32) + ", 3, 3, 3]"),
             std::string::npos)
       << message;
-  EXPECT_TRUE(same_bytes(before, wide->parameter_arena()));
-  EXPECT_TRUE(same_bytes(state_before, wide->state_arena()));
+  EXPECT_TRUE(test::same_bytes(before, wide->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(state_before, wide->state_arena()));
 }
 
 TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAlone) {
@@ -407,9 +401,9 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
     const std::string message = error_of([&] { load_checkpoint(f, *target, o); });
     EXPECT_NE(message.find(f), std::string::npos) << message;
     EXPECT_NE(message.find(piece), std::string::npos) << "expected '" << piece << "' in: " << message;
-    EXPECT_TRUE(same_bytes(before, target->parameter_arena()));
-    EXPECT_TRUE(same_bytes(state_before, target->state_arena()));
-    EXPECT_TRUE(same_bytes(momentum_before, opt.state_tensors()[0].second));
+    EXPECT_TRUE(test::same_bytes(before, target->parameter_arena()));
+    EXPECT_TRUE(test::same_bytes(state_before, target->state_arena()));
+    EXPECT_TRUE(test::same_bytes(momentum_before, opt.state_tensors()[0].second));
     for (const Counter* c : target->counters()) EXPECT_EQ(c->value, 0) << c->name;
     EXPECT_EQ(opt.step_count(), 0);
   };
@@ -419,12 +413,14 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
   expect_error(missing, "has no tensor " + name);
 
   const std::string extra = path("extra.safetensors");
-  rewrite(file, extra, [](auto&, auto& w, const auto&) { w.add_owned("head.weight", "F32", {2}, std::vector<uint8_t>(8)); });
+  rewrite(file, extra,
+          [](auto&, auto& w, const auto&) { w.add_owned("head.weight", "F32", {2}, std::vector<uint8_t>(8)); });
   expect_error(extra, "head.weight");
 
   const std::string counter = path("counter.safetensors");
   const std::string counter_name = target->counters().back()->name;
-  rewrite(file, counter, [&](auto&, auto& w, const auto&) { w.add_owned(counter_name, "I32", {}, std::vector<uint8_t>(4)); },
+  rewrite(file, counter,
+          [&](auto&, auto& w, const auto&) { w.add_owned(counter_name, "I32", {}, std::vector<uint8_t>(4)); },
           {counter_name});
   expect_error(counter, counter_name);
 
@@ -433,19 +429,21 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
   expect_error(file, "sgd", &adamw);
   const std::string short_momentum = path("short.safetensors");
   rewrite(file, short_momentum,
-          [](auto&, auto& w, const auto&) { w.add_owned("optimizer.momentum_buffer", "F32", {2}, std::vector<uint8_t>(8)); },
+          [](auto&, auto& w, const auto&) {
+            w.add_owned("optimizer.momentum_buffer", "F32", {2}, std::vector<uint8_t>(8));
+          },
           {"optimizer.momentum_buffer"});
   expect_error(short_momentum, "optimizer.momentum_buffer has shape [2]", &opt);
 
   // Without an optimizer, its state in the file is ignored.
   load_checkpoint(file, *target);
-  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), target->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), target->parameter_arena()));
   EXPECT_EQ(opt.step_count(), 0);
 }
 
 TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
   Trained a = trained_model(kSmall18, 3, DType::F32, /*ema=*/0.5);
-  ASSERT_FALSE(same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
+  ASSERT_FALSE(test::same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
   const std::string file = path("ema.safetensors");
   save_checkpoint(file, *a.model, sample_meta(), a.optimizer.get());
 
@@ -479,9 +477,9 @@ TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
   opt_b.enable_ema(ctx, 0.5);
   const CheckpointMeta loaded = load_checkpoint(file, *b, &opt_b);
   EXPECT_TRUE(loaded.load_notes.empty());
-  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), b->parameter_arena()));
-  EXPECT_TRUE(same_bytes(a.optimizer->ema_parameters(), opt_b.ema_parameters()));
-  EXPECT_TRUE(same_bytes(a.optimizer->ema_state(), opt_b.ema_state()));
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a.optimizer->ema_parameters(), opt_b.ema_parameters()));
+  EXPECT_TRUE(test::same_bytes(a.optimizer->ema_state(), opt_b.ema_state()));
 
   // An optimizer without an average loads the rest and says what it skipped; without an optimizer the
   // average is ignored like the rest of the optimizer state.
@@ -493,7 +491,7 @@ TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
   EXPECT_EQ(opt_c.step_count(), 3);
   EXPECT_FALSE(opt_c.has_ema());
   EXPECT_TRUE(load_checkpoint(file, *c_model).load_notes.empty());
-  EXPECT_TRUE(same_bytes(a.model->parameter_arena(), c_model->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), c_model->parameter_arena()));
 
   // A missing or an unknown average tensor is an error that leaves model and average alone.
   auto d = fresh_model(kSmall18, 97);
@@ -510,8 +508,8 @@ TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
   });
   const std::string extra_message = error_of([&] { load_checkpoint(extra, *d, &opt_d); });
   EXPECT_NE(extra_message.find("optimizer.ema.head.weight"), std::string::npos) << extra_message;
-  EXPECT_TRUE(same_bytes(before, d->parameter_arena()));
-  EXPECT_TRUE(same_bytes(ema_before, opt_d.ema_parameters()));
+  EXPECT_TRUE(test::same_bytes(before, d->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(ema_before, opt_d.ema_parameters()));
 }
 
 TEST_F(CheckpointTest, CheckpointsWithoutEmaRestartTheAverageFromTheirWeights) {
@@ -529,8 +527,8 @@ TEST_F(CheckpointTest, CheckpointsWithoutEmaRestartTheAverageFromTheirWeights) {
     ASSERT_EQ(loaded.load_notes.size(), 1u);
     EXPECT_NE(loaded.load_notes[0].find("restarts from its weights"), std::string::npos) << loaded.load_notes[0];
     EXPECT_NE(loaded.load_notes[0].find(file), std::string::npos) << loaded.load_notes[0];
-    EXPECT_TRUE(same_bytes(opt.ema_parameters(), a.model->parameter_arena()));
-    EXPECT_TRUE(same_bytes(opt.ema_state(), a.model->state_arena()));
+    EXPECT_TRUE(test::same_bytes(opt.ema_parameters(), a.model->parameter_arena()));
+    EXPECT_TRUE(test::same_bytes(opt.ema_state(), a.model->state_arena()));
   }
 }
 
@@ -549,12 +547,12 @@ TEST_F(CheckpointTest, CheckpointInsideTheEmaScopeLoadsForInferenceAsTheAverage)
   const auto st = safetensors::File::read(file);
   for (const auto& t : st.tensors()) EXPECT_FALSE(t.name.starts_with("optimizer.")) << t.name;
   const InferenceModel m = load_for_inference(ctx, file, 0);
-  EXPECT_TRUE(same_bytes(m.model->parameter_arena(), a.optimizer->ema_parameters()));
-  EXPECT_TRUE(same_bytes(m.model->state_arena(), a.optimizer->ema_state()));
+  EXPECT_TRUE(test::same_bytes(m.model->parameter_arena(), a.optimizer->ema_parameters()));
+  EXPECT_TRUE(test::same_bytes(m.model->state_arena(), a.optimizer->ema_state()));
   for (size_t i = 0; i < a.model->counters().size(); ++i)
     EXPECT_EQ(m.model->counters()[i]->value, a.model->counters()[i]->value);
   // ...while the model itself went back to its trained weights.
-  EXPECT_FALSE(same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
+  EXPECT_FALSE(test::same_bytes(a.model->parameter_arena(), a.optimizer->ema_parameters()));
 }
 
 TEST_F(CheckpointTest, ExtraMetadataCannotOverwriteStandardKeys) {

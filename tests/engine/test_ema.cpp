@@ -25,11 +25,6 @@ namespace {
 
 const ModelInfo kTiny{"resnet18", "small", 0.125, 5, 3};
 
-bool same_bytes(const Tensor& a, const Tensor& b) {
-  const Tensor ha = a.to(Device::cpu()), hb = b.to(Device::cpu());
-  return ha.bytes() == hb.bytes() && std::memcmp(ha.raw(), hb.raw(), ha.bytes()) == 0;
-}
-
 // A tiny ResNet with torchvision's initialisation from `seed`, of compute type `dtype` on `device`.
 std::unique_ptr<Model> tiny_model(uint64_t seed, DType dtype = DType::F32, Device device = Device::cpu()) {
   Rng rng(seed);
@@ -92,7 +87,7 @@ TEST(Ema, DecayWarmsUpToItsValue) {
   EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.9999, 1), 2.0 / 11.0);
   EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.9999, 8), 0.5);
   EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.9999, 1000000), 0.9999);  // warm-up long over
-  EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.3, 3), 0.3);               // (4 / 13) > 0.3
+  EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.3, 3), 0.3);              // (4 / 13) > 0.3
   EXPECT_DOUBLE_EQ(Optimizer::ema_decay_at(0.3, 2), 0.25);
 }
 
@@ -113,8 +108,8 @@ TEST(Ema, EnableChecksTheDecayAndStartsFromTheWeights) {
   opt.enable_ema(ctx, 0.999);
   ASSERT_TRUE(opt.has_ema());
   EXPECT_EQ(opt.ema_decay(), 0.999);
-  EXPECT_TRUE(same_bytes(opt.ema_parameters(), model->parameter_arena()));
-  EXPECT_TRUE(same_bytes(opt.ema_state(), model->state_arena()));
+  EXPECT_TRUE(test::same_bytes(opt.ema_parameters(), model->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(opt.ema_state(), model->state_arena()));
 }
 
 // Several steps with random gradients and statistics; the average against the formula, in double.
@@ -134,7 +129,8 @@ void check_cpu_ema_against_formula(const OptimizerConfig& config, DType dtype, d
     const std::vector<double> p = as_doubles(model->parameter_arena()), s = as_doubles(model->state_arena());
     for (size_t i = 0; i < p.size(); ++i) ema_params[i] = d * ema_params[i] + (1.0 - d) * p[i];
     for (size_t i = 0; i < s.size(); ++i) ema_state[i] = d * ema_state[i] + (1.0 - d) * s[i];
-    const std::vector<double> actual_params = as_doubles(opt.ema_parameters()), actual_state = as_doubles(opt.ema_state());
+    const std::vector<double> actual_params = as_doubles(opt.ema_parameters()),
+                              actual_state = as_doubles(opt.ema_state());
     double worst = 0.0;
     for (size_t i = 0; i < p.size(); ++i) worst = std::max(worst, std::abs(actual_params[i] - ema_params[i]));
     EXPECT_LT(worst, tolerance) << "parameters' average after step " << t + 1;
@@ -143,7 +139,7 @@ void check_cpu_ema_against_formula(const OptimizerConfig& config, DType dtype, d
     EXPECT_LT(worst, tolerance) << "statistics' average after step " << t + 1;
   }
   // The average moved away from where it started, and is not simply the weights.
-  EXPECT_FALSE(same_bytes(opt.ema_parameters(), model->parameter_arena()));
+  EXPECT_FALSE(test::same_bytes(opt.ema_parameters(), model->parameter_arena()));
 }
 
 TEST(Ema, CpuUpdateFollowsTheFormulaForSgdAndAdamW) {
@@ -168,7 +164,7 @@ TEST(Ema, OffLeavesTheUpdateAsItWas) {
     with.step(ctx, 0.1);
     without.step(ctx, 0.1);
   }
-  EXPECT_TRUE(same_bytes(a->parameter_arena(), b->parameter_arena()));
+  EXPECT_TRUE(test::same_bytes(a->parameter_arena(), b->parameter_arena()));
 }
 
 // A model trained a few steps on the toy task with an average well away from its weights.
@@ -201,8 +197,8 @@ TEST(Ema, ScopePutsTheAverageInAndTakesItOutExactly) {
   Optimizer& opt = *t.optimizer;
   const Tensor params = model.parameter_arena().clone(), state = model.state_arena().clone();
   const Tensor ema_params = opt.ema_parameters().clone(), ema_state = opt.ema_state().clone();
-  ASSERT_FALSE(same_bytes(params, ema_params));
-  ASSERT_FALSE(same_bytes(state, ema_state));
+  ASSERT_FALSE(test::same_bytes(params, ema_params));
+  ASSERT_FALSE(test::same_bytes(state, ema_state));
 
   // A twin holding the average, to compare what the model computes inside the scope.
   auto twin = tiny_model(99);
@@ -218,9 +214,9 @@ TEST(Ema, ScopePutsTheAverageInAndTakesItOutExactly) {
     {
       EmaWeightsScope scope(ctx, model, opt);
       EXPECT_TRUE(opt.ema_weights_in_model());
-      EXPECT_TRUE(same_bytes(model.parameter_arena(), ema_params));
-      EXPECT_TRUE(same_bytes(model.state_arena(), ema_state));
-      EXPECT_TRUE(same_bytes(model.forward(ctx, batch.images, /*training=*/false), expected));
+      EXPECT_TRUE(test::same_bytes(model.parameter_arena(), ema_params));
+      EXPECT_TRUE(test::same_bytes(model.state_arena(), ema_state));
+      EXPECT_TRUE(test::same_bytes(model.forward(ctx, batch.images, /*training=*/false), expected));
       EXPECT_THROW(opt.step(ctx, 0.1), Error);
       EXPECT_THROW((EmaWeightsScope{ctx, model, opt}), Error);
       EXPECT_THROW(opt.enable_ema(ctx, 0.9), Error);
@@ -229,10 +225,10 @@ TEST(Ema, ScopePutsTheAverageInAndTakesItOutExactly) {
       EXPECT_THROW(save_checkpoint((dir.path / "train.safetensors").string(), model, {}, &opt), Error);
     }
     EXPECT_FALSE(opt.ema_weights_in_model());
-    EXPECT_TRUE(same_bytes(model.parameter_arena(), params)) << "round " << round;
-    EXPECT_TRUE(same_bytes(model.state_arena(), state)) << "round " << round;
-    EXPECT_TRUE(same_bytes(opt.ema_parameters(), ema_params)) << "round " << round;
-    EXPECT_TRUE(same_bytes(opt.ema_state(), ema_state)) << "round " << round;
+    EXPECT_TRUE(test::same_bytes(model.parameter_arena(), params)) << "round " << round;
+    EXPECT_TRUE(test::same_bytes(model.state_arena(), state)) << "round " << round;
+    EXPECT_TRUE(test::same_bytes(opt.ema_parameters(), ema_params)) << "round " << round;
+    EXPECT_TRUE(test::same_bytes(opt.ema_state(), ema_state)) << "round " << round;
   }
 
   // Without an average, or with another model's optimizer, there is no scope.
@@ -269,7 +265,7 @@ void check_gpu_against_cpu(const OptimizerConfig& config, DType gpu_dtype) {
   EXPECT_LT(test::max_relative_error(ob.ema_parameters(), oa.ema_parameters()), 1e-6);
   EXPECT_LT(test::max_relative_error(ob.ema_state(), oa.ema_state()), 1e-6);
   if (gpu_dtype == DType::BF16) {  // the update wrote the bf16 copies of the weights, not of the average
-    EXPECT_TRUE(same_bytes(b->compute_arena(), test::to_bf16(b->parameter_arena().to(Device::cpu()))));
+    EXPECT_TRUE(test::same_bytes(b->compute_arena(), test::to_bf16(b->parameter_arena().to(Device::cpu()))));
   }
 }
 
@@ -288,14 +284,15 @@ TEST(EmaCuda, ScopeRefreshesAndRestoresTheBf16Copies) {
   Model& model = *t.model;
   const Tensor params = model.parameter_arena().to(Device::cpu());
   const Tensor copies = model.compute_arena().to(Device::cpu());
-  ASSERT_TRUE(same_bytes(copies, test::to_bf16(params)));
+  ASSERT_TRUE(test::same_bytes(copies, test::to_bf16(params)));
   {
     EmaWeightsScope scope(ctx, model, *t.optimizer);
-    EXPECT_TRUE(same_bytes(model.parameter_arena(), t.optimizer->ema_parameters()));
-    EXPECT_TRUE(same_bytes(model.compute_arena(), test::to_bf16(t.optimizer->ema_parameters().to(Device::cpu()))));
+    EXPECT_TRUE(test::same_bytes(model.parameter_arena(), t.optimizer->ema_parameters()));
+    EXPECT_TRUE(
+        test::same_bytes(model.compute_arena(), test::to_bf16(t.optimizer->ema_parameters().to(Device::cpu()))));
   }
-  EXPECT_TRUE(same_bytes(model.parameter_arena(), params));
-  EXPECT_TRUE(same_bytes(model.compute_arena(), copies));
+  EXPECT_TRUE(test::same_bytes(model.parameter_arena(), params));
+  EXPECT_TRUE(test::same_bytes(model.compute_arena(), copies));
 }
 
 // Eager steps against a captured graph's replays: the warm-up changes the decay every step, so a graph
@@ -343,7 +340,7 @@ TEST(EmaCuda, GraphReplaysUseEachStepsDecay) {
     const Tensor device_labels = labels.to(Device::cuda(0));
     const Tensor eager = graphed_or_eager_ema(false, dtype, images, device_labels);
     const Tensor replayed = graphed_or_eager_ema(true, dtype, images, device_labels);
-    EXPECT_TRUE(same_bytes(eager, replayed)) << "the replayed average differs from the eager one";
+    EXPECT_TRUE(test::same_bytes(eager, replayed)) << "the replayed average differs from the eager one";
   }
 }
 

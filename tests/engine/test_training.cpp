@@ -64,8 +64,9 @@ TEST(Optimizer, SgdMatchesTorchRules) {
     Tensor grads = model->gradient_arena();
     for (int64_t i = 0; i < grads.numel(); ++i) grads.data<double>()[i] = rng.normal();
     const Tensor p0 = model->parameter_arena().clone();
-    Optimizer opt(*model, {.kind = "sgd", .momentum = 0.9, .nesterov = nesterov, .weight_decay = 0.01,
-                           .decay_norm_and_bias = false});
+    Optimizer opt(
+        *model,
+        {.kind = "sgd", .momentum = 0.9, .nesterov = nesterov, .weight_decay = 0.01, .decay_norm_and_bias = false});
     Context ctx;
     opt.step(ctx, 0.1);  // step 1: buf = g + wd p
     const Parameter* conv = model->find_parameter("conv1.weight");
@@ -129,18 +130,14 @@ struct EmaTrainer {
     Rng rng(seed);
     init_torchvision(*model, rng);
     model->setup(ctx, 8, 16, 16);
-    optimizer = std::make_unique<Optimizer>(*model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .nesterov = true,
-                                                                     .weight_decay = 5e-4});
+    optimizer = std::make_unique<Optimizer>(
+        *model, OptimizerConfig{.kind = "sgd", .momentum = 0.9, .nesterov = true, .weight_decay = 5e-4});
     optimizer->enable_ema(ctx, 0.9);
   }
   EmaRun result() const {
     return {model->parameter_arena().clone(), optimizer->ema_parameters().clone(), optimizer->ema_state().clone()};
   }
 };
-
-bool same(const Tensor& a, const Tensor& b) {
-  return a.bytes() == b.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
-}
 
 TEST(Training, ResumedRunEndsWithTheSameEmaAsAnUninterruptedOne) {
   constexpr int64_t kSteps = 10, kStop = 4;
@@ -166,10 +163,12 @@ TEST(Training, ResumedRunEndsWithTheSameEmaAsAnUninterruptedOne) {
   train_steps(second, *resumed.model, *resumed.optimizer, task, kStop, kSteps, kSteps);
   const EmaRun continued = resumed.result();
 
-  EXPECT_TRUE(same(uninterrupted.weights, continued.weights)) << "weights differ after resuming";
-  EXPECT_TRUE(same(uninterrupted.ema_params, continued.ema_params)) << "the average of the weights differs";
-  EXPECT_TRUE(same(uninterrupted.ema_state, continued.ema_state)) << "the average of the statistics differs";
-  EXPECT_FALSE(same(uninterrupted.weights, uninterrupted.ema_params)) << "the average never left the weights";
+  EXPECT_TRUE(test::same_bytes(uninterrupted.weights, continued.weights)) << "weights differ after resuming";
+  EXPECT_TRUE(test::same_bytes(uninterrupted.ema_params, continued.ema_params)) << "the average of the weights differs";
+  EXPECT_TRUE(test::same_bytes(uninterrupted.ema_state, continued.ema_state))
+      << "the average of the statistics differs";
+  EXPECT_FALSE(test::same_bytes(uninterrupted.weights, uninterrupted.ema_params))
+      << "the average never left the weights";
 }
 
 TEST(Schedule, WarmupCosineStepAndOneCycle) {

@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "engine/core/buffer.h"
 #include "engine/core/context.h"
+#include "engine/core/cuda_check.h"
 #include "engine/core/tensor.h"
 #include "kernels/optimizer.h"
 #include "tests/test_util.h"
@@ -25,7 +28,7 @@ namespace {
 using kernels::cuda::DecaySpans;
 using kernels::cuda::StepHyper;
 
-static_assert(sizeof(StepHyper) == 4 * sizeof(float), "StepHyper is copied to the device as four floats");
+static_assert(sizeof(StepHyper) == 5 * sizeof(float), "StepHyper is copied to the device as five 4-byte words");
 
 enum class Kind { Sgd, AdamW };
 
@@ -93,7 +96,7 @@ void check_optimizer(Context& ctx, const OptCase& c) {
   Tensor param = param0.to(gpu);
   Tensor first = Tensor::zeros(Shape{total}, DType::F32, gpu), second = Tensor::zeros(Shape{total}, DType::F32, gpu);
   Tensor copy = test::poisoned(Shape{total}, DType::BF16, gpu);
-  Tensor hyper = Tensor::zeros(Shape{4}, DType::F32, gpu);
+  Tensor hyper = Tensor::zeros(Shape{5}, DType::F32, gpu);
   Tensor grad = Tensor::zeros(Shape{total}, DType::F32, gpu);
   // The average starts away from the weights, so that a kernel that copied p would be caught.
   const Tensor ema0 = test::random_f32(Shape{total}, rng);
@@ -112,7 +115,7 @@ void check_optimizer(Context& ctx, const OptCase& c) {
     const Tensor g = test::random_f32(Shape{total}, rng);
     grad.copy_from(g);
     const float rate = ema_rate(step - 1);
-    const std::vector<float> hyper_host{float(lr), float(bc1), float(bc2), c.ema ? rate : 0.0f};
+    const std::vector<float> hyper_host{float(lr), float(bc1), float(bc2), c.ema ? rate : 0.0f, 0.0f};
     // The previous step's kernel has finished (synchronize below), so overwriting its values is safe.
     hyper.copy_from(floats(hyper_host));
 
@@ -243,7 +246,7 @@ TEST(OptimizerCuda, EmaUpdateMatchesCpu) {
     Tensor ema = ema0.to(ctx.device());
     const Tensor value_dev = value.to(ctx.device());
     const float rate = ema_rate(3);
-    const Tensor hyper = floats({0.0f, 1.0f, 1.0f, rate}).to(ctx.device());
+    const Tensor hyper = floats({0.0f, 1.0f, 1.0f, rate, 0.0f}).to(ctx.device());
     kernels::cuda::ema_update(ctx.stream(), count, ema.data<float>(), value_dev.data<float>(),
                               static_cast<const StepHyper*>(hyper.raw()));
     ctx.synchronize();
@@ -252,6 +255,75 @@ TEST(OptimizerCuda, EmaUpdateMatchesCpu) {
     const Tensor actual = ema.to(Device::cpu());
     EXPECT_LT(test::max_relative_error(actual, floats(e)), 1e-6) << count << " elements";
   }
+}
+
+// flag_non_finite against a host scan, at aligned and misaligned starts, with the bad value anywhere
+// (vector body or tail); the flag keeps the first step that set it; an update given a set flag changes
+// nothing.
+TEST(OptimizerCuda, FlagNonFiniteRecordsTheFirstBadStepAndTheUpdateThenRefuses) {
+  ASLNET_REQUIRE_GPU_OR_SKIP();
+  Context ctx(Device::cuda(0));
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  Rng rng(seed);
+  auto hyper_for = [&](int32_t step) {
+    StepHyper h{0.1f, 1.0f, 1.0f, 0.0f, step};
+    Tensor t = Tensor::empty(Shape{5}, DType::F32, ctx.device());
+    CUDA_CHECK(cudaMemcpy(t.raw(), &h, sizeof h, cudaMemcpyHostToDevice));
+    return t;
+  };
+  auto flag_value = [&](const Tensor& flag) {
+    ctx.synchronize();
+    return flag.to(Device::cpu()).data<int32_t>()[0];
+  };
+  for (int64_t offset : {0, 1}) {
+    for (int64_t count : {int64_t(3), int64_t(4099), int64_t(70001)}) {
+      Tensor values = test::random_f32(Shape{count + offset}, rng);
+      Tensor flag = Tensor::zeros(Shape{1}, DType::I32, ctx.device());
+      Tensor dev = values.to(ctx.device());
+      const float* data = dev.data<float>() + offset;
+      kernels::cuda::flag_non_finite(ctx.stream(), count, data, static_cast<const StepHyper*>(hyper_for(3).raw()),
+                                     flag.data<int32_t>());
+      EXPECT_EQ(flag_value(flag), 0) << count << " finite values, offset " << offset;
+      const int64_t at = int64_t(rng.below(uint64_t(count)));
+      values.data<float>()[offset + at] = at % 2 ? std::numeric_limits<float>::infinity() : std::nanf("");
+      dev = values.to(ctx.device());
+      data = dev.data<float>() + offset;
+      kernels::cuda::flag_non_finite(ctx.stream(), count, data, static_cast<const StepHyper*>(hyper_for(4).raw()),
+                                     flag.data<int32_t>());
+      EXPECT_EQ(flag_value(flag), 4) << "bad value at " << at << " of " << count << ", offset " << offset;
+      kernels::cuda::flag_non_finite(ctx.stream(), count, data, static_cast<const StepHyper*>(hyper_for(9).raw()),
+                                     flag.data<int32_t>());
+      EXPECT_EQ(flag_value(flag), 4) << "the first bad step is kept";
+    }
+  }
+  // A set flag: the update, its bf16 copy and the average stay as they were.
+  constexpr int64_t kCount = 1000;
+  const Tensor param0 = test::random_f32(Shape{kCount}, rng);
+  Tensor param = param0.to(ctx.device()), ema = param0.to(ctx.device());
+  const Tensor grad = test::random_f32(Shape{kCount}, rng).to(ctx.device());
+  Tensor momentum = Tensor::zeros(Shape{kCount}, DType::F32, ctx.device());
+  Tensor set = Tensor::zeros(Shape{1}, DType::I32, ctx.device());
+  const int32_t one = 1;
+  CUDA_CHECK(cudaMemcpy(set.raw(), &one, sizeof one, cudaMemcpyHostToDevice));
+  const int64_t end = kCount;
+  Buffer ends = Buffer::device(sizeof end, 0);
+  CUDA_CHECK(cudaMemcpy(ends.data(), &end, sizeof end, cudaMemcpyHostToDevice));
+  const Tensor decay = floats({0.0f}).to(ctx.device());
+  const DecaySpans spans{static_cast<const int64_t*>(ends.data()), decay.data<float>(), 1};
+  const Tensor hyper = hyper_for(5);
+  const auto* h = static_cast<const StepHyper*>(hyper.raw());
+  kernels::cuda::sgd_step(ctx.stream(), kCount, param.data<float>(), grad.data<float>(), momentum.data<float>(),
+                          nullptr, ema.data<float>(), spans, h, 0.9f, false, set.data<int32_t>());
+  kernels::cuda::adamw_step(ctx.stream(), kCount, param.data<float>(), grad.data<float>(), momentum.data<float>(),
+                            momentum.data<float>(), nullptr, ema.data<float>(), spans, h, 0.9, 0.999, 1e-8,
+                            set.data<int32_t>());
+  kernels::cuda::ema_update(ctx.stream(), kCount, ema.data<float>(), grad.data<float>(), h, set.data<int32_t>());
+  ctx.synchronize();
+  EXPECT_TRUE(test::same_bytes(param, param0));
+  EXPECT_TRUE(test::same_bytes(ema, param0));
+  EXPECT_EQ(test::max_abs_diff(momentum.to(Device::cpu()), Tensor::zeros(Shape{kCount}, DType::F32, Device::cpu())),
+            0.0);
 }
 
 }  // namespace
