@@ -1,4 +1,5 @@
-// Each subcommand of the aslnet binary lives in its own file and registers itself here.
+// Each subcommand of the aslnet binary lives in its own file and registers itself here; `aslnet bench`
+// lives in bench/commands/ (bench/commands/bench.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,7 +13,6 @@ void register_eval(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_check_data(CLI::App& app);
 void register_synth(CLI::App& app);
-void register_bench(CLI::App& app);
 void register_translate(CLI::App& app);
 void register_serve(CLI::App& app);
 

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "app/commands.h"
+#include "bench/commands/bench.h"
 #include "engine/core/error.h"
 
 int main(int argc, char** argv) {
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
   aslnet::app::register_predict(app);
   aslnet::app::register_check_data(app);
   aslnet::app::register_synth(app);
-  aslnet::app::register_bench(app);
+  aslnet::bench::register_bench(app);
   aslnet::app::register_translate(app);
   aslnet::app::register_serve(app);
   try {

@@ -126,7 +126,8 @@ double measure_copy_gbs(Device device, size_t bytes) {
   return device.is_cuda() ? gpu_copy_gbs(device, bytes) : cpu_copy_gbs(bytes);
 }
 
-double seconds_per_call(Device device, cudaStream_t stream, int warmup, int iters, const std::function<void()>& call) {
+double seconds_per_call(Device device, cudaStream_t stream, int warmup, int iters, const std::function<void()>& call,
+                        const std::function<void()>& wait) {
   ASLNET_CHECK(iters > 0) << "timing needs at least one call, got " << iters;
   for (int i = 0; i < warmup; ++i) call();
   if (device.is_cpu()) {
@@ -139,7 +140,8 @@ double seconds_per_call(Device device, cudaStream_t stream, int warmup, int iter
   CUDA_CHECK(cudaEventRecord(start.get(), stream));
   for (int i = 0; i < iters; ++i) call();
   CUDA_CHECK(cudaEventRecord(stop.get(), stream));
-  CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  if (wait) wait();
+  CUDA_CHECK(cudaEventSynchronize(stop.get()));  // at once after `wait`: the stream has drained
   float ms = 0;
   CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
   return double(ms) / 1e3 / iters;

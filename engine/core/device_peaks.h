@@ -42,7 +42,11 @@ double measure_copy_gbs(Device device, size_t bytes);
 // Mean seconds of one call of `call`, after `warmup` untimed calls. GPU: CUDA events recorded on
 // `stream` around the timed calls, which must enqueue their work on that stream (a host wait inside a
 // call counts, as the stream's idle time). CPU: steady_clock around them (`stream` unused).
-double seconds_per_call(Device device, cudaStream_t stream, int warmup, int iters, const std::function<void()>& call);
+// `wait`, if given, is how the host waits on the GPU for the timed calls to finish, in place of a plain
+// wait on the closing event; it must drain `stream`. Calls that queue collectives pass their
+// communicator's synchronize, whose watchdog ends the wait if a peer dies (a plain wait would hang).
+double seconds_per_call(Device device, cudaStream_t stream, int warmup, int iters, const std::function<void()>& call,
+                        const std::function<void()>& wait = {});
 // The same on a Context's device and compute stream.
 double seconds_per_call(const Context& ctx, int warmup, int iters, const std::function<void()>& call);
 

@@ -1,4 +1,4 @@
-// The scaling model of app/scaling_model.h: one GPU is the measured step; within a tier, efficiency
+// The scaling model of bench/scaling/scaling_model.h: one GPU is the measured step; within a tier, efficiency
 // never rises with the GPU count; buckets with no bytes scale perfectly; on a slow link the exposed time
 // is the all-reduce time less the backward it can overlap; the buckets are the reducer's; measured and
 // given link figures replace the assumed ones.
@@ -7,10 +7,10 @@
 #include <fstream>
 #include <numeric>
 
-#include "app/scaling_model.h"
+#include "bench/scaling/scaling_model.h"
 #include "tests/test_util.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 namespace {
 
 // A resnet50-like step (H100, bf16, batch 256: about 62 ms) with buckets of the reducer's shape: a
@@ -168,4 +168,4 @@ TEST(ScalingModel, OutputLabelsAssumptions) {
 }
 
 }  // namespace
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

@@ -12,13 +12,13 @@
 //   mpirun -np 2 aslnet bench allreduce --device cpu            # one replica per process (MPI; NCCL on GPUs)
 //
 // A GPU count beyond the machine's is printed as "not run", never estimated (the scaling model,
-// app/scaling_model.h, is where estimates live, and it says so). The communicators come from
+// bench/scaling/scaling_model.h, is where estimates live, and it says so). The communicators come from
 // ProcessGroup::communicators (engine/replication/launch.h), exactly as `aslnet train` gets them; a
 // process's replicas run on threads (run_replica_threads). Rank 0's first replica prints and writes
-// --json. Each size: `warmup` untimed all-reduces, a barrier, then `iters` timed ones; the time of one
-// is averaged over the ranks (nccl-tests' default). GPU: CUDA events on the replica's own stream around
-// the all-reduces, waited for with the communicator's synchronize() (the watchdog's wait). CPU:
-// steady_clock around the blocking calls.
+// --json. Each size: `warmup` untimed all-reduces, a barrier, then `iters` timed ones (seconds_per_call,
+// engine/core/device_peaks.h); the time of one is averaged over the ranks (nccl-tests' default). GPU:
+// CUDA events on the replica's own stream around the all-reduces, waited for with the communicator's
+// synchronize() (the watchdog's wait). CPU: steady_clock around the blocking calls.
 //
 // For scale it also prints the device's measured copy bandwidth (GPU: a 256 MiB device-to-device
 // cudaMemcpyAsync; CPU: a 64 MiB memcpy on one thread), counting bytes read plus bytes written as the
@@ -27,27 +27,24 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
-#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "app/bench.h"
-#include "engine/core/device_peaks.h"
 #include "app/device_options.h"
+#include "bench/commands/bench.h"
 #include "engine/core/buffer.h"
 #include "engine/core/context.h"
 #include "engine/core/cuda_check.h"
 #include "engine/core/cuda_handles.h"
+#include "engine/core/device_peaks.h"
 #include "engine/core/tensor.h"
 #include "engine/replication/launch.h"
 #include "engine/replication/replica_threads.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 namespace {
 
@@ -76,10 +73,6 @@ struct Table {
   std::vector<Row> rows;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 Table table_of(std::vector<Device> devices, int ranks) {
   Table t;
   t.ranks = ranks;
@@ -105,7 +98,7 @@ std::vector<Table> plan_tables(const AllreduceOptions& o, const ProcessGroup& gr
     ASLNET_CHECK(o.gpu_counts.empty() && o.replicas.empty())
         << "under mpirun each process is one replica and all ranks are measured together: leave out "
         << (cpu ? "--replicas" : "--gpu-counts") << " (start more processes instead)";
-    return {table_of(training_devices(o.device, o.devices, 1, group.size(), group.local_rank()), group.size())};
+    return {table_of(app::training_devices(o.device, o.devices, 1, group.size(), group.local_rank()), group.size())};
   }
   std::vector<Table> tables;
   if (cpu) {
@@ -119,7 +112,7 @@ std::vector<Table> plan_tables(const AllreduceOptions& o, const ProcessGroup& gr
   ASLNET_CHECK(machine > 0) << "--device cuda: no CUDA GPU is available here (hint: --device cpu)";
   if (!o.devices.empty()) {
     // The replicas as `aslnet train --devices` makes them: 0,1 is NCCL, 0,0 the in-process communicator.
-    const auto devices = training_devices(o.device, o.devices, 1, 1, 0);
+    const auto devices = app::training_devices(o.device, o.devices, 1, 1, 0);
     return {table_of(devices, int(devices.size()))};
   }
   for (int k : o.gpu_counts.empty() ? std::vector<int>{1, 2, 4, 8} : o.gpu_counts) {
@@ -136,7 +129,6 @@ std::vector<Table> plan_tables(const AllreduceOptions& o, const ProcessGroup& gr
   return tables;
 }
 
-
 std::string device_text(Device device) {
   if (device.is_cpu()) return fmt::format("cpu ({} thread(s) per replica)", Context::cpu_threads());
   return fmt::format("{} ({})", device.str(), gpu_name(device.index));
@@ -149,24 +141,16 @@ std::string devices_text(const Table& t) {
   return out;
 }
 
-// The timed all-reduces of one message: seconds for one, on this rank.
-double time_all_reduces(const AllreduceOptions& o, Communicator& comm, const Tensor& message, cudaStream_t s,
-                        const Event& start, const Event& stop) {
-  for (int i = 0; i < o.warmup; ++i) comm.all_reduce_average(message, s);
+// The timed all-reduces of one message: seconds for one, on this rank. The warm-up is run here rather
+// than by seconds_per_call, so that a barrier can follow it: every rank starts the timed loop together.
+// On a GPU the host waits for the timed loop with the communicator's synchronize (the watchdog's wait: a
+// dead peer ends it with an error, never a hang).
+double time_all_reduces(const AllreduceOptions& o, Communicator& comm, const Tensor& message, cudaStream_t s) {
+  const auto all_reduce = [&] { comm.all_reduce_average(message, s); };
+  for (int i = 0; i < o.warmup; ++i) all_reduce();
   comm.synchronize(s);
-  comm.barrier();  // every rank starts the timed loop together
-  if (message.device().is_cpu()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < o.iters; ++i) comm.all_reduce_average(message, s);
-    return seconds_since(t0) / o.iters;
-  }
-  CUDA_CHECK(cudaEventRecord(start.get(), s));
-  for (int i = 0; i < o.iters; ++i) comm.all_reduce_average(message, s);
-  CUDA_CHECK(cudaEventRecord(stop.get(), s));
-  comm.synchronize(s);  // the watchdog's wait: a dead peer ends it with an error, never a hang
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-  return ms / 1e3 / o.iters;
+  comm.barrier();
+  return seconds_per_call(message.device(), s, /*warmup=*/0, o.iters, all_reduce, [&] { comm.synchronize(s); });
 }
 
 void print_table_head(const Table& t) {
@@ -191,7 +175,6 @@ void run_replica(const AllreduceOptions& o, Communicator& comm, Device device, d
   // Allocated before any collective: a cudaMalloc while a peer's NCCL kernel waits is best avoided.
   Tensor buffer = Tensor::zeros(Shape{std::max<int64_t>(1, o.max_bytes / 4)}, DType::F32, device);
   Stream stream = device.is_cuda() ? make_stream() : Stream{};
-  Event start = device.is_cuda() ? make_event(true) : Event{}, stop = device.is_cuda() ? make_event(true) : Event{};
   const int n = comm.size();
   if (lead != nullptr) {
     lead->communicator = comm.name();
@@ -202,7 +185,7 @@ void run_replica(const AllreduceOptions& o, Communicator& comm, Device device, d
   comm.barrier();
   for (int64_t bytes = std::max<int64_t>(4, o.min_bytes / 4 * 4); bytes <= o.max_bytes; bytes *= 2) {
     const Tensor message = buffer.slice(0, Shape{bytes / 4});
-    std::vector<double> total{time_all_reduces(o, comm, message, stream.get(), start, stop)};
+    std::vector<double> total{time_all_reduces(o, comm, message, stream.get())};
     comm.all_reduce_sum_host(total);
     Row row{.bytes = bytes, .seconds = total[0] / n};
     row.algbw_gbs = double(bytes) / row.seconds / 1e9;
@@ -249,8 +232,8 @@ void write_json(std::ofstream& out, const AllreduceOptions& o, const ProcessGrou
       {"benchmark",
        "all-reduce (average, f32), nccl-tests' definitions: algbw = bytes/time, "
        "busbw = algbw*2(n-1)/n; time averaged over the ranks"},
-      {"command", bench_command_line("aslnet bench allreduce")},
-      {"date", bench_utc_now()},
+      {"command", command_line("aslnet bench allreduce")},
+      {"date", utc_now()},
       {"device", reference.is_cpu() ? fmt::format("cpu ({} cores)", std::thread::hardware_concurrency())
                                     : gpu_name(reference.index)},
       {"gpus_on_machine", gpu_count()},
@@ -297,8 +280,8 @@ void run_bench_allreduce(AllreduceOptions o) {
     // Measured by the lead alone before any communicator exists; the other ranks wait at their first
     // collective, off the device.
     // The copy bandwidth each busbw is compared with: read + write, 64 MiB on the CPU, 256 MiB on a GPU.
-    const double copy = lead ? measure_copy_gbs(reference, reference.is_cpu() ? size_t(64) << 20 : size_t(256) << 20)
-                             : 0.0;
+    const double copy =
+        lead ? measure_copy_gbs(reference, reference.is_cpu() ? size_t(64) << 20 : size_t(256) << 20) : 0.0;
     if (lead) {
       fmt::print(
           "all-reduce (average, f32) per message size; nccl-tests' algbw = bytes / time, "
@@ -350,4 +333,4 @@ void register_bench_allreduce(CLI::App& bench) {
   cmd->callback([o] { run_bench_allreduce(*o); });
 }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

@@ -1,16 +1,15 @@
-#include "app/bench.h"
+#include "bench/commands/bench.h"
 
 #include <fmt/chrono.h>
 
 #include <ctime>
 #include <fstream>
 
-#include "app/commands.h"
-
-namespace aslnet::app {
+namespace aslnet::bench {
 
 void register_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "Benchmarks: kernels, all-reduce bandwidth, training per GPU count, HTTP serving");
+  auto* bench =
+      app.add_subcommand("bench", "Benchmarks: kernels, all-reduce bandwidth, training per GPU count, HTTP serving");
   bench->require_subcommand(1);
   register_bench_kernels(*bench);
   register_bench_allreduce(*bench);
@@ -18,7 +17,7 @@ void register_bench(CLI::App& app) {
   register_bench_serve(*bench);
 }
 
-std::string bench_command_line(const std::string& fallback) {
+std::string command_line(const std::string& fallback) {
   std::ifstream file("/proc/self/cmdline", std::ios::binary);
   std::string text;
   for (std::string arg; std::getline(file, arg, '\0');) {
@@ -28,6 +27,6 @@ std::string bench_command_line(const std::string& fallback) {
   return text.empty() ? fallback : text;
 }
 
-std::string bench_utc_now() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))); }
+std::string utc_now() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))); }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

@@ -25,7 +25,7 @@
 #include "engine/replication/gradient_reducer.h"
 #include "models/resnet.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 // One tier of links, as nccl-tests would report it for a large all-reduce.
 struct LinkTier {
@@ -98,4 +98,4 @@ LinkModel link_model_from_flags(const ScalingFlags& flags);
 std::string format_scaling(const ScalingInputs& inputs, const std::vector<ScalingPoint>& points);
 nlohmann::ordered_json scaling_json(const ScalingInputs& inputs, const std::vector<ScalingPoint>& points);
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

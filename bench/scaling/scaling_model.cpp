@@ -1,6 +1,6 @@
-// The scaling model (app/scaling_model.h says what it computes; docs/scaling-model.md why, with the
+// The scaling model (bench/scaling/scaling_model.h says what it computes; docs/scaling-model.md why, with the
 // sources of its assumptions and its limits).
-#include "app/scaling_model.h"
+#include "bench/scaling/scaling_model.h"
 
 #include <fmt/core.h>
 
@@ -10,7 +10,7 @@
 
 #include "engine/replication/in_process.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 namespace {
 
@@ -267,4 +267,4 @@ nlohmann::ordered_json scaling_json(const ScalingInputs& in, const std::vector<S
           {"points", rows}};
 }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

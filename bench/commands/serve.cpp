@@ -26,8 +26,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/bench.h"
+#include "bench/commands/bench.h"
 #include "data/classes.h"
 #include "data/jpeg.h"
 #include "data/synth.h"
@@ -48,7 +48,7 @@
 #include "serve/image_input.h"
 #include "serve/server.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 namespace {
 
@@ -71,10 +71,10 @@ struct ModeResult {
   std::string first_failure;
   double wall_s = 0, throughput = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, mean_ms = 0;
-  std::optional<double> mean_batch;          // the mean `batch` of the answers (absent when none say it)
-  std::map<std::string, double> server_ms;   // mean of each timing_ms field over the answers
-  nlohmann::ordered_json server;             // GET /healthz as the server answered it
-  std::string described;                     // Server::describe()
+  std::optional<double> mean_batch;         // the mean `batch` of the answers (absent when none say it)
+  std::map<std::string, double> server_ms;  // mean of each timing_ms field over the answers
+  nlohmann::ordered_json server;            // GET /healthz as the server answered it
+  std::string described;                    // Server::describe()
 };
 
 // What one request got back.
@@ -136,8 +136,7 @@ std::string content_type(const std::string& image) {
 }
 
 // Sends request `index` (its images chosen round-robin from the payloads) and reads the answer.
-Outcome send(httplib::Client& client, const ServeBenchOptions& o, const std::vector<std::string>& payloads,
-             int index) {
+Outcome send(httplib::Client& client, const ServeBenchOptions& o, const std::vector<std::string>& payloads, int index) {
   Outcome out;
   const auto start = Clock::now();
   const auto post = [&]() -> httplib::Result {
@@ -235,8 +234,8 @@ nlohmann::ordered_json wait_healthy(int port, double seconds) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASLNET_CHECK(false) << "the server on port " << port << " did not answer GET /healthz within " << seconds
-                      << " s (" << last << ")";
+  ASLNET_CHECK(false) << "the server on port " << port << " did not answer GET /healthz within " << seconds << " s ("
+                      << last << ")";
   return {};
 }
 
@@ -331,9 +330,9 @@ std::string table(const std::vector<ModeResult>& modes) {
       "| mode | requests | failures | wall s | requests/s | p50 ms | p90 ms | p99 ms | max ms | mean batch |\n"
       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const ModeResult& r : modes)
-    md += fmt::format("| {} | {} | {} | {:.2f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {} |\n", r.mode,
-                      r.requests, r.failures, r.wall_s, r.throughput, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms,
-                      batch_text(r));
+    md +=
+        fmt::format("| {} | {} | {} | {:.2f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {} |\n", r.mode, r.requests,
+                    r.failures, r.wall_s, r.throughput, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, batch_text(r));
   return md;
 }
 
@@ -347,22 +346,20 @@ Ratios batching_ratios(const ModeResult& with, const ModeResult& without) {
 }
 
 std::string ratio_text(const Ratios& r) {
-  return fmt::format("batching against not: throughput x{:.2f}, p50 x{:.2f}, p99 x{:.2f}", r.throughput, r.p50,
-                     r.p99);
+  return fmt::format("batching against not: throughput x{:.2f}, p50 x{:.2f}, p99 x{:.2f}", r.throughput, r.p50, r.p99);
 }
 
 nlohmann::ordered_json mode_json(const ModeResult& r) {
-  nlohmann::ordered_json j{{"mode", r.mode},
-                           {"batching", r.batching},
-                           {"server", r.described},
-                           {"requests", r.requests},
-                           {"failures", r.failures},
-                           {"wall_s", r.wall_s},
-                           {"throughput_rps", r.throughput},
-                           {"latency_ms",
-                            {{"p50", r.p50_ms}, {"p90", r.p90_ms}, {"p99", r.p99_ms}, {"max", r.max_ms},
-                             {"mean", r.mean_ms}}},
-                           {"mean_batch", r.mean_batch ? nlohmann::ordered_json(*r.mean_batch) : nullptr}};
+  nlohmann::ordered_json j{
+      {"mode", r.mode},
+      {"batching", r.batching},
+      {"server", r.described},
+      {"requests", r.requests},
+      {"failures", r.failures},
+      {"wall_s", r.wall_s},
+      {"throughput_rps", r.throughput},
+      {"latency_ms", {{"p50", r.p50_ms}, {"p90", r.p90_ms}, {"p99", r.p99_ms}, {"max", r.max_ms}, {"mean", r.mean_ms}}},
+      {"mean_batch", r.mean_batch ? nlohmann::ordered_json(*r.mean_batch) : nullptr}};
   j["server_timing_ms"] = nlohmann::ordered_json::object();
   for (const auto& [key, value] : r.server_ms) j["server_timing_ms"][key] = value;
   if (!r.first_failure.empty()) j["first_failure"] = r.first_failure;
@@ -380,10 +377,9 @@ void run_bench_serve(const ServeBenchOptions& o) {
   const std::string source =
       o.images.empty() ? fmt::format("{} synthetic hands of {} px (data/synth.h)", payloads.size(), o.synth_size)
                        : fmt::format("{} images from {}", payloads.size(), o.images);
-  const std::string load =
-      fmt::format("{} requests (after {} warm-up) from {} keep-alive clients, each a POST /{} of {}", o.requests,
-                  o.warmup, o.clients, o.endpoint,
-                  o.endpoint == "translate" ? fmt::format("{} frames (multipart)", o.frames) : "one image");
+  const std::string load = fmt::format(
+      "{} requests (after {} warm-up) from {} keep-alive clients, each a POST /{} of {}", o.requests, o.warmup,
+      o.clients, o.endpoint, o.endpoint == "translate" ? fmt::format("{} frames (multipart)", o.frames) : "one image");
   fmt::print("bench serve: {}; {} (mean {:.1f} KB)\n", load, source, double(bytes) / double(payloads.size()) / 1e3);
   std::fflush(stdout);
 
@@ -391,16 +387,16 @@ void run_bench_serve(const ServeBenchOptions& o) {
   for (bool batching : {true, false}) {
     modes.push_back(run_mode(o, payloads, batching));
     const ModeResult& r = modes.back();
-    fmt::print("{}: {:.1f} requests/s, p50 {:.1f} ms, p99 {:.1f} ms, mean batch {}, {} failed\n", r.mode,
-               r.throughput, r.p50_ms, r.p99_ms, batch_text(r), r.failures);
+    fmt::print("{}: {:.1f} requests/s, p50 {:.1f} ms, p99 {:.1f} ms, mean batch {}, {} failed\n", r.mode, r.throughput,
+               r.p50_ms, r.p99_ms, batch_text(r), r.failures);
     std::fflush(stdout);
   }
   const ModeResult &with = modes[0], &without = modes[1];
   const Ratios ratios = batching_ratios(with, without);
   const std::string results_table = table(modes), ratios_line = ratio_text(ratios);
 
-  const std::string command = bench_command_line("aslnet bench serve");
-  const std::string date = bench_utc_now();
+  const std::string command = command_line("aslnet bench serve");
+  const std::string date = utc_now();
   const std::string served_on = with.server.value("device", std::string(o.device));
   const std::string device = served_on.rfind("cuda", 0) == 0
                                  ? fmt::format("{} ({})", gpu_name(0), served_on)
@@ -431,13 +427,12 @@ void run_bench_serve(const ServeBenchOptions& o) {
   const fs::path json_path = out / "bench-serve.json", md_path = out / "bench-serve.md";
   std::ofstream(json_path) << doc.dump(2) << "\n";
 
-  const std::string md =
-      fmt::format("# aslnet bench serve\n\n- command: `{}`\n- device: {}, machine of {}\n- date: {}\n- load: {}; {}\n\n{}\n{}.\n",
-                  command, device, cpu, date, load, source, results_table, ratios_line);
+  const std::string md = fmt::format(
+      "# aslnet bench serve\n\n- command: `{}`\n- device: {}, machine of {}\n- date: {}\n- load: {}; {}\n\n{}\n{}.\n",
+      command, device, cpu, date, load, source, results_table, ratios_line);
   std::ofstream(md_path) << md;
   ASLNET_CHECK(fs::exists(json_path) && fs::exists(md_path)) << "--out " << o.out << ": cannot write the results";
-  fmt::print("\n{}\n{}\n\nwrote {} and {}\n", results_table, ratios_line, json_path.string(),
-             md_path.string());
+  fmt::print("\n{}\n{}\n\nwrote {} and {}\n", results_table, ratios_line, json_path.string(), md_path.string());
 
   for (const ModeResult& r : modes)
     ASLNET_CHECK(r.failures == 0) << r.failures << " of " << r.requests << " requests failed with " << r.mode
@@ -474,4 +469,4 @@ void register_bench_serve(CLI::App& bench) {
   cmd->callback([o] { run_bench_serve(*o); });
 }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

@@ -27,8 +27,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "app/bench.h"
 #include "app/device_options.h"
+#include "bench/commands/bench.h"
 #include "engine/core/device_peaks.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
@@ -36,7 +36,7 @@
 #include "engine/layers/residual.h"
 #include "models/resnet.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 namespace {
 
@@ -260,8 +260,8 @@ nlohmann::ordered_json row_json(const Row& r) {
 void write_json(const std::string& path, const KernelOptions& o, Device device, const DevicePeaks& peaks, DType dtype,
                 const std::vector<Row>& rows) {
   nlohmann::ordered_json j;
-  j["command"] = bench_command_line("aslnet bench kernels");
-  j["date"] = bench_utc_now();
+  j["command"] = command_line("aslnet bench kernels");
+  j["date"] = utc_now();
   j["device"] = {{"id", device.str()}, {"name", device_name(device)}};
   if (device.is_cpu()) j["device"]["threads"] = Context::cpu_threads();
   j["config"] = {{"arch", o.arch},
@@ -299,14 +299,14 @@ void check_json_path(const std::string& path) {
 
 void run_bench_kernels(const KernelOptions& o) {
   check_json_path(o.json);
-  const Device device = training_devices(o.device, "", 1, 1, 0).front();
-  const DType dtype = training_dtype(o.precision, device);
+  const Device device = app::training_devices(o.device, "", 1, 1, 0).front();
+  const DType dtype = app::training_dtype(o.precision, device);
   ASLNET_CHECK(!o.tf32 || device.is_cuda()) << "--tf32 is tensor-core math on the GPU (hint: --device cuda)";
   if (device.is_cpu()) Context::set_cpu_threads(o.threads);
   Context ctx(device);
   ctx.set_allow_tf32(o.tf32);
   fmt::print("{} ({} stem, width {}), batch {}, {}x{} px on {}\n", o.arch, o.stem, o.width, o.batch, o.image_size,
-             o.image_size, describe_device(ctx, o.precision));
+             o.image_size, app::describe_device(ctx, o.precision));
   std::fflush(stdout);
   // The peaks first, while none of the model's memory is taken.
   const DevicePeaks peaks = measure_peaks(device);
@@ -364,4 +364,4 @@ void register_bench_kernels(CLI::App& bench) {
   cmd->callback([o] { run_bench_kernels(*o); });
 }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench

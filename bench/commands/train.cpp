@@ -10,7 +10,6 @@
 // --preset seed is the seed project's experiment: resnet50 at 64 px, batch 32, Adam at 1e-3 (AdamW with
 // weight decay 0), 5 epochs, no augmentation, from a random initialisation.
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,20 +18,21 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
 
-#include "app/bench.h"
-#include "app/scaling_model.h"
-#include "report/line_chart_png.h"
+#include "bench/commands/bench.h"
+#include "bench/scaling/scaling_model.h"
 #include "engine/core/device.h"
 #include "engine/core/error.h"
 #include "engine/loss.h"
 #include "engine/optimizer.h"
 #include "models/resnet.h"
+#include "report/line_chart_png.h"
 
-namespace aslnet::app {
+namespace aslnet::bench {
 
 namespace {
 
@@ -57,9 +57,9 @@ struct BenchTrainOptions {
 struct RunResult {
   int count = 0;
   bool ran = false;
-  std::string why_not;           // not run, or failed: why
-  double total_seconds = 0.0;    // the whole child process, start-up and validation included
-  double epoch_seconds = 0.0;    // mean over the epochs after the first (the first warms up), or the first
+  std::string why_not;         // not run, or failed: why
+  double total_seconds = 0.0;  // the whole child process, start-up and validation included
+  double epoch_seconds = 0.0;  // mean over the epochs after the first (the first warms up), or the first
   double images_per_second = 0.0;
   double val_accuracy = -1.0;
   int64_t steps_per_epoch = 0;
@@ -147,7 +147,8 @@ std::string tail_of(const fs::path& log) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(line);
   std::string out;
-  for (size_t i = lines.size() > 2 ? lines.size() - 2 : 0; i < lines.size(); ++i) out += (out.empty() ? "" : " / ") + lines[i];
+  for (size_t i = lines.size() > 2 ? lines.size() - 2 : 0; i < lines.size(); ++i)
+    out += (out.empty() ? "" : " / ") + lines[i];
   // It goes into a Markdown table cell too.
   for (char& c : out)
     if (c == '|') c = '/';
@@ -198,8 +199,8 @@ RunResult run_aslnet(const BenchTrainOptions& o, const std::string& data, const 
     std::string devices;
     for (int i = 0; i < count; ++i) devices += (i ? "," : "") + std::to_string(i);
     command = quote(self_path()) + args +
-              (o.device == "cuda" ? " --devices " + devices : " --replicas " + std::to_string(count)) +
-              " --threads " + std::to_string(threads);
+              (o.device == "cuda" ? " --devices " + devices : " --replicas " + std::to_string(count)) + " --threads " +
+              std::to_string(threads);
   }
   fs::create_directories(run_dir);
   const fs::path log = run_dir / "output.txt";
@@ -214,8 +215,8 @@ RunResult run_aslnet(const BenchTrainOptions& o, const std::string& data, const 
   r.ran = true;
   r.total_seconds = seconds;
   read_train_log(run_dir / "log.jsonl", o.batch, r);
-  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds,
-             r.epoch_seconds, r.images_per_second, 100.0 * r.val_accuracy);
+  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds, r.epoch_seconds,
+             r.images_per_second, 100.0 * r.val_accuracy);
   return r;
 }
 
@@ -224,10 +225,12 @@ RunResult run_peer(const BenchTrainOptions& o, const std::string& data, const fs
   r.count = count;
   const int have = o.device == "cuda" ? gpu_count() : 1;  // torch's DataParallel is for GPUs
   if (count > have) {
-    r.why_not = fmt::format("not run ({} {})", have, o.device == "cuda" ? "GPU(s) here" : "CPU process: DataParallel needs GPUs");
+    r.why_not = fmt::format("not run ({} {})", have,
+                            o.device == "cuda" ? "GPU(s) here" : "CPU process: DataParallel needs GPUs");
     return r;
   }
-  const fs::path json = out / fmt::format("torchvision-{}.json", count), log = out / fmt::format("torchvision-{}.txt", count);
+  const fs::path json = out / fmt::format("torchvision-{}.json", count),
+                 log = out / fmt::format("torchvision-{}.txt", count);
   const std::string command = fmt::format(
       "{} {} --data {} --gpus {} --device {} --arch {} --image-size {} --batch {} --epochs {} --lr {} "
       "--weight-decay {} --val-fraction {} --seed {} --precision {} --threads {} --json {} > {} 2>&1",
@@ -250,8 +253,8 @@ RunResult run_peer(const BenchTrainOptions& o, const std::string& data, const fs
   r.epoch_seconds = j.value("epoch_seconds", 0.0);
   r.images_per_second = j.value("images_per_second", 0.0);
   r.val_accuracy = j.value("val_accuracy", -1.0);
-  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds,
-             r.epoch_seconds, r.images_per_second, 100.0 * r.val_accuracy);
+  fmt::print("{:.1f} s in all, {:.1f} s an epoch, {:.0f} img/s, validation {:.1f}%\n", r.total_seconds, r.epoch_seconds,
+             r.images_per_second, 100.0 * r.val_accuracy);
   return r;
 }
 
@@ -337,23 +340,31 @@ nlohmann::json scaling_prediction(const BenchTrainOptions& o, const std::vector<
     const ScalingPoint p = predict_scaling(in, {n})[0];
     const double train_seconds = double(o.epochs * steps_per_epoch) * p.step_seconds;
     if (n == 1 && one != nullptr) fixed = std::max(0.0, one->total_seconds - train_seconds);
-    nlohmann::json row{{"gpus", n},          {"per_gpu_batch", per_gpu}, {"step_seconds", p.step_seconds},
+    nlohmann::json row{{"gpus", n},
+                       {"per_gpu_batch", per_gpu},
+                       {"step_seconds", p.step_seconds},
                        {"images_per_second", double(o.batch) / p.step_seconds},
-                       {"comm_exposed_seconds", p.comm_exposed_seconds}, {"comm_seconds", p.comm_seconds},
+                       {"comm_exposed_seconds", p.comm_exposed_seconds},
+                       {"comm_seconds", p.comm_seconds},
                        {"tier", p.tier}};
     if (fixed >= 0) row["predicted_total_seconds"] = fixed + train_seconds;
     rows.push_back(row);
     if (n == 1) text = format_scaling(in, predict_scaling(in, {1}));
   }
   const LinkModel link = link_model_from_flags(o.scaling);
-  return {{"kind", "model (predicted, not measured): per-GPU steps measured at batch / n on this device; links "
-                   "as below"},
-          {"intra_node", {{"busbw_gbs", link.intra_node.busbw_gbs}, {"busbw_source", link.intra_node.busbw_source},
-                          {"latency_seconds", link.intra_node.latency_seconds},
-                          {"latency_source", link.intra_node.latency_source}}},
-          {"inter_node", {{"busbw_gbs", link.inter_node.busbw_gbs}, {"busbw_source", link.inter_node.busbw_source},
-                          {"latency_seconds", link.inter_node.latency_seconds},
-                          {"latency_source", link.inter_node.latency_source}}},
+  return {{"kind",
+           "model (predicted, not measured): per-GPU steps measured at batch / n on this device; links "
+           "as below"},
+          {"intra_node",
+           {{"busbw_gbs", link.intra_node.busbw_gbs},
+            {"busbw_source", link.intra_node.busbw_source},
+            {"latency_seconds", link.intra_node.latency_seconds},
+            {"latency_source", link.intra_node.latency_source}}},
+          {"inter_node",
+           {{"busbw_gbs", link.inter_node.busbw_gbs},
+            {"busbw_source", link.inter_node.busbw_source},
+            {"latency_seconds", link.inter_node.latency_seconds},
+            {"latency_source", link.inter_node.latency_source}}},
           {"gpus_per_node", link.gpus_per_node},
           {"rows", rows}};
 }
@@ -392,7 +403,8 @@ std::string markdown(const BenchTrainOptions& o, const nlohmann::json& report) {
     if (!report.contains(who)) continue;
     for (const auto& row : report[who]) {
       if (!row["ran"].get<bool>()) {
-        md += fmt::format("| {} | {} | {} | | | | |\n", who, row["count"].get<int>(), row["why_not"].get<std::string>());
+        md +=
+            fmt::format("| {} | {} | {} | | | | |\n", who, row["count"].get<int>(), row["why_not"].get<std::string>());
         continue;
       }
       md += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.0f} | {} | {:.1f}% |\n", who, row["count"].get<int>(),
@@ -406,11 +418,12 @@ std::string markdown(const BenchTrainOptions& o, const nlohmann::json& report) {
   }
   if (report.contains("model")) {
     const auto& m = report["model"];
-    md += fmt::format("\n**Scaling model** ({}). Within a node (up to {} GPUs): {:.0f} GB/s bus bandwidth ({}); "
-                      "across nodes: {:.0f} GB/s ({}).\n\n",
-                      m["kind"].get<std::string>(), m["gpus_per_node"].get<int>(),
-                      m["intra_node"]["busbw_gbs"].get<double>(), m["intra_node"]["busbw_source"].get<std::string>(),
-                      m["inter_node"]["busbw_gbs"].get<double>(), m["inter_node"]["busbw_source"].get<std::string>());
+    md += fmt::format(
+        "\n**Scaling model** ({}). Within a node (up to {} GPUs): {:.0f} GB/s bus bandwidth ({}); "
+        "across nodes: {:.0f} GB/s ({}).\n\n",
+        m["kind"].get<std::string>(), m["gpus_per_node"].get<int>(), m["intra_node"]["busbw_gbs"].get<double>(),
+        m["intra_node"]["busbw_source"].get<std::string>(), m["inter_node"]["busbw_gbs"].get<double>(),
+        m["inter_node"]["busbw_source"].get<std::string>());
     md += "| GPUs | per-GPU batch | step ms | images/s | all-reduce exposed ms | predicted total s |\n";
     md += "| --- | --- | --- | --- | --- | --- |\n";
     for (const auto& row : m["rows"])
@@ -499,22 +512,25 @@ void run_bench_train(BenchTrainOptions o) {
     // Beside the binary in a build tree (build/aslnet -> bench/peers/ in the source tree is not known
     // here), so the default looks where scripts/gpu-bundle.sh and a build folder put it.
     const fs::path exe = fs::path(self_path()).parent_path();
-    for (const fs::path& p : {exe / "bench/peers/torch_seed_experiment.py", exe / "../bench/peers/torch_seed_experiment.py"})
+    for (const fs::path& p :
+         {exe / "bench/peers/torch_seed_experiment.py", exe / "../bench/peers/torch_seed_experiment.py"})
       if (fs::exists(p)) o.peer_script = p.string();
     ASLNET_CHECK(!o.peer_script.empty()) << "--peer: bench/peers/torch_seed_experiment.py not found beside "
                                          << exe.string() << " (give --peer-script)";
   }
-  const std::string recipe = fmt::format("{} {}x{} px, batch {}, {} lr {}{}, {} epochs{}", o.arch, o.image_size,
-                                         o.image_size, o.batch, o.optimizer == "adamw" && o.weight_decay == 0 ? "Adam" : o.optimizer,
-                                         o.lr, o.weight_decay > 0 ? fmt::format(" wd {}", o.weight_decay) : "",
-                                         o.epochs, o.preset == "seed" ? " (the seed experiment)" : "");
+  const std::string recipe =
+      fmt::format("{} {}x{} px, batch {}, {} lr {}{}, {} epochs{}", o.arch, o.image_size, o.image_size, o.batch,
+                  o.optimizer == "adamw" && o.weight_decay == 0 ? "Adam" : o.optimizer, o.lr,
+                  o.weight_decay > 0 ? fmt::format(" wd {}", o.weight_decay) : "", o.epochs,
+                  o.preset == "seed" ? " (the seed experiment)" : "");
   const std::string device_name = o.device == "cuda" && gpu_count() > 0 ? gpu_name(0) : "cpu";
   fmt::print("bench train: {} on {} ({} mode), data {}\n", recipe, device_name, o.mode, data);
 
   std::vector<RunResult> ours, theirs;
   for (int c : counts) {
     ours.push_back(run_aslnet(o, data, out, c));
-    if (!ours.back().ran && ours.back().why_not.rfind("not run", 0) == 0) fmt::print("  aslnet, {}: {}\n", c, ours.back().why_not);
+    if (!ours.back().ran && ours.back().why_not.rfind("not run", 0) == 0)
+      fmt::print("  aslnet, {}: {}\n", c, ours.back().why_not);
     if (o.peer) {
       theirs.push_back(run_peer(o, data, out, c));
       if (!theirs.back().ran && theirs.back().why_not.rfind("not run", 0) == 0)
@@ -525,8 +541,9 @@ void run_bench_train(BenchTrainOptions o) {
   char date[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  nlohmann::json report{{"recipe", recipe}, {"command", command_line}, {"device", device_name}, {"date", date},
-                        {"mode", o.mode}, {"data", data}, {"aslnet", to_json(ours)}};
+  nlohmann::json report{{"recipe", recipe},       {"command", command_line}, {"device", device_name},
+                        {"date", date},           {"mode", o.mode},          {"data", data},
+                        {"aslnet", to_json(ours)}};
   if (o.peer) report["torchvision"] = to_json(theirs);
   if (o.model) {
     int64_t steps = 0;
@@ -548,8 +565,10 @@ void register_bench_train(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("train", "Training time, images/s and scaling efficiency per GPU count");
   cmd->add_option("data", o->data, "training folder (class folders), or a .tar of one (extracted under --out)")
       ->required();
-  cmd->add_option("--preset", o->preset, "seed: the seed project's experiment (resnet50, 64 px, batch 32, Adam 1e-3, 5 epochs)");
-  cmd->add_option("--device", o->device, "cuda, or cpu (counts are then CPU replicas)")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--preset", o->preset,
+                  "seed: the seed project's experiment (resnet50, 64 px, batch 32, Adam 1e-3, 5 epochs)");
+  cmd->add_option("--device", o->device, "cuda, or cpu (counts are then CPU replicas)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--gpu-counts", o->counts, "replica counts to run, e.g. 1,2,4,8 (beyond the machine: not run)");
   cmd->add_option("--mode", o->mode, "single: one process drives them all; multi: one process each (mpirun)")
       ->check(CLI::IsMember({"single", "multi"}));
@@ -563,7 +582,8 @@ void register_bench_train(CLI::App& bench) {
   cmd->add_option("--lr", o->lr)->check(CLI::PositiveNumber);
   cmd->add_option("--weight-decay", o->weight_decay)->check(CLI::NonNegativeNumber);
   cmd->add_option("--precision", o->precision)->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--val-fraction", o->val_fraction, "random split held out for validation")->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("--val-fraction", o->val_fraction, "random split held out for validation")
+      ->check(CLI::Range(0.0, 0.9));
   cmd->add_flag("--augment", o->augment, "train with aslnet's default augmentation (the seed had none)");
   cmd->add_option("--seed", o->seed);
   cmd->add_option("--threads", o->threads, "CPU threads for each run (0: every core)")->check(CLI::NonNegativeNumber);
@@ -577,4 +597,4 @@ void register_bench_train(CLI::App& bench) {
   cmd->callback([o] { run_bench_train(*o); });
 }
 
-}  // namespace aslnet::app
+}  // namespace aslnet::bench
