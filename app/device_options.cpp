@@ -5,6 +5,9 @@
 #include <sstream>
 #include <vector>
 
+#include "engine/core/device.h"
+#include "engine/core/error.h"
+
 namespace aslnet::app {
 
 std::vector<Device> training_devices(const std::string& device, const std::string& devices, int replicas,
@@ -17,7 +20,8 @@ std::vector<Device> training_devices(const std::string& device, const std::strin
     return std::vector<Device>(size_t(replicas), Device::cpu());
   }
   ASLNET_CHECK(device == "cuda") << "--device " << device << ": expected cpu or cuda";
-  ASLNET_CHECK(replicas == 1) << "--replicas is for CPU replicas; GPU replicas are listed with --devices (e.g. 0,1 or 0,0)";
+  ASLNET_CHECK(replicas == 1)
+      << "--replicas is for CPU replicas; GPU replicas are listed with --devices (e.g. 0,1 or 0,0)";
   std::vector<int> indices;
   std::stringstream list(devices);
   for (std::string item; std::getline(list, item, ',');) {
@@ -50,16 +54,6 @@ DType training_dtype(const std::string& precision, Device device) {
   ASLNET_CHECK(precision == "bf16") << "--precision " << precision << ": expected fp32 or bf16";
   ASLNET_CHECK(device.is_cuda()) << "--precision bf16 is mixed precision on the GPU (hint: --device cuda, or fp32)";
   return DType::BF16;
-}
-
-void setup_or_explain(Context& ctx, Model& model, int64_t batch, int64_t image_size) {
-  try {
-    model.setup(ctx, batch, image_size, image_size);
-  } catch (const OutOfDeviceMemory&) {
-    ASLNET_CHECK(false) << "--batch " << batch << " at " << image_size << " px does not fit in the memory of "
-                        << ctx.device().str() << " (" << gpu_name(ctx.device().index)
-                        << "): try a smaller --batch, or --accum-steps to keep the effective batch";
-  }
 }
 
 std::string describe_device(const Context& ctx, const std::string& precision) {

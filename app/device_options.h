@@ -1,12 +1,12 @@
 // The command line's device and precision flags, turned into a Device and a compute type, with one-line
-// errors that name the flag; and the model set-up step that turns an out-of-memory error into a hint.
+// errors that name the flag.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "engine/core/context.h"
-#include "engine/model.h"
+#include "engine/core/dtype.h"
 
 namespace aslnet::app {
 
@@ -17,8 +17,6 @@ std::vector<Device> training_devices(const std::string& device, const std::strin
                                      int process_count, int local_rank);
 // --precision fp32|bf16 on that device (bf16 is mixed precision and needs a GPU).
 DType training_dtype(const std::string& precision, Device device);
-// Model::setup, with an out-of-memory failure restated with the batch size that failed.
-void setup_or_explain(Context& ctx, Model& model, int64_t batch, int64_t image_size);
 // "cuda:0 (NVIDIA H100 80GB HBM3), bf16 mixed precision" or "cpu (2 threads), fp32".
 std::string describe_device(const Context& ctx, const std::string& precision);
 

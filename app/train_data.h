@@ -16,11 +16,6 @@
 
 namespace aslnet::app {
 
-struct NamedIndex {
-  std::string name;
-  DatasetIndex index;
-};
-
 struct RunData {
   std::vector<SourceSpec> train_sources;
   DatasetIndex train;                    // the training parts, source after source

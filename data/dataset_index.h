@@ -31,6 +31,12 @@ struct DatasetIndex {
 // name has no '_'.
 std::string file_origin(const std::string& path);
 
+// A data set with the name it is reported by (a source's name, or "val").
+struct NamedIndex {
+  std::string name;
+  DatasetIndex index;
+};
+
 struct IndexOptions {
   // Only files whose origin (file_origin) is one of these; empty: every file.
   std::vector<std::string> origins;

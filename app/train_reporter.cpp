@@ -1,0 +1,216 @@
+#include "app/train_reporter.h"
+
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/device_options.h"
+#include "data/classes.h"
+#include "engine/ema_weights.h"
+
+namespace aslnet::app {
+
+namespace {
+
+nlohmann::json eval_json(const EvalResult& r) {
+  return {{"loss", r.loss}, {"accuracy", r.accuracy()}, {"count", r.count}};
+}
+
+// " (kaggle 95.0%, rfasl 20.1%)": each validation set's accuracy.
+std::string sets_text(const std::vector<std::pair<std::string, EvalResult>>& sets) {
+  std::string text = " (";
+  for (size_t i = 0; i < sets.size(); ++i)
+    text += fmt::format("{}{} {:.1f}%", i ? ", " : "", sets[i].first, 100.0 * sets[i].second.accuracy());
+  return text + ")";
+}
+
+nlohmann::json sets_json(const std::vector<std::pair<std::string, EvalResult>>& sets) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, result] : sets) out[name] = eval_json(result);
+  return out;
+}
+
+nlohmann::json sources_json(const RunData& data) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t s = 0; s < data.train_sources.size(); ++s)
+    out.push_back({{"name", data.train_sources[s].name},
+                   {"images", data.train_sizes[s]},
+                   {"per_epoch", data.mix ? data.mix->draws()[s] : data.train_sizes[s]}});
+  return out;
+}
+
+std::string validation_text(const TrainOptions& o, const RunData& data) {
+  std::string text = fmt::format("{} for validation", data.val_images());
+  if (data.val.size() > 1 || (data.val.size() == 1 && data.val[0].name != data.train_sources[0].name)) {
+    text += ":";
+    for (const NamedIndex& v : data.val) text += fmt::format(" {} {}", v.name, v.index.samples.size());
+  }
+  if (o.split.val_fraction > 0) text += fmt::format(", {} split", o.split.mode);
+  return text;
+}
+
+// OUT/log.jsonl, with OUT made first.
+std::string log_path(const TrainOptions& o) {
+  std::filesystem::create_directories(o.out);
+  return (std::filesystem::path(o.out) / "log.jsonl").string();
+}
+
+}  // namespace
+
+TrainReporter::TrainReporter(const TrainOptions& options, const RunData& data, ReplicaRun& run,
+                             const ReplicaPlace& place)
+    : o_(options), data_(data), run_(run), place_(place), progress_(options.quiet, log_path(options)) {
+  meta_.classes = asl_classes();
+  meta_.input_height = meta_.input_width = o_.image_size;
+  const Normalization& norm = run_.train->options().norm;
+  meta_.mean = {norm.mean.begin(), norm.mean.end()};
+  meta_.std = {norm.std.begin(), norm.std.end()};
+  std::string sources;
+  for (const std::string& d : o_.data) sources += (sources.empty() ? "" : " ") + d;
+  meta_.extra["train_dir"] = sources;
+  meta_.extra["split"] = o_.split.val_fraction > 0 ? o_.split.mode : "none";
+}
+
+std::string TrainReporter::path(const std::string& file) const {
+  return (std::filesystem::path(o_.out) / file).string();
+}
+
+void TrainReporter::save(const std::string& file) {
+  meta_.step = run_.optimizer->step_count();
+  meta_.epoch = meta_.step / run_.steps_per_epoch;
+  save_checkpoint(path(file), *run_.model, meta_, run_.optimizer.get());
+}
+
+// No optimizer state: an average is nothing to resume from.
+void TrainReporter::save_ema(const std::string& file) {
+  meta_.step = run_.optimizer->step_count();
+  meta_.epoch = meta_.step / run_.steps_per_epoch;
+  EmaWeightsScope averaged(run_.ctx, *run_.model, *run_.optimizer);
+  save_checkpoint(path(file), *run_.model, meta_);
+}
+
+// Which images were held out, so that later work (aslnet translate's tests, a user's own checks) can
+// use only images this checkpoint never trained on.
+void TrainReporter::write_validation_files() const {
+  if (data_.val_images() == 0) return;
+  const std::string list = path("validation-files.txt");
+  std::ofstream out(list);
+  for (const NamedIndex& v : data_.val)
+    for (const Sample& s : v.index.samples) out << s.path << "\n";
+  ASLNET_CHECK(out.good()) << "cannot write " << list;
+}
+
+void TrainReporter::start() {
+  write_validation_files();
+  for (const std::string& note : run_.load_notes) progress_.line(note);
+  for (const std::string& note : data_.notes) progress_.line(note);
+  const ModelInfo& info = run_.model->info();
+  const int64_t replica_batch = run_.train->options().batch;
+  progress_.line(fmt::format(
+      "training {} ({} stem, width {}) on {} images{} ({}), {} px, batch {}{}{}, {} epochs of {} steps, {}", info.arch,
+      info.stem, info.width, data_.train.samples.size(),
+      data_.train_sources.size() > 1 || data_.mix ? " from " + describe_sources(data_) : "", validation_text(o_, data_),
+      o_.image_size, o_.batch,
+      place_.total() > 1
+          ? fmt::format(" ({} per replica x {} replicas, {})", replica_batch, place_.total(), place_.comm->name())
+          : "",
+      o_.accum_steps > 1 ? fmt::format(" x {} accumulated", o_.accum_steps) : "", o_.epochs, run_.steps_per_epoch,
+      describe_device(run_.ctx, o_.precision)));
+  progress_.json({{"event", "start"},
+                  {"arch", info.arch},
+                  {"train_images", data_.train.samples.size()},
+                  {"train_sources", sources_json(data_)},
+                  {"val_images", data_.val_images()},
+                  {"epochs", o_.epochs},
+                  {"replicas", place_.total()},
+                  {"steps_per_epoch", run_.steps_per_epoch}});
+}
+
+void TrainReporter::step(const StepReport& r) {
+  if (r.step_in_epoch == 0 || images_this_epoch_ == 0) {
+    epoch_start_ = std::chrono::steady_clock::now();
+    images_this_epoch_ = 0;
+  }
+  images_this_epoch_ += r.images;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
+  const double rate = seconds > 0 ? double(images_this_epoch_) / seconds : 0.0;
+  progress_.bar(fmt::format("epoch {}/{}", r.epoch + 1, o_.epochs), r.step_in_epoch + 1, r.steps_per_epoch, r.loss,
+                r.accuracy, rate);
+  if (r.measured)
+    progress_.json({{"event", "step"},
+                    {"epoch", r.epoch + 1},
+                    {"step", r.step},
+                    {"loss", r.loss},
+                    {"accuracy", r.accuracy},
+                    {"lr", r.lr},
+                    {"images_per_second", rate}});
+}
+
+std::string TrainReporter::epoch_line(const EpochReport& r) {
+  std::string text = fmt::format("epoch {}/{}  train loss {:.4f} acc {:5.1f}%", r.epoch + 1, o_.epochs, r.train_loss,
+                                 100.0 * r.train_accuracy);
+  if (r.has_val) text += fmt::format("  val loss {:.4f} acc {:5.1f}%", r.val.loss, 100.0 * r.val.accuracy());
+  if (r.val_sets.size() > 1) text += sets_text(r.val_sets);
+  if (r.has_ema_val) {
+    text += fmt::format("  ema acc {:5.1f}%", 100.0 * r.ema_val.accuracy());
+    if (r.ema_val_sets.size() > 1) text += sets_text(r.ema_val_sets);
+  }
+  text += fmt::format("  {:.0f}s", r.seconds);
+  const auto skipped = run_.train->skipped_files();
+  if (skipped.size() > skipped_reported_) {
+    text += fmt::format("  skipped {} unreadable file(s):", skipped.size() - skipped_reported_);
+    for (size_t i = skipped_reported_; i < skipped.size(); ++i) text += " " + skipped[i];
+    skipped_reported_ = skipped.size();
+  }
+  return text;
+}
+
+void TrainReporter::epoch(const EpochReport& r) {
+  images_this_epoch_ = 0;
+  progress_.line(epoch_line(r));
+  nlohmann::json record{{"event", "epoch"},           {"epoch", r.epoch + 1},
+                        {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                        {"seconds", r.seconds},       {"skipped_files", run_.train->skipped_files().size()}};
+  if (r.has_val) {
+    record["val"] = eval_json(r.val);
+    record["val_sets"] = sets_json(r.val_sets);
+  }
+  if (r.has_ema_val) {
+    record["ema_val"] = eval_json(r.ema_val);
+    record["ema_val_sets"] = sets_json(r.ema_val_sets);
+  }
+  progress_.json(record);
+  const bool last = r.epoch + 1 == o_.epochs;
+  if (last || (o_.checkpoint_every > 0 && (r.epoch + 1) % o_.checkpoint_every == 0)) {
+    save("last.safetensors");
+    if (run_.optimizer->has_ema()) save_ema("last-ema.safetensors");
+  }
+  if (r.has_val && r.val.accuracy() > best_) {
+    best_ = r.val.accuracy();
+    save("best.safetensors");
+  }
+  if (r.has_ema_val && r.ema_val.accuracy() > best_ema_) {
+    best_ema_ = r.ema_val.accuracy();
+    save_ema("best-ema.safetensors");
+  }
+}
+
+void TrainReporter::stopped(const std::string& why) { progress_.json({{"event", "stopped"}, {"reason", why}}); }
+
+void TrainReporter::interrupted() {
+  save("last.safetensors");
+  const int64_t step = run_.optimizer->step_count();
+  progress_.line(fmt::format("interrupted at step {}: wrote {} (continue with --resume {})", step,
+                             path("last.safetensors"), path("last.safetensors")));
+  progress_.json({{"event", "interrupted"}, {"step", step}});
+}
+
+void TrainReporter::done() {
+  const int64_t step = run_.optimizer->step_count();
+  progress_.json({{"event", "done"}, {"step", step}, {"best_val_accuracy", best_}});
+  fmt::print("done: {} steps; checkpoints in {}{}\n", step, o_.out,
+             best_ >= 0 ? fmt::format(" (best validation accuracy {:.2f}%)", 100.0 * best_) : "");
+}
+
+}  // namespace aslnet::app

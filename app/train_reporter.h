@@ -1,0 +1,48 @@
+// What aslnet train shows and writes while the lead replica trains: the run's first line and the
+// loading notes, the progress bar, one line and one log.jsonl record per epoch, the held-out file
+// list, and the checkpoints (OUT/last, best, last-ema, best-ema .safetensors). The Trainer's hooks
+// call it; it never changes what is trained.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "app/progress.h"
+#include "app/train.h"
+#include "app/train_data.h"
+#include "engine/checkpoint.h"
+#include "run/replica_run.h"
+
+namespace aslnet::app {
+
+class TrainReporter {
+ public:
+  TrainReporter(const TrainOptions& options, const RunData& data, ReplicaRun& run, const ReplicaPlace& place);
+
+  void start();  // the first line, notes, the start record and validation-files.txt
+  void step(const StepReport& report);
+  void epoch(const EpochReport& report);
+  void stopped(const std::string& why);  // a non-finite loss: the checkpoints on disk stay as they are
+  void interrupted();                    // Ctrl-C or --stop-after: writes last.safetensors to resume from
+  void done();
+
+ private:
+  std::string path(const std::string& file) const;
+  void save(const std::string& file);      // a training checkpoint (optimizer state included)
+  void save_ema(const std::string& file);  // the averaged weights, as an inference checkpoint
+  void write_validation_files() const;
+  std::string epoch_line(const EpochReport& report);
+
+  const TrainOptions& o_;
+  const RunData& data_;
+  ReplicaRun& run_;
+  const ReplicaPlace& place_;
+  Progress progress_;
+  CheckpointMeta meta_;
+  double best_ = -1.0, best_ema_ = -1.0;
+  size_t skipped_reported_ = 0;
+  std::chrono::steady_clock::time_point epoch_start_;
+  int64_t images_this_epoch_ = 0;
+};
+
+}  // namespace aslnet::app
