@@ -113,6 +113,72 @@ void train_replica(const TrainOptions& o, const RunDescription& description, con
     reporter.interrupted();
 }
 
+// The network, the batch and the optimisation: what is trained and how.
+void add_model_and_optimizer_flags(CLI::App& cmd, TrainOptions& o) {
+  cmd.add_option("--arch", o.arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
+  cmd.add_option("--stem", o.stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
+      ->check(CLI::IsMember({"imagenet", "small"}));
+  cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(CLI::PositiveNumber);
+  cmd.add_option("--image-size", o.image_size, "input side in pixels")->check(CLI::Range(8, 1024));
+  cmd.add_option("--epochs", o.epochs)->check(CLI::PositiveNumber);
+  cmd.add_option("--batch", o.batch,
+                 "images per micro-batch over all replicas (the global batch, split evenly among them)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--accum-steps", o.accum_steps, "micro-batches per optimizer step")->check(CLI::PositiveNumber);
+  cmd.add_option("--optimizer", o.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
+  cmd.add_option("--lr", o.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  cmd.add_option("--momentum", o.momentum, "sgd momentum (adamw: beta1 stays 0.9)");
+  cmd.add_flag("--nesterov", o.nesterov);
+  cmd.add_option("--weight-decay", o.weight_decay)->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--no-decay-norm-bias", o.no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");
+  cmd.add_option("--schedule", o.schedule)->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
+  cmd.add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up (cosine, step)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--min-lr", o.min_lr, "cosine: final learning rate");
+  cmd.add_option("--step-epochs", o.step_epochs, "step: epochs between decays")->check(CLI::PositiveNumber);
+  cmd.add_option("--gamma", o.gamma, "step: decay factor");
+  cmd.add_option("--label-smoothing", o.label_smoothing)->check(CLI::Range(0.0, 0.99));
+}
+
+// Where it trains: devices, replicas, precision.
+void add_device_flags(CLI::App& cmd, TrainOptions& o) {
+  cmd.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd.add_option("--devices", o.devices,
+                 "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
+                 "mpirun, one entry per process of a machine (default: the local rank)");
+  cmd.add_option("--replicas", o.replicas, "CPU replicas trained by this process (data parallelism on threads)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--bucket-mb", o.bucket_mb, "gradient all-reduce bucket size in MiB (the first bucket is at most 1)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--comm-timeout", o.comm_timeout,
+                 "seconds any replica waits for the others before the run stops with an error")
+      ->check(CLI::PositiveNumber);
+  cmd.add_flag("--freeze-bn", o.freeze_bn,
+               "batch norm in evaluation mode while training (fixed running statistics; weights still learn)");
+  cmd.add_option("--precision", o.precision, "fp32, or bf16 (mixed precision, GPU only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd.add_flag("--tf32", o.tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
+  cmd.add_flag("--deterministic", o.deterministic, "only deterministic cuDNN algorithms (GPU)");
+  cmd.add_flag("--cuda-graph", o.cuda_graph, "replay each training step as one captured CUDA graph (GPU)");
+}
+
+// The run itself: seed, threads, outputs, resuming, stopping, logging.
+void add_run_flags(CLI::App& cmd, TrainOptions& o) {
+  cmd.add_option("--seed", o.seed);
+  cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--out", o.out, "output folder for checkpoints and log.jsonl");
+  cmd.add_option("--resume", o.resume, "continue a run from its checkpoint (same options)");
+  cmd.add_option("--init-from", o.init_from, "start from a checkpoint's weights (fine-tuning)");
+  cmd.add_flag("--reset-head", o.reset_head, "with --init-from: re-initialise the classifier");
+  cmd.add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--stop-after", o.stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--log-every", o.log_every,
+                 "optimizer steps between readings of the loss (progress, log.jsonl; a non-finite loss is found "
+                 "at the next reading)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_flag("--quiet", o.quiet, "no progress bar or epoch lines");
+}
+
 }  // namespace
 
 void run_train(const TrainOptions& o) {
@@ -177,63 +243,13 @@ void register_train(CLI::App& app) {
   cmd->add_option("--split", o->split.mode, "grouped (blocks of consecutive file numbers) or random")
       ->check(CLI::IsMember({"grouped", "random"}));
   cmd->add_option("--group-size", o->split.group_size, "grouped split: consecutive file numbers kept together");
-  cmd->add_option("--arch", o->arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
-  cmd->add_option("--stem", o->stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
-      ->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width, "channel multiplier (1: torchvision's widths)")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", o->image_size, "input side in pixels")->check(CLI::Range(8, 1024));
-  cmd->add_option("--epochs", o->epochs)->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o->batch, "images per micro-batch")->check(CLI::PositiveNumber);
-  cmd->add_option("--accum-steps", o->accum_steps, "micro-batches per optimizer step")->check(CLI::PositiveNumber);
-  cmd->add_option("--optimizer", o->optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
-  cmd->add_option("--lr", o->lr, "peak learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--momentum", o->momentum, "sgd momentum (adamw: beta1 stays 0.9)");
-  cmd->add_flag("--nesterov", o->nesterov);
-  cmd->add_option("--weight-decay", o->weight_decay)->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--no-decay-norm-bias", o->no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");
-  cmd->add_option("--schedule", o->schedule)->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
-  cmd->add_option("--warmup-epochs", o->warmup_epochs, "linear warm-up (cosine, step)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--min-lr", o->min_lr, "cosine: final learning rate");
-  cmd->add_option("--step-epochs", o->step_epochs, "step: epochs between decays")->check(CLI::PositiveNumber);
-  cmd->add_option("--gamma", o->gamma, "step: decay factor");
-  cmd->add_option("--label-smoothing", o->label_smoothing)->check(CLI::Range(0.0, 0.99));
+  add_model_and_optimizer_flags(*cmd, *o);
   cmd->add_flag("--no-augment", o->no_augment, "no augmentation at all");
   cmd->add_flag("--no-crop", o->no_crop, "no random resized crop");
   cmd->add_flag("--no-flip", o->no_flip, "no horizontal flip");
   auto recipe = std::make_shared<RecipeFlags>(*cmd, *o);
-  cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--devices", o->devices,
-                  "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
-                  "mpirun, one entry per process of a machine (default: the local rank)");
-  cmd->add_option("--replicas", o->replicas, "CPU replicas trained by this process (data parallelism on threads)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--bucket-mb", o->bucket_mb, "gradient all-reduce bucket size in MiB (the first bucket is at most 1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--comm-timeout", o->comm_timeout,
-                  "seconds any replica waits for the others before the run stops with an error")
-      ->check(CLI::PositiveNumber);
-  cmd->add_flag("--freeze-bn", o->freeze_bn,
-                "batch norm in evaluation mode while training (fixed running statistics; weights still learn)");
-  cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
-  cmd->add_flag("--deterministic", o->deterministic, "only deterministic cuDNN algorithms (GPU)");
-  cmd->add_flag("--cuda-graph", o->cuda_graph, "replay each training step as one captured CUDA graph (GPU)");
-  cmd->add_option("--seed", o->seed);
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--out", o->out, "output folder for checkpoints and log.jsonl");
-  cmd->add_option("--resume", o->resume, "continue a run from its checkpoint (same options)");
-  cmd->add_option("--init-from", o->init_from, "start from a checkpoint's weights (fine-tuning)");
-  cmd->add_flag("--reset-head", o->reset_head, "with --init-from: re-initialise the classifier");
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoints")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--stop-after", o->stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--log-every", o->log_every,
-                  "optimizer steps between readings of the loss (progress, log.jsonl; a non-finite loss is found "
-                  "at the next reading)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_flag("--quiet", o->quiet, "no progress bar or epoch lines");
+  add_device_flags(*cmd, *o);
+  add_run_flags(*cmd, *o);
   cmd->callback([o, val_dirs, val_fraction, recipe] {
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
     if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
