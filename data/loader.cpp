@@ -120,6 +120,7 @@ bool Loader::next(Batch& batch) {
   batch.labels = Tensor::view(ring_[slot].labels.data(), Shape{options_.batch}, DType::I32);
   batch.valid = std::min(options_.batch, valid_rows_ - b * options_.batch);
   batch.targets = Tensor();
+  batch.norm = options_.norm;
   last_samples_.assign(order_.begin() + b * options_.batch, order_.begin() + (b + 1) * options_.batch);
   const int64_t epoch = epoch_;
   lock.unlock();  // the slot is the caller's until the next call: workers leave it alone

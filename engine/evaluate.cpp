@@ -60,13 +60,12 @@ void Predictions::append(const Predictions& other) {
   probabilities.insert(probabilities.end(), other.probabilities.begin(), other.probabilities.end());
 }
 
-Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
-                           const Normalization& u8_normalization) {
+Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch) {
   Predictions p;
   p.classes = model.info().num_classes;
   source.start_epoch(epoch);
   Batch batch;
-  InputStager stager(ctx, model, u8_normalization);
+  InputStager stager(ctx, model);
   while (source.next(batch)) {
     const Tensor logits = host_float_copy(model.forward(ctx, stager.stage(batch).images, /*training=*/false));
     const int32_t* labels = batch.labels.data<int32_t>();
@@ -103,8 +102,8 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
   for (int64_t i = 0; i < predictions.count(); ++i) {
     const double* row = predictions.row(i);
     const int32_t label = predictions.labels[size_t(i)];
-    ASLNET_CHECK(label >= 0 && label < r.classes) << "score: label " << label << " is not one of the " << r.classes
-                                                  << " classes";
+    ASLNET_CHECK(label >= 0 && label < r.classes)
+        << "score: label " << label << " is not one of the " << r.classes << " classes";
     const int32_t predicted = top_class(row, r.classes);
     ++r.confusion[size_t(label * r.classes + predicted)];
     r.correct += predicted == label;
@@ -120,9 +119,8 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
   return r;
 }
 
-EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch,
-                    const Normalization& u8_normalization) {
-  return score(predict_source(ctx, model, source, epoch, u8_normalization));
+EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch) {
+  return score(predict_source(ctx, model, source, epoch));
 }
 
 std::vector<int64_t> most_confident_misreads(const Predictions& predictions, int64_t max) {

@@ -18,8 +18,8 @@ namespace aslnet {
 
 struct EvalResult {
   int64_t classes = 0, count = 0, correct = 0;
-  double loss = 0.0;                // mean cross-entropy (no label smoothing)
-  std::vector<int64_t> confusion;   // classes x classes, row = true class
+  double loss = 0.0;               // mean cross-entropy (no label smoothing)
+  std::vector<int64_t> confusion;  // classes x classes, row = true class
   // Each prediction restricted to restricted_classes (the classes with images in the set, sorted): the
   // argmax over those classes' logits only. A set without del/nothing/space (real photos of letters)
   // is then not charged for a model's liking for them; with every class present it equals `correct`.
@@ -45,10 +45,8 @@ struct Predictions {
   void append(const Predictions& other);
 };
 
-// One pass over `source` (epoch `epoch`), padding rows dropped. u8_normalization: how batches of raw u8
-// pixels are normalised on the GPU (engine/input_stager.h).
-Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0,
-                           const Normalization& u8_normalization = {});
+// One pass over `source` (epoch `epoch`), padding rows dropped.
+Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0);
 
 // The classes that have at least one sample, sorted.
 std::vector<int32_t> present_classes(const Predictions& predictions);
@@ -58,8 +56,7 @@ std::vector<int32_t> present_classes(const Predictions& predictions);
 EvalResult score(const Predictions& predictions, const std::vector<int32_t>& restrict_to = {});
 
 // score(predict_source(...)): what the trainer reports each epoch.
-EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0,
-                    const Normalization& u8_normalization = {});
+EvalResult evaluate(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0);
 
 // The samples whose top class (unrestricted) is wrong, most confident first (ties: sample order), at
 // most `max` of them: a deterministic pick of the mistakes worth looking at.

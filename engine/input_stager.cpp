@@ -5,17 +5,15 @@
 
 namespace aslnet {
 
-InputStager::InputStager(Context& ctx, const Model& model, const Normalization& u8_normalization)
+InputStager::InputStager(Context& ctx, const Model& model)
     : ctx_(ctx), compute_dtype_(model.compute_dtype()), gpu_(ctx.device().is_cuda()) {
   if (!gpu_) return;
   for (Slot& s : slots_) {
     s.copied = make_event();
     s.consumed = make_event();
   }
-  const Tensor mean = Tensor::view(const_cast<float*>(u8_normalization.mean.data()), Shape{3}, DType::F32);
-  const Tensor std = Tensor::view(const_cast<float*>(u8_normalization.std.data()), Shape{3}, DType::F32);
-  mean_ = mean.to(ctx.device());
-  std_ = std.to(ctx.device());
+  mean_ = Tensor::empty(Shape{3}, DType::F32, ctx.device());
+  std_ = Tensor::empty(Shape{3}, DType::F32, ctx.device());
 }
 
 namespace {
@@ -31,9 +29,8 @@ const Batch& InputStager::stage(const Batch& host) {
   ASLNET_CHECK(host.images.device().is_cpu() && host.labels.device().is_cpu() &&
                (!host.targets.defined() || host.targets.device().is_cpu()))
       << "InputStager takes host batches";
-  ASLNET_CHECK(!host.targets.defined() ||
-               (host.targets.dtype() == DType::F32 && host.targets.shape().rank() == 2 &&
-                host.targets.shape()[0] == host.labels.numel()))
+  ASLNET_CHECK(!host.targets.defined() || (host.targets.dtype() == DType::F32 && host.targets.shape().rank() == 2 &&
+                                           host.targets.shape()[0] == host.labels.numel()))
       << "soft targets must be f32 [" << host.labels.numel() << ", classes], got " << dtype_name(host.targets.dtype())
       << host.targets.shape().str();
   if (!gpu_) {
@@ -42,8 +39,8 @@ const Batch& InputStager::stage(const Batch& host) {
       return converted_;
     }
     ASLNET_CHECK(host.images.dtype() == DType::F32 && compute_dtype_ == DType::F64)
-        << "the CPU cannot feed " << dtype_name(host.images.dtype()) << " images to an "
-        << dtype_name(compute_dtype_) << " model";
+        << "the CPU cannot feed " << dtype_name(host.images.dtype()) << " images to an " << dtype_name(compute_dtype_)
+        << " model";
     ensure(converted_.images, host.images.shape(), DType::F64, Device::cpu());
     for (int64_t i = 0; i < host.images.numel(); ++i)
       converted_.images.data<double>()[i] = host.images.data<float>()[i];
@@ -68,14 +65,24 @@ const Batch& InputStager::stage(const Batch& host) {
   ensure(slot.batch.images, host.images.shape(), compute_dtype_, ctx_.device());
   ensure(slot.batch.labels, host.labels.shape(), DType::I32, ctx_.device());
   if (src == compute_dtype_) {
-    CUDA_CHECK(cudaMemcpyAsync(slot.batch.images.raw(), host.images.raw(), host.images.bytes(),
-                               cudaMemcpyHostToDevice, copy));
+    CUDA_CHECK(
+        cudaMemcpyAsync(slot.batch.images.raw(), host.images.raw(), host.images.bytes(), cudaMemcpyHostToDevice, copy));
   } else {
     ensure(staging_, host.images.shape(), src, ctx_.device());
     CUDA_CHECK(cudaMemcpyAsync(staging_.raw(), host.images.raw(), host.images.bytes(), cudaMemcpyHostToDevice, copy));
     if (src == DType::U8) {
       const int64_t channels = host.images.shape().c();
       ASLNET_CHECK(channels == 3) << "u8 batches are normalised with 3 channels' mean and std, got " << channels;
+      if (!norm_uploaded_ || !(host.norm == uploaded_)) {
+        // On the copy stream, before the kernel that reads them; earlier batches' kernels, queued before
+        // on the same stream, have read the values they were given. (A run's loader never changes them.)
+        uploaded_ = host.norm;
+        norm_uploaded_ = true;
+        CUDA_CHECK(
+            cudaMemcpyAsync(mean_.raw(), uploaded_.mean.data(), sizeof uploaded_.mean, cudaMemcpyHostToDevice, copy));
+        CUDA_CHECK(
+            cudaMemcpyAsync(std_.raw(), uploaded_.std.data(), sizeof uploaded_.std, cudaMemcpyHostToDevice, copy));
+      }
       dispatch_gpu(compute_dtype_, [&](auto tag) {
         using T = decltype(tag);
         kernels::cuda::normalize_u8<T>(copy, host.images.numel() / channels, channels, staging_.data<uint8_t>(),
@@ -86,13 +93,13 @@ const Batch& InputStager::stage(const Batch& host) {
                                        slot.batch.images.data<bf16>());
     }
   }
-  CUDA_CHECK(cudaMemcpyAsync(slot.batch.labels.raw(), host.labels.raw(), host.labels.bytes(), cudaMemcpyHostToDevice,
-                             copy));
+  CUDA_CHECK(
+      cudaMemcpyAsync(slot.batch.labels.raw(), host.labels.raw(), host.labels.bytes(), cudaMemcpyHostToDevice, copy));
   if (host.targets.defined()) {
     // Soft targets ride with the labels: same stream, same event, so the step sees both or neither.
     ensure(slot.targets, host.targets.shape(), DType::F32, ctx_.device());
-    CUDA_CHECK(cudaMemcpyAsync(slot.targets.raw(), host.targets.raw(), host.targets.bytes(), cudaMemcpyHostToDevice,
-                               copy));
+    CUDA_CHECK(
+        cudaMemcpyAsync(slot.targets.raw(), host.targets.raw(), host.targets.bytes(), cudaMemcpyHostToDevice, copy));
     slot.batch.targets = slot.targets;
   } else {
     slot.batch.targets = Tensor();  // the buffer stays in slot.targets, for the next batch that has some

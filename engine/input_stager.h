@@ -5,7 +5,8 @@
 // (f32 -> bf16 for mixed precision) and handed to the compute stream through an event: the compute
 // stream waits on the GPU, never on the host. The host waits only for its own copy to finish, because
 // the loader reuses the host buffer once the next batch is asked for. A batch of raw u8 pixels (a
-// quarter of the bytes of f32) is normalised on the GPU after the copy, with the mean and std given.
+// quarter of the bytes of f32) is normalised on the GPU after the copy, with the batch's own mean and std
+// (Batch::norm).
 // Soft targets (Batch::targets, mixup and cutmix) are copied with the labels and stay f32.
 #pragma once
 
@@ -21,7 +22,7 @@ namespace aslnet {
 
 class InputStager {
  public:
-  InputStager(Context& ctx, const Model& model, const Normalization& u8_normalization = {});
+  InputStager(Context& ctx, const Model& model);
 
   // The batch the model should read, valid until the next-but-one call (two slots).
   const Batch& stage(const Batch& host);
@@ -38,9 +39,11 @@ class InputStager {
   };
   std::array<Slot, 2> slots_;
   int next_slot_ = 0;
-  Tensor staging_;      // device: an f32 or u8 batch before it is converted
-  Tensor mean_, std_;   // device: the u8 normalisation
-  Batch converted_;     // CPU: a batch converted to the model's type
+  Tensor staging_;     // device: an f32 or u8 batch before it is converted
+  Tensor mean_, std_;  // device: the u8 normalisation of `uploaded_`
+  Normalization uploaded_;
+  bool norm_uploaded_ = false;
+  Batch converted_;  // CPU: a batch converted to the model's type
 };
 
 }  // namespace aslnet

@@ -65,7 +65,7 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
   Communicator* comm = options_.reducer != nullptr ? &options_.reducer->communicator() : nullptr;
   // Replicas start from rank 0's weights, whatever each initialised or loaded.
   if (options_.reducer != nullptr) options_.reducer->broadcast_parameters(ctx_);
-  Run run(train, per_epoch, schedule, comm, InputStager(ctx_, model_, options_.u8_normalization));
+  Run run(train, per_epoch, schedule, comm, InputStager(ctx_, model_));
   if (options_.cuda_graph) run.graphed = std::make_unique<GraphedTrainStep>(step_);
   run.unread_from = optimizer_.step_count() + 1;
   for (int64_t epoch = optimizer_.step_count() / per_epoch; epoch < options_.epochs; ++epoch) {
@@ -171,14 +171,14 @@ EpochReport Trainer::validate(int64_t epoch, const std::vector<ValidationSet>& v
   er.epoch = epoch;
   for (const ValidationSet& set : val) {
     er.has_val = true;
-    er.val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source, 0, options_.u8_normalization));
+    er.val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source));
     er.val += er.val_sets.back().second;
   }
   if (optimizer_.has_ema() && !val.empty()) {
     EmaWeightsScope averaged(ctx_, model_, optimizer_);
     er.has_ema_val = true;
     for (const ValidationSet& set : val) {
-      er.ema_val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source, 0, options_.u8_normalization));
+      er.ema_val_sets.emplace_back(set.name, evaluate(ctx_, model_, *set.source));
       er.ema_val += er.ema_val_sets.back().second;
     }
   }

@@ -34,10 +34,9 @@ namespace aslnet {
 struct TrainerOptions : TrainStepOptions {
   int64_t epochs = 10;
   double label_smoothing = 0.0;
-  ScheduleConfig schedule;         // total_steps is set by the trainer (epochs x steps per epoch)
-  bool cuda_graph = false;         // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
-  Normalization u8_normalization;  // for loaders that hand over raw u8 pixels (GPU runs)
-  int64_t log_every = 10;          // optimizer steps between readings of the loss (--log-every)
+  ScheduleConfig schedule;  // total_steps is set by the trainer (epochs x steps per epoch)
+  bool cuda_graph = false;  // GPU: replay each step as one CUDA graph (engine/graphed_step.h)
+  int64_t log_every = 10;   // optimizer steps between readings of the loss (--log-every)
   // Stop (as should_stop does) once this many optimizer steps are done; 0: never. Every replica
   // counts the same steps, so this needs no agreement and stops at exactly that step.
   int64_t stop_after_steps = 0;

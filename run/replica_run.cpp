@@ -71,9 +71,8 @@ void setup_model(ReplicaRun& r, int64_t batch, int64_t image_size) {
   }
 }
 
-TrainerOptions trainer_options(const RunDescription& run, const ReplicaRun& r, const LoaderOptions& train) {
+TrainerOptions trainer_options(const RunDescription& run, const ReplicaRun& r) {
   TrainerOptions options = run.trainer;
-  options.u8_normalization = train.norm;
   options.reducer = r.reducer.get();
   ScheduleConfig& schedule = options.schedule;
   schedule.warmup_steps = int64_t(run.warmup_epochs * double(r.steps_per_epoch));
@@ -103,7 +102,7 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
         ReducerOptions{.bucket_bytes = bucket, .first_bucket_bytes = std::min<int64_t>(1 << 20, bucket)});
   }
   r->steps_per_epoch = r->train->batches_per_epoch() / run.trainer.accum_steps;
-  r->trainer = std::make_unique<Trainer>(r->ctx, *r->model, *r->optimizer, trainer_options(run, *r, train));
+  r->trainer = std::make_unique<Trainer>(r->ctx, *r->model, *r->optimizer, trainer_options(run, *r));
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "engine/core/normalization.h"
 #include "engine/core/tensor.h"
 
 namespace aslnet {
@@ -15,6 +16,8 @@ struct Batch {
   Tensor labels;      // i32 [batch]; with soft targets, each row's dominant class (what top-1 counts)
   Tensor targets;     // f32 [batch, classes]: soft targets (mixup, cutmix); empty: the labels are one-hot
   int64_t valid = 0;  // leading rows that are real samples; an evaluation's last batch is padded after them
+  // How the images were (f32, bf16) or are to be (raw u8: on the GPU, engine/input_stager.h) normalised.
+  Normalization norm;
 };
 
 class BatchSource {

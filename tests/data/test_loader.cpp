@@ -105,6 +105,22 @@ TEST(Loader, EvaluationSeesEverySampleOnceAndPadsTheLastBatch) {
   }
 }
 
+// Raw u8 batches are normalised later (on the GPU): each batch says how.
+TEST(Loader, BatchesCarryTheirNormalization) {
+  LoaderOptions o;
+  o.batch = 4;
+  o.image_size = 16;
+  o.threads = 1;
+  o.dtype = DType::U8;
+  o.norm.mean = {0.1f, 0.2f, 0.3f};
+  o.norm.std = {0.4f, 0.5f, 0.6f};
+  Loader loader(index_class_folders(synthetic_folder()), o);
+  loader.start_epoch(0);
+  Batch b;
+  ASSERT_TRUE(loader.next(b));
+  EXPECT_TRUE(b.norm == o.norm);
+}
+
 TEST(Loader, CorruptTruncatedAndNonJpegFilesAreSkippedAndNamed) {
   const test::TempDir temp("aslnet_loader_bad");
   ASSERT_FALSE(temp.path.empty());
@@ -233,9 +249,9 @@ TEST(Loader, RecipeBatchesDoNotDependOnTheThreadCount) {
     o.augment.grayscale_probability = 0.2;
     o.augment.blur_probability = 0.3;
     o.augment.erase_probability = 0.3;
-    o.source_mix = std::make_shared<SourceMix>(std::vector<int64_t>{int64_t(synthetic.samples.size()),
-                                                                    int64_t(black.samples.size())},
-                                               std::vector<double>{0.5, 0.5}, 3);
+    o.source_mix = std::make_shared<SourceMix>(
+        std::vector<int64_t>{int64_t(synthetic.samples.size()), int64_t(black.samples.size())},
+        std::vector<double>{0.5, 0.5}, 3);
     o.batch_mix.cutmix_alpha = 1.0;
     o.batch_mix.mixup_alpha = 0.2;
     o.composition.sources = {false, true};

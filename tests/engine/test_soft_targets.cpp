@@ -47,7 +47,7 @@ TEST(SoftTargets, CpuStagerPassesTargetsThrough) {
     auto model = make_model(kInfo, dtype);
     model->setup(ctx, 4, 8, 8);
     InputStager stager(ctx, *model);
-    Batch host{test::random_f32(Shape{4, 8, 8, 3}, rng), random_labels(4, rng), Tensor(), 4};
+    Batch host{test::random_f32(Shape{4, 8, 8, 3}, rng), random_labels(4, rng), Tensor(), 4, {}};
     host.targets = mixed_targets(host.labels, 0.7);
     const Batch& staged = stager.stage(host);
     ASSERT_TRUE(staged.targets.defined()) << dtype_name(dtype);
@@ -83,7 +83,7 @@ TEST(SoftTargetsCuda, StagerCopiesTargetsAndLossMatchesCpu) {
   auto model = make_model(kInfo, DType::BF16, ctx.device());
   model->setup(ctx, 8, 16, 16);
   InputStager stager(ctx, *model);
-  Batch host{test::random_f32(Shape{8, 16, 16, 3}, rng), random_labels(8, rng), Tensor(), 8};
+  Batch host{test::random_f32(Shape{8, 16, 16, 3}, rng), random_labels(8, rng), Tensor(), 8, {}};
   host.targets = mixed_targets(host.labels, 0.6);
   const Batch& staged = stager.stage(host);
   ASSERT_TRUE(staged.targets.defined());
