@@ -23,7 +23,6 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,8 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/core/cuda_check.h"
-#include "engine/core/cuda_handles.h"
+#include "engine/core/device_peaks.h"
 #include "engine/core/rng.h"
 #include "engine/replication/gradient_reducer.h"
 #include "engine/replication/in_process.h"
@@ -96,25 +94,13 @@ struct Replica {
     loss.read_pending(ctx);
   }
 
-  // Seconds per call of `body`, over `steps` calls. GPU: events on the compute stream; the end is
-  // waited for through `comm` when there is one (its watchdog), else directly.
+  // Seconds per call of `body`, over `steps` calls (engine/core/device_peaks.h). GPU: the end is waited
+  // for through `comm` when there is one (its watchdog), else directly.
   double time_per_call(int64_t steps, Communicator* comm, const std::function<void()>& body) {
-    if (ctx.device().is_cpu()) {
-      const auto start = std::chrono::steady_clock::now();
-      for (int64_t i = 0; i < steps; ++i) body();
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(steps);
-    }
-    Event start = make_event(true), stop = make_event(true);
-    CUDA_CHECK(cudaEventRecord(start.get(), ctx.stream()));
-    for (int64_t i = 0; i < steps; ++i) body();
-    CUDA_CHECK(cudaEventRecord(stop.get(), ctx.stream()));
-    if (comm != nullptr)
-      comm->synchronize(ctx.stream());
-    else
-      ctx.synchronize();
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-    return ms / 1e3 / double(steps);
+    if (ctx.device().is_cpu()) return seconds_per_call(ctx.device(), nullptr, 0, int(steps), body);
+    std::function<void()> wait;
+    if (comm != nullptr) wait = [&] { comm->synchronize(ctx.stream()); };
+    return seconds_per_call(ctx.device(), ctx.stream(), 0, int(steps), body, wait);
   }
 };
 
