@@ -70,22 +70,44 @@ TrainReporter::TrainReporter(const TrainOptions& options, const RunData& data, R
   for (const std::string& d : o_.data) sources += (sources.empty() ? "" : " ") + d;
   meta_.extra["train_dir"] = sources;
   meta_.extra["split"] = o_.split.val_fraction > 0 ? o_.split.mode : "none";
+  if (!o_.resume.empty()) resume_best_scores(o_.resume);
+}
+
+void TrainReporter::resume_best_scores(const std::string& checkpoint) {
+  const CheckpointMeta resumed = read_checkpoint_meta(checkpoint);
+  const auto score = [&](const char* key, double& best) {
+    const auto it = resumed.extra.find(key);
+    if (it == resumed.extra.end()) return;
+    try {
+      best = std::stod(it->second);
+    } catch (const std::exception&) {
+      ASLNET_CHECK(false) << checkpoint << ": metadata " << key << " is '" << it->second << "', not a number";
+    }
+  };
+  score("best_val_accuracy", best_);
+  score("best_ema_val_accuracy", best_ema_);
 }
 
 std::string TrainReporter::path(const std::string& file) const {
   return (std::filesystem::path(o_.out) / file).string();
 }
 
-void TrainReporter::save(const std::string& file) {
+// Where the run stands, in the metadata of the checkpoint about to be written.
+void TrainReporter::stamp_meta() {
+  meta_.extra["best_val_accuracy"] = fmt::format("{}", best_);
+  meta_.extra["best_ema_val_accuracy"] = fmt::format("{}", best_ema_);
   meta_.step = run_.optimizer->step_count();
   meta_.epoch = meta_.step / run_.steps_per_epoch;
+}
+
+void TrainReporter::save(const std::string& file) {
+  stamp_meta();
   save_checkpoint(path(file), *run_.model, meta_, run_.optimizer.get());
 }
 
 // No optimizer state: an average is nothing to resume from.
 void TrainReporter::save_ema(const std::string& file) {
-  meta_.step = run_.optimizer->step_count();
-  meta_.epoch = meta_.step / run_.steps_per_epoch;
+  stamp_meta();
   EmaWeightsScope averaged(run_.ctx, *run_.model, *run_.optimizer);
   save_checkpoint(path(file), *run_.model, meta_);
 }
@@ -181,19 +203,18 @@ void TrainReporter::epoch(const EpochReport& r) {
     record["ema_val_sets"] = sets_json(r.ema_val_sets);
   }
   progress_.json(record);
+  // The scores first, so that every checkpoint written below records them.
+  const bool better = r.has_val && r.val.accuracy() > best_;
+  const bool better_ema = r.has_ema_val && r.ema_val.accuracy() > best_ema_;
+  if (better) best_ = r.val.accuracy();
+  if (better_ema) best_ema_ = r.ema_val.accuracy();
   const bool last = r.epoch + 1 == o_.epochs;
   if (last || (o_.checkpoint_every > 0 && (r.epoch + 1) % o_.checkpoint_every == 0)) {
     save("last.safetensors");
     if (run_.optimizer->has_ema()) save_ema("last-ema.safetensors");
   }
-  if (r.has_val && r.val.accuracy() > best_) {
-    best_ = r.val.accuracy();
-    save("best.safetensors");
-  }
-  if (r.has_ema_val && r.ema_val.accuracy() > best_ema_) {
-    best_ema_ = r.ema_val.accuracy();
-    save_ema("best-ema.safetensors");
-  }
+  if (better) save("best.safetensors");
+  if (better_ema) save_ema("best-ema.safetensors");
 }
 
 void TrainReporter::stopped(const std::string& why) { progress_.json({{"event", "stopped"}, {"reason", why}}); }

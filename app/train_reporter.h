@@ -2,6 +2,10 @@
 // loading notes, the progress bar, one line and one log.jsonl record per epoch, the held-out file
 // list, and the checkpoints (OUT/last, best, last-ema, best-ema .safetensors). The Trainer's hooks
 // call it; it never changes what is trained.
+//
+// The best validation accuracies so far travel in every checkpoint's metadata (best_val_accuracy,
+// best_ema_val_accuracy), so a resumed run replaces OUT/best only with a better model than the run
+// before the interruption saw, not with its first validated epoch.
 #pragma once
 
 #include <chrono>
@@ -28,10 +32,12 @@ class TrainReporter {
 
  private:
   std::string path(const std::string& file) const;
+  void stamp_meta();
   void save(const std::string& file);      // a training checkpoint (optimizer state included)
   void save_ema(const std::string& file);  // the averaged weights, as an inference checkpoint
   void write_validation_files() const;
   std::string epoch_line(const EpochReport& report);
+  void resume_best_scores(const std::string& checkpoint);
 
   const TrainOptions& o_;
   const RunData& data_;
