@@ -60,9 +60,8 @@ struct Route {
   const char* path;
   const char* method;
 };
-constexpr Route kRoutes[] = {{"/", "GET"},           {"/healthz", "GET"},
-                             {"/predict", "POST"},   {"/translate", "POST"},
-                             {"/translate/reset", "POST"}, {"/speech", "GET"}};
+constexpr Route kRoutes[] = {{"/", "GET"},           {"/healthz", "GET"},          {"/predict", "POST"},
+                             {"/translate", "POST"}, {"/translate/reset", "POST"}, {"/speech", "GET"}};
 
 // The integer value of a query parameter, or `fallback` when absent; BadInput when it is not an integer.
 int int_param(const httplib::Request& req, const char* name, int fallback) {
@@ -177,10 +176,11 @@ struct Server::Impl {
     const size_t views = inputs.size();
     const double decode_ms = ms_since(start);
     const Classification c = merge_views(classifier->classify(std::move(inputs), &incoming), 0, views);
-    answer_json(res, {{"top", top_classes(c.probabilities, k)},
-                      {"batch", c.batch},
-                      {"timing_ms",
-                       {{"decode", decode_ms}, {"queue", c.queue_ms}, {"model", c.model_ms}, {"total", ms_since(start)}}}});
+    answer_json(res,
+                {{"top", top_classes(c.probabilities, k)},
+                 {"batch", c.batch},
+                 {"timing_ms",
+                  {{"decode", decode_ms}, {"queue", c.queue_ms}, {"model", c.model_ms}, {"total", ms_since(start)}}}});
   }
 
   void translate(const httplib::Request& req, httplib::Response& res) {
@@ -323,16 +323,17 @@ struct Server::Impl {
     });
     // Errors httplib raises itself (a body over the limit: 413; a malformed request: 400) get a JSON
     // body too; the handlers' own errors already have one.
-    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      std::string message = fmt::format("HTTP {}", res.status);
-      if (res.status == 413)
-        message = fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes);
-      else if (res.status == 400)
-        message = "the request could not be read (a POST needs a body with a Content-Length)";
-      answer_error(res, res.status, message);
-      return httplib::Server::HandlerResponse::Handled;
-    }));
+    http.set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          std::string message = fmt::format("HTTP {}", res.status);
+          if (res.status == 413)
+            message = fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes);
+          else if (res.status == 400)
+            message = "the request could not be read (a POST needs a body with a Content-Length)";
+          answer_error(res, res.status, message);
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       ++requests;
       res.set_content(page_html(), "text/html; charset=utf-8");
@@ -354,6 +355,13 @@ Server::~Server() = default;
 int Server::bind() {
   const ServeOptions& o = impl_->options;
   ASLNET_CHECK(o.port >= 0 && o.port <= 65535) << "--port must be in 0..65535, not " << o.port;
+  // SO_REUSEADDR only: a restarted server may take its port while the old connections linger in
+  // TIME_WAIT. cpp-httplib's default adds SO_REUSEPORT, with which a second server on a busy port
+  // starts, and the kernel splits the requests between the two (two models answering at random).
+  impl_->http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   if (o.port == 0) {
     impl_->port = impl_->http.bind_to_any_port(o.host);
   } else {
