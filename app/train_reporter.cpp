@@ -179,13 +179,25 @@ std::string TrainReporter::epoch_line(const EpochReport& r) {
     if (r.ema_val_sets.size() > 1) text += sets_text(r.ema_val_sets);
   }
   text += fmt::format("  {:.0f}s", r.seconds);
-  const auto skipped = run_.train->skipped_files();
-  if (skipped.size() > skipped_reported_) {
-    text += fmt::format("  skipped {} unreadable file(s):", skipped.size() - skipped_reported_);
-    for (size_t i = skipped_reported_; i < skipped.size(); ++i) text += " " + skipped[i];
-    skipped_reported_ = skipped.size();
+  std::vector<std::string> fresh;
+  for (const std::string& file : skipped_files())
+    if (reported_skips_.insert(file).second) fresh.push_back(file);
+  if (!fresh.empty()) {
+    text += fmt::format("  skipped {} unreadable file(s):", fresh.size());
+    for (const std::string& file : fresh) text += " " + file;
   }
   return text;
+}
+
+// Unreadable files of the training data (stood in for by the next sample) and of the validation sets
+// (left out of the figures), over the run so far.
+std::vector<std::string> TrainReporter::skipped_files() const {
+  std::vector<std::string> files = run_.train->skipped_files();
+  for (const auto& loader : run_.val_loaders) {
+    const std::vector<std::string> val = loader->skipped_files();
+    files.insert(files.end(), val.begin(), val.end());
+  }
+  return files;
 }
 
 void TrainReporter::epoch(const EpochReport& r) {
@@ -193,7 +205,7 @@ void TrainReporter::epoch(const EpochReport& r) {
   progress_.line(epoch_line(r));
   nlohmann::json record{{"event", "epoch"},           {"epoch", r.epoch + 1},
                         {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
-                        {"seconds", r.seconds},       {"skipped_files", run_.train->skipped_files().size()}};
+                        {"seconds", r.seconds},       {"skipped_files", reported_skips_.size()}};
   if (r.has_val) {
     record["val"] = eval_json(r.val);
     record["val_sets"] = sets_json(r.val_sets);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 
 #include "app/progress.h"
@@ -37,6 +38,7 @@ class TrainReporter {
   void save_ema(const std::string& file);  // the averaged weights, as an inference checkpoint
   void write_validation_files() const;
   std::string epoch_line(const EpochReport& report);
+  std::vector<std::string> skipped_files() const;
   void resume_best_scores(const std::string& checkpoint);
 
   const TrainOptions& o_;
@@ -46,7 +48,7 @@ class TrainReporter {
   Progress progress_;
   CheckpointMeta meta_;
   double best_ = -1.0, best_ema_ = -1.0;
-  size_t skipped_reported_ = 0;
+  std::set<std::string> reported_skips_;  // unreadable files named in an epoch line so far
   std::chrono::steady_clock::time_point epoch_start_;
   int64_t images_this_epoch_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 
 #include "data/jpeg.h"
@@ -223,7 +224,11 @@ void Loader::fill_row(Slot& slot, int64_t position, int64_t sample, int64_t stre
       decoded = decoder.decode_file(s.path, min_side, min_side);
     } catch (const DecodeError&) {
       bad.push_back(s.path);
-      continue;
+      if (options_.train) continue;  // training takes the next readable sample
+      // Evaluation scores every file once or not at all: a stand-in would be counted as this file.
+      std::memset(static_cast<uint8_t*>(slot.images.data()) + size_t(position) * image_bytes_, 0, image_bytes_);
+      static_cast<int32_t*>(slot.labels.data())[position] = kUnreadableLabel;
+      return;
     }
     // The sample's own random stream: the same choices whichever thread makes it, in whatever order.
     Rng rng(options_.seed ^ (0x9e3779b97f4a7c15ull * uint64_t(epoch + 1)), uint64_t(stream));

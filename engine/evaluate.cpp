@@ -83,6 +83,7 @@ Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int6
 
 std::vector<int32_t> present_classes(const Predictions& predictions) {
   std::vector<int32_t> present = predictions.labels;
+  std::erase(present, kUnreadableLabel);
   std::sort(present.begin(), present.end());
   present.erase(std::unique(present.begin(), present.end()), present.end());
   return present;
@@ -102,6 +103,7 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
   for (int64_t i = 0; i < predictions.count(); ++i) {
     const double* row = predictions.row(i);
     const int32_t label = predictions.labels[size_t(i)];
+    if (label == kUnreadableLabel) continue;
     ASLNET_CHECK(label >= 0 && label < r.classes)
         << "score: label " << label << " is not one of the " << r.classes << " classes";
     const int32_t predicted = top_class(row, r.classes);
@@ -113,8 +115,8 @@ EvalResult score(const Predictions& predictions, const std::vector<int32_t>& res
       if (restricted < 0 || row[c] > row[restricted]) restricted = c;
     r.restricted_correct += restricted == label;
     loss_sum -= std::log(std::max(row[label], 1e-300));
+    ++r.count;
   }
-  r.count = predictions.count();
   r.loss = r.count ? loss_sum / double(r.count) : 0.0;
   return r;
 }
@@ -129,7 +131,8 @@ std::vector<int64_t> most_confident_misreads(const Predictions& predictions, int
   for (int64_t i = 0; i < predictions.count(); ++i) {
     const int32_t top = top_class(predictions.row(i), predictions.classes);
     confidence[size_t(i)] = predictions.row(i)[top];
-    if (top != predictions.labels[size_t(i)]) wrong.push_back(i);
+    const int32_t label = predictions.labels[size_t(i)];
+    if (label != kUnreadableLabel && top != label) wrong.push_back(i);
   }
   std::stable_sort(wrong.begin(), wrong.end(),
                    [&](int64_t a, int64_t b) { return confidence[size_t(a)] > confidence[size_t(b)]; });

@@ -37,7 +37,9 @@ struct EvalResult {
 // Every sample's class probabilities from one pass over a source.
 struct Predictions {
   int64_t classes = 0;
-  std::vector<int32_t> labels;        // one per sample, in the order the source gave them
+  // One per sample, in the order the source gave them; kUnreadableLabel for a file that could not be
+  // read, which score() and the other functions here leave out.
+  std::vector<int32_t> labels;
   std::vector<double> probabilities;  // labels.size() x classes, row-major: the softmax of the logits
   int64_t count() const { return int64_t(labels.size()); }
   const double* row(int64_t i) const { return probabilities.data() + i * classes; }
@@ -48,7 +50,7 @@ struct Predictions {
 // One pass over `source` (epoch `epoch`), padding rows dropped.
 Predictions predict_source(Context& ctx, Model& model, BatchSource& source, int64_t epoch = 0);
 
-// The classes that have at least one sample, sorted.
+// The classes that have at least one (readable) sample, sorted.
 std::vector<int32_t> present_classes(const Predictions& predictions);
 
 // The figures of `predictions`, restricted accuracy over `restrict_to` (empty: present_classes). A

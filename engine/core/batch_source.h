@@ -11,6 +11,10 @@
 
 namespace aslnet {
 
+// The label of an evaluation row whose file could not be read: the row holds zeros and is not scored
+// (training rows take the next readable sample instead).
+constexpr int32_t kUnreadableLabel = -1;
+
 struct Batch {
   Tensor images;      // [batch, height, width, 3], NHWC (f32, bf16 or u8)
   Tensor labels;      // i32 [batch]; with soft targets, each row's dominant class (what top-1 counts)

@@ -143,20 +143,29 @@ TEST(Loader, CorruptTruncatedAndNonJpegFilesAreSkippedAndNamed) {
   Loader loader(index, o);
   loader.start_epoch(0);
   Batch b;
-  int64_t rows = 0;
+  int64_t rows = 0, unreadable = 0;
   while (loader.next(b)) {
     for (int64_t r = 0; r < b.valid; ++r) {
       const int32_t label = b.labels.data<int32_t>()[r];
-      EXPECT_TRUE(label >= 0 && label < 29);
-      // A skipped file's row holds the next readable sample: real pixels, not zeros or NaN.
+      // Evaluation stands nothing in for an unreadable file (it would be counted as that file): its row
+      // is marked and holds zeros; every other row holds its own photo's real pixels.
       const float* px = b.images.data<float>() + r * 32 * 32 * 3;
       double sum = 0;
       for (int i = 0; i < 32 * 32 * 3; ++i) sum += std::abs(px[i]);
-      EXPECT_TRUE(std::isfinite(sum) && sum > 0);
+      const std::string& path = index.samples[size_t(loader.last_batch_samples()[size_t(r)])].path;
+      if (label == kUnreadableLabel) {
+        ++unreadable;
+        EXPECT_EQ(sum, 0.0) << path;
+        EXPECT_TRUE(path == truncated.string() || path == garbage.string() || path == text.string()) << path;
+      } else {
+        EXPECT_TRUE(label >= 0 && label < 29);
+        EXPECT_TRUE(std::isfinite(sum) && sum > 0) << path;
+      }
     }
     rows += b.valid;
   }
   EXPECT_EQ(rows, int64_t(index.samples.size()));
+  EXPECT_EQ(unreadable, 3);
   const std::vector<std::string> skipped = loader.skipped_files();
   const std::set<std::string> expected{truncated.string(), garbage.string(), text.string()};
   EXPECT_EQ(std::set<std::string>(skipped.begin(), skipped.end()), expected);

@@ -30,7 +30,8 @@ Predictions hand_built(int64_t first = 0, int64_t count = 5) {
     for (int64_t j = 0; j < 5; ++j) logits.data<float>()[i * 5 + j] = kLogits[first + i][j];
   Predictions p;
   p.classes = 5;
-  for (const auto& row : softmax_rows(logits, count)) p.probabilities.insert(p.probabilities.end(), row.begin(), row.end());
+  for (const auto& row : softmax_rows(logits, count))
+    p.probabilities.insert(p.probabilities.end(), row.begin(), row.end());
   p.labels.assign(kLabels + first, kLabels + first + count);
   return p;
 }
@@ -101,6 +102,24 @@ TEST(Evaluate, MostConfidentMisreadsFirst) {
   EXPECT_EQ(all[3], 4);
   EXPECT_EQ(most_confident_misreads(p, 2), (std::vector<int64_t>{2, 0}));
   EXPECT_TRUE(most_confident_misreads(p, 0).empty());
+}
+
+// A file the loader could not read (kUnreadableLabel) counts nowhere: not in the figures, the present
+// classes, or the misreads; the others score as they would without it.
+TEST(Evaluate, UnreadableSamplesAreLeftOut) {
+  const Predictions whole = hand_built();
+  Predictions marked = whole;
+  marked.labels[2] = kUnreadableLabel;  // sample 2 was a misread of class 3 (its only sample)
+  Predictions without = hand_built(0, 2);
+  without.append(hand_built(3, 2));
+  const EvalResult got = score(marked), want = score(without, present_classes(without));
+  EXPECT_EQ(got.count, 4);
+  EXPECT_EQ(got.correct, want.correct);
+  EXPECT_EQ(got.confusion, want.confusion);
+  EXPECT_EQ(got.restricted_correct, want.restricted_correct);
+  EXPECT_NEAR(got.loss, want.loss, 1e-12);
+  EXPECT_EQ(present_classes(marked), present_classes(without));
+  EXPECT_EQ(most_confident_misreads(marked, 10), (std::vector<int64_t>{0, 1, 4}));
 }
 
 // Batches of four from a 12-sample toy task; the last batch says only two of its rows are real.
