@@ -14,6 +14,8 @@
 #include <limits>
 #include <memory>
 
+#include "engine/core/regular_file.h"
+
 namespace aslnet {
 namespace {
 
@@ -62,7 +64,8 @@ struct FreshHandleOnFailure {
 }  // namespace
 
 JpegDecoder::JpegDecoder() : handle_(tjInitDecompress()) {
-  if (handle_ == nullptr) throw Error(std::string("cannot create a TurboJPEG decompressor: ") + tjGetErrorStr2(nullptr));
+  if (handle_ == nullptr)
+    throw Error(std::string("cannot create a TurboJPEG decompressor: ") + tjGetErrorStr2(nullptr));
 }
 
 JpegDecoder::~JpegDecoder() {
@@ -94,8 +97,8 @@ Image JpegDecoder::decode(const uint8_t* data, size_t size, int min_width, int m
   if (tjDecompressHeader3(handle_, data, (unsigned long)size, &width, &height, &subsamp, &colorspace) != 0)
     decode_error(name, std::string("bad JPEG header: ") + tjGetErrorStr2(handle_));
   if (width <= 0 || height <= 0 || width > kMaxSide || height > kMaxSide)
-    decode_error(name, "unsupported JPEG size " + std::to_string(width) + "x" + std::to_string(height) +
-                           " (at most " + std::to_string(kMaxSide) + " pixels a side)");
+    decode_error(name, "unsupported JPEG size " + std::to_string(width) + "x" + std::to_string(height) + " (at most " +
+                           std::to_string(kMaxSide) + " pixels a side)");
 
   // The smallest scale, never above 1 (the decoder does not upscale: the resize after it does that
   // better), whose output covers the request on both axes. No request, or one larger than the image,
@@ -167,15 +170,17 @@ void write_jpeg(const std::string& path, const Image& image, int quality) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  // Checked before opening: a FIFO would block the open, a device such as /dev/zero never ends.
+  if (const std::string why = why_not_a_regular_file(path); !why.empty() && why != "does not exist")
+    throw DecodeError(path + ": " + why);
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) throw DecodeError(path + ": cannot open (" + std::strerror(errno) + ")");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(file, std::fclose);
   struct stat info {};
   if (fstat(fileno(file), &info) != 0) throw DecodeError(path + ": cannot stat (" + std::strerror(errno) + ")");
-  if (S_ISDIR(info.st_mode)) throw DecodeError(path + ": is a folder, not a file");
-  // Read straight into the vector at the size the file says it has, then on until EOF, so that a pipe or
-  // a file growing under us is still read whole.
-  std::vector<uint8_t> bytes(S_ISREG(info.st_mode) ? size_t(info.st_size) : size_t(0));
+  // Read straight into the vector at the size the file says it has, then on until EOF, so that a file
+  // growing under us is still read whole.
+  std::vector<uint8_t> bytes(size_t(info.st_size));
   size_t filled = std::fread(bytes.data(), 1, bytes.size(), file);
   if (filled == bytes.size()) {
     for (int c; (c = std::fgetc(file)) != EOF;) bytes.push_back(uint8_t(c));

@@ -2,6 +2,7 @@
 // can be bad (each must be a DecodeError naming the file, since loaders skip exactly those), and real
 // Kaggle photos decoded the same as Pillow decodes them (the reference a PyTorch user trains on).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -153,13 +154,30 @@ TEST(Jpeg, BadInputIsDecodeErrorNamingTheFile) {
 
   // Truncated anywhere: in the markers, in the header, in the scan, just before the end-of-image marker.
   const std::vector<uint8_t> good = encode_jpeg(smooth_image(96, 80), 90);
-  for (const size_t keep : {size_t(1), size_t(2), size_t(20), size_t(200), good.size() / 2, good.size() - 100,
-                            good.size() - 3}) {
+  for (const size_t keep :
+       {size_t(1), size_t(2), size_t(20), size_t(200), good.size() / 2, good.size() - 100, good.size() - 3}) {
     expect_decode_error(decoder, std::vector<uint8_t>(good.begin(), good.begin() + std::ptrdiff_t(keep)),
                         "cut_at_" + std::to_string(keep) + ".jpg");
   }
   // The decoder is still usable after all those errors.
   EXPECT_EQ(decoder.decode(good.data(), good.size()).width, 96);
+}
+
+// A FIFO would block the open until a writer came, /dev/zero would never end: both are refused at once.
+TEST(Jpeg, FifosAndDevicesAreRefusedBeforeOpening) {
+  test::TempDir dir("aslnet_jpeg_fifo");
+  ASSERT_FALSE(dir.path.empty());
+  const std::string fifo = (dir.path / "photo.jpg").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    try {
+      read_file_bytes(path);
+      ADD_FAILURE() << "read " << path;
+    } catch (const DecodeError& e) {
+      EXPECT_NE(std::string(e.what()).find(path + ": is a "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Jpeg, UnreadableFilesAreDecodeErrorsNamingThePath) {
@@ -198,9 +216,11 @@ TEST(Jpeg, RealPhotosDecodeLikePillow) {
   if (!python_has_pil()) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_TORCH", "/usr/bin/python3 cannot import PIL");
   test::TempDir dir("aslnet_jpeg");
   ASSERT_FALSE(dir.path.empty());
-  const std::vector<std::string> members = {"asl_alphabet_train/A/A1008.jpg", "asl_alphabet_train/M/M1002.jpg",
+  const std::vector<std::string> members = {"asl_alphabet_train/A/A1008.jpg",
+                                            "asl_alphabet_train/M/M1002.jpg",
                                             "asl_alphabet_train/nothing/nothing1001.jpg",
-                                            "asl_alphabet_train/space/space1016.jpg", "asl_alphabet_train/Z/Z101.jpg",
+                                            "asl_alphabet_train/space/space1016.jpg",
+                                            "asl_alphabet_train/Z/Z101.jpg",
                                             "asl_alphabet_train/del/del101.jpg"};
   std::string list;
   for (const auto& m : members) list += " '" + m + "'";
@@ -224,9 +244,10 @@ TEST(Jpeg, RealPhotosDecodeLikePillow) {
   JpegDecoder decoder;
   for (const auto& file : files) {
     const fs::path raw = file.string() + ".rgb";
-    const std::string cmd = "/usr/bin/python3 -c 'import sys, PIL.Image as I; im = I.open(sys.argv[1]).convert(\"RGB\"); "
-                            "open(sys.argv[2], \"wb\").write(im.tobytes()); print(im.size[0], im.size[1])' '" +
-                            file.string() + "' '" + raw.string() + "' > '" + raw.string() + ".size'";
+    const std::string cmd =
+        "/usr/bin/python3 -c 'import sys, PIL.Image as I; im = I.open(sys.argv[1]).convert(\"RGB\"); "
+        "open(sys.argv[2], \"wb\").write(im.tobytes()); print(im.size[0], im.size[1])' '" +
+        file.string() + "' '" + raw.string() + "' > '" + raw.string() + ".size'";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     int pw = 0, ph = 0;
     std::ifstream(raw.string() + ".size") >> pw >> ph;
