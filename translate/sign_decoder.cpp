@@ -29,7 +29,8 @@ void SignDecoder::push_unreadable() {
 
 FrameOutcome SignDecoder::push(const std::string& top_class, double confidence) {
   FrameOutcome outcome;
-  if (top_class.empty() || confidence < options_.min_confidence) {
+  // Written so that a NaN confidence (a broken model) is no confidence: NaN < x is false.
+  if (top_class.empty() || !(confidence >= options_.min_confidence)) {
     push_unreadable();
     return outcome;
   }
