@@ -134,23 +134,61 @@ struct Server::Impl {
     return views;
   }
 
+  // A request's body as the handlers read it: the raw bytes whatever the Content-Type says, or the
+  // fields of a multipart form, in order.
+  struct Body {
+    std::string raw;
+    bool multipart = false;
+    std::vector<std::pair<std::string, std::string>> fields;  // name, content
+  };
+
+  // Read through httplib's content reader rather than by httplib itself, which caps bodies declared as
+  // forms (application/x-www-form-urlencoded, curl's default for --data-binary) at 8 KB and answers a
+  // 22 KB photo with 413. The --max-body-mb limit still applies (a 413 naming it).
+  Body read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) const {
+    Body body;
+    body.multipart = req.is_multipart_form_data();
+    bool ok = true;
+    if (body.multipart) {
+      ok = reader(
+          [&](const httplib::MultipartFormData& field) {
+            body.fields.emplace_back(field.name, std::string());
+            return true;
+          },
+          [&](const char* data, size_t n) {
+            if (!body.fields.empty()) body.fields.back().second.append(data, n);
+            return true;
+          });
+    } else {
+      ok = reader([&](const char* data, size_t n) {
+        body.raw.append(data, n);
+        return true;
+      });
+    }
+    if (!ok && res.status == 413)
+      throw BadInput(413, fmt::format("the request body is larger than the limit of {} bytes (--max-body-mb)",
+                                      options.max_body_bytes));
+    if (!ok) throw BadInput(400, "the request body could not be read (cut short, or a malformed multipart form)");
+    return body;
+  }
+
   // The image of a /predict body: the raw bytes, or a multipart field `image`.
-  static const std::string& predict_body(const httplib::Request& req) {
-    if (!req.is_multipart_form_data()) return req.body;
-    const auto it = req.files.find("image");
-    if (it == req.files.end()) throw BadInput(400, "the multipart body has no file field named image");
-    return it->second.content;
+  static const std::string& predict_body(const Body& body) {
+    if (!body.multipart) return body.raw;
+    for (const auto& [name, content] : body.fields)
+      if (name == "image") return content;
+    throw BadInput(400, "the multipart body has no file field named image");
   }
 
   // The frames of a /translate body in order: the multipart fields `frame`, or the raw body as one.
-  static std::vector<const std::string*> translate_frames(const httplib::Request& req) {
+  static std::vector<const std::string*> translate_frames(const Body& body) {
     std::vector<const std::string*> frames;
-    if (!req.is_multipart_form_data()) {
-      frames.push_back(&req.body);
+    if (!body.multipart) {
+      frames.push_back(&body.raw);
       return frames;
     }
-    const auto [first, last] = req.files.equal_range("frame");
-    for (auto it = first; it != last; ++it) frames.push_back(&it->second.content);
+    for (const auto& [name, content] : body.fields)
+      if (name == "frame") frames.push_back(&content);
     if (frames.empty()) throw BadInput(400, "the multipart body has no file field named frame");
     return frames;
   }
@@ -166,13 +204,13 @@ struct Server::Impl {
     return top;
   }
 
-  void predict(const httplib::Request& req, httplib::Response& res) {
+  void predict(const httplib::Request& req, const Body& body, httplib::Response& res) {
     const Clock::time_point start = Clock::now();
     const int k = int_param(req, "top_k", 5);
     if (k < 1 || k > int(model.classes.size()))
       throw BadInput(400, fmt::format("top_k must be in 1..{}, not {}", model.classes.size(), k));
     BatchedClassifier::Incoming incoming(*classifier);
-    std::vector<std::vector<float>> inputs = prepare(predict_body(req), "the image");
+    std::vector<std::vector<float>> inputs = prepare(predict_body(body), "the image");
     const size_t views = inputs.size();
     const double decode_ms = ms_since(start);
     const Classification c = merge_views(classifier->classify(std::move(inputs), &incoming), 0, views);
@@ -183,12 +221,12 @@ struct Server::Impl {
                   {{"decode", decode_ms}, {"queue", c.queue_ms}, {"model", c.model_ms}, {"total", ms_since(start)}}}});
   }
 
-  void translate(const httplib::Request& req, httplib::Response& res) {
+  void translate(const httplib::Request& req, const Body& body, httplib::Response& res) {
     const Clock::time_point start = Clock::now();
     const std::string session = req.has_param("session") ? req.get_param_value("session") : "";
     if (req.has_param("session") && !SessionStore::valid_id(session))
       throw BadInput(400, "session must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -");
-    const std::vector<const std::string*> frames = translate_frames(req);
+    const std::vector<const std::string*> frames = translate_frames(body);
     if (int(frames.size()) > options.max_frames)
       throw BadInput(413, fmt::format("{} frames in one request; the limit is {}", frames.size(), options.max_frames));
 
@@ -240,16 +278,16 @@ struct Server::Impl {
     } else {
       sessions.with_decoder(session, [&](SignDecoder& decoder) { text = decode(decoder); });
     }
-    json body{{"text", text},
-              {"frames", per_frame},
-              {"batch", classified.front().batch},
-              {"timing_ms",
-               {{"decode", decode_ms},
-                {"queue", classified.front().queue_ms},
-                {"model", classified.front().model_ms},
-                {"total", ms_since(start)}}}};
-    if (!session.empty()) body["session"] = session;
-    answer_json(res, body);
+    json answer{{"text", text},
+                {"frames", per_frame},
+                {"batch", classified.front().batch},
+                {"timing_ms",
+                 {{"decode", decode_ms},
+                  {"queue", classified.front().queue_ms},
+                  {"model", classified.front().model_ms},
+                  {"total", ms_since(start)}}}};
+    if (!session.empty()) answer["session"] = session;
+    answer_json(res, answer);
   }
 
   void reset(const httplib::Request& req, httplib::Response& res) {
@@ -287,16 +325,27 @@ struct Server::Impl {
 
   // Runs a handler, turning BadInput into its 4xx and anything else into a 500; both one-line JSON.
   template <class Handler>
+  void answer_guarded(httplib::Response& res, const Handler& handler) {
+    ++requests;
+    try {
+      handler();
+    } catch (const BadInput& e) {
+      answer_error(res, e.status(), e.what());
+    } catch (const std::exception& e) {
+      answer_error(res, 500, e.what());
+    }
+  }
+  template <class Handler>
   httplib::Server::Handler guarded(Handler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
-      ++requests;
-      try {
-        handler(req, res);
-      } catch (const BadInput& e) {
-        answer_error(res, e.status(), e.what());
-      } catch (const std::exception& e) {
-        answer_error(res, 500, e.what());
-      }
+      answer_guarded(res, [&] { handler(req, res); });
+    };
+  }
+  // The same for handlers of a body (read_body).
+  template <class Handler>
+  httplib::Server::HandlerWithContentReader guarded_with_body(Handler handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+      answer_guarded(res, [&] { handler(req, read_body(req, res, reader), res); });
     };
   }
 
@@ -339,9 +388,10 @@ struct Server::Impl {
       res.set_content(page_html(), "text/html; charset=utf-8");
     });
     http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { health(res); }));
-    http.Post("/predict", guarded([this](const httplib::Request& req, httplib::Response& res) { predict(req, res); }));
-    http.Post("/translate",
-              guarded([this](const httplib::Request& req, httplib::Response& res) { translate(req, res); }));
+    http.Post("/predict", guarded_with_body([this](const httplib::Request& req, const Body& body,
+                                                   httplib::Response& res) { predict(req, body, res); }));
+    http.Post("/translate", guarded_with_body([this](const httplib::Request& req, const Body& body,
+                                                     httplib::Response& res) { translate(req, body, res); }));
     http.Post("/translate/reset",
               guarded([this](const httplib::Request& req, httplib::Response& res) { reset(req, res); }));
     http.Get("/speech", guarded([this](const httplib::Request& req, httplib::Response& res) { speech(req, res); }));
