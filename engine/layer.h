@@ -2,10 +2,23 @@
 // (no autograd): forward keeps what backward needs, backward returns the input gradient and writes the
 // parameter gradients. All memory a layer uses is allocated in setup(), once; forward and backward
 // allocate nothing, so a step can later be captured as a CUDA graph.
+//
+// Two kinds of layer share the interface:
+//   - Sequential only runs other layers. It launches nothing itself, so its forward and backward are
+//     the same on every device and override Layer's directly (a device switch there would only call
+//     one body under two names).
+//   - Everything else launches kernels and derives from KernelLayer, whose forward and backward are
+//     the one place where a call switches on the device: they call forward_cpu or forward_cuda,
+//     backward_cpu or backward_cuda, which hold no device test of their own. Residual is one of these
+//     too: besides running its two branches it launches its own join (the sum and the ReLU).
+// KernelLayer's backward is also the one place the backward hook fires: after a layer that owns
+// parameters has written their gradients, with exactly those parameters. Containers (Sequential,
+// Residual) own none; they only hand the hook down to the layers inside them.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,10 +50,11 @@ struct StateTensor {
   Shape shape;
   Tensor value;
 };
-class Layer;
-// Called after a layer's backward has written its parameter gradients (the replication module starts
-// all-reduces from it while backward goes on). Containers call it for each child, leaves included.
-using BackwardHook = std::function<void(Layer&)>;
+// Called once per backward by each layer that owns parameters, right after its backward has written
+// their gradients, with those parameters: their gradients are final for this backward (the replication
+// module starts all-reduces from it while backward goes on). A layer without parameters (ReLU,
+// pooling) and a container (Sequential, Residual) never call it, so each parameter is reported once.
+using BackwardHook = std::function<void(std::span<Parameter* const> finished)>;
 
 struct Counter {
   std::string name;  // "bn1.num_batches_tracked"
@@ -62,6 +76,7 @@ class Layer {
   // overwritten, or added to with `accumulate` (gradient accumulation over micro-batches).
   virtual const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) = 0;
 
+  // Every parameter of this layer and of the layers inside it, in forward order.
   virtual void collect_parameters(std::vector<Parameter*>&) {}
   virtual void collect_state(std::vector<StateTensor*>&, std::vector<Counter*>&) {}
   // Scratch this layer needs from the Context's workspace, for the shape given to setup().
@@ -70,11 +85,45 @@ class Layer {
   // The first layer of a network needs no input gradient: skipping it saves a whole backward-data pass.
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
-  // Containers pass the hook down to their children (nullptr removes it); leaves need not know.
-  virtual void set_backward_hook(const BackwardHook* hook) {}
+  // The hook (owned by the caller; nullptr removes it). KernelLayer keeps it; containers pass it down
+  // to the layers inside them.
+  virtual void set_backward_hook(const BackwardHook* hook) = 0;
 
  protected:
   bool needs_input_grad_ = true;
+};
+
+// A layer that launches kernels of its own. forward and backward pick the device's implementation here,
+// once per call; backward then reports the layer's own parameters to the hook.
+class KernelLayer : public Layer {
+ public:
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) final {
+    return ctx.device().is_cuda() ? forward_cuda(ctx, x, training) : forward_cpu(ctx, x, training);
+  }
+  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) final {
+    const Tensor& dx = ctx.device().is_cuda() ? backward_cuda(ctx, dy, accumulate) : backward_cpu(ctx, dy, accumulate);
+    if (hook_ != nullptr && *hook_ && !owned_.empty()) (*hook_)(owned_);
+    return dx;
+  }
+  void collect_parameters(std::vector<Parameter*>& out) override {
+    out.insert(out.end(), owned_.begin(), owned_.end());
+  }
+  void set_backward_hook(const BackwardHook* hook) override { hook_ = hook; }
+
+ protected:
+  // Constructors register the parameters the layer owns, in torchvision's order (weight, then bias):
+  // collect_parameters lists them, and backward reports them to the hook.
+  void own(Parameter& parameter) { owned_.push_back(&parameter); }
+
+  // The device's implementations: `ctx` is a CPU context in the first, a CUDA one in the second.
+  virtual const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) = 0;
+  virtual const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) = 0;
+  virtual const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) = 0;
+  virtual const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) = 0;
+
+ private:
+  std::vector<Parameter*> owned_;
+  const BackwardHook* hook_ = nullptr;
 };
 
 }  // namespace aslnet

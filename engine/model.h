@@ -39,7 +39,9 @@ class Model {
   // x: [batch, height, width, channels] (NHWC). Returns logits [batch, classes].
   const Tensor& forward(Context& ctx, const Tensor& x, bool training);
   void backward(Context& ctx, const Tensor& dlogits, bool accumulate = false);
-  // Calls `hook` after each layer's backward (engine/replication/gradient_reducer.h); empty removes it.
+  // Calls `hook` once per backward for each layer that owns parameters, right after that layer's
+  // backward, with its parameters, whose gradients are then final (engine/layer.h; the replication
+  // module's GradientReducer installs it). An empty hook removes it.
   void set_backward_hook(BackwardHook hook);
 
   const ModelInfo& info() const { return info_; }

@@ -10,11 +10,8 @@ BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, do
   running_var_ = {name + ".running_var", Shape{channels}, {}};
   batches_tracked_ = {name + ".num_batches_tracked", 0};
   shape_.c = channels;
-}
-
-void BatchNorm2d::collect_parameters(std::vector<Parameter*>& out) {
-  out.push_back(&weight_);
-  out.push_back(&bias_);
+  own(weight_);
+  own(bias_);
 }
 
 void BatchNorm2d::collect_state(std::vector<StateTensor*>& state, std::vector<Counter*>& counters) {
@@ -28,9 +25,10 @@ Shape BatchNorm2d::setup(Context& ctx, const Shape& in, DType dtype) {
       << weight_.name << ": expected NHWC input with " << shape_.c << " channels, got " << in.str();
   shape_.rows = in.n() * in.h() * in.w();
   dtype_ = dtype;
-  on_gpu_ = ctx.device().is_cuda();
+  const bool gpu = ctx.device().is_cuda();
   // On the GPU the statistics are fp32 whatever the activations' type (mixed precision keeps them so).
-  const DType stats = on_gpu_ ? DType::F32 : dtype;
+  const DType stats = gpu ? DType::F32 : dtype;
+  workspace_bytes_ = gpu ? size_t(kernels::cuda::batchnorm_scratch_floats(shape_)) * sizeof(float) : 0;
   save_mean_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
   save_invstd_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
   y_ = Tensor::empty(in, dtype, ctx.device());
@@ -38,36 +36,15 @@ Shape BatchNorm2d::setup(Context& ctx, const Shape& in, DType dtype) {
   return in;
 }
 
-size_t BatchNorm2d::workspace_bytes() const {
-  return on_gpu_ ? size_t(kernels::cuda::batchnorm_scratch_floats(shape_)) * sizeof(float) : 0;
-}
-
-const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training) {
+const Tensor& BatchNorm2d::forward_cpu(Context&, const Tensor& x, bool training) {
   input_ = x;
   batch_statistics_ = training;
-  if (on_gpu_) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      if (training)
-        kernels::cuda::batchnorm_forward_train<T>(
-            ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(), bias_.value.data<float>(), y_.data<T>(),
-            save_mean_.data<float>(), save_invstd_.data<float>(), running_mean_.value.data<float>(),
-            running_var_.value.data<float>(), momentum_, eps_, static_cast<float*>(ctx.workspace()));
-      else
-        kernels::cuda::batchnorm_forward_eval<T>(ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(),
-                                                 bias_.value.data<float>(), running_mean_.value.data<float>(),
-                                                 running_var_.value.data<float>(), eps_, y_.data<T>());
-    });
-    if (training) ++batches_tracked_.value;
-    return y_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (training) {
-      kernels::cpu::batchnorm_forward_train<T>(shape_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(),
-                                               y_.data<T>(), save_mean_.data<T>(), save_invstd_.data<T>(),
-                                               running_mean_.value.data<T>(), running_var_.value.data<T>(),
-                                               momentum_, eps_);
+      kernels::cpu::batchnorm_forward_train<T>(
+          shape_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(), y_.data<T>(), save_mean_.data<T>(),
+          save_invstd_.data<T>(), running_mean_.value.data<T>(), running_var_.value.data<T>(), momentum_, eps_);
     } else {
       kernels::cpu::batchnorm_forward_eval<T>(shape_, x.data<T>(), weight_.value.data<T>(), bias_.value.data<T>(),
                                               running_mean_.value.data<T>(), running_var_.value.data<T>(), eps_,
@@ -78,27 +55,31 @@ const Tensor& BatchNorm2d::forward(Context& ctx, const Tensor& x, bool training)
   return y_;
 }
 
-const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy, bool accumulate) {
+const Tensor& BatchNorm2d::forward_cuda(Context& ctx, const Tensor& x, bool training) {
+  input_ = x;
+  batch_statistics_ = training;
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    if (training)
+      kernels::cuda::batchnorm_forward_train<T>(
+          ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(), bias_.value.data<float>(), y_.data<T>(),
+          save_mean_.data<float>(), save_invstd_.data<float>(), running_mean_.value.data<float>(),
+          running_var_.value.data<float>(), momentum_, eps_, static_cast<float*>(ctx.workspace()));
+    else
+      kernels::cuda::batchnorm_forward_eval<T>(ctx.stream(), shape_, x.data<T>(), weight_.value.data<float>(),
+                                               bias_.value.data<float>(), running_mean_.value.data<float>(),
+                                               running_var_.value.data<float>(), eps_, y_.data<T>());
+  });
+  if (training) ++batches_tracked_.value;
+  return y_;
+}
+
+// On both devices: after an evaluation forward the saved statistics are stale (the evaluation forward
+// does not write them, to stay a single pass when nothing is trained), so backward first fills them
+// from the running statistics it normalised with. The running statistics cannot have changed since, as
+// only a training forward updates them.
+const Tensor& BatchNorm2d::backward_cpu(Context&, const Tensor& dy, bool accumulate) {
   ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
-  // After an evaluation forward the saved statistics are stale (the evaluation forward does not write
-  // them, to stay a single pass when nothing is trained): fill them from the running statistics it
-  // normalised with. The running statistics cannot have changed since, as only a training forward
-  // updates them.
-  if (on_gpu_) {
-    if (!batch_statistics_)
-      kernels::cuda::batchnorm_frozen_statistics(ctx.stream(), shape_.c, running_mean_.value.data<float>(),
-                                                 running_var_.value.data<float>(), eps_, save_mean_.data<float>(),
-                                                 save_invstd_.data<float>());
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::batchnorm_backward<T>(ctx.stream(), shape_, input_.data<T>(), dy.data<T>(),
-                                           weight_.value.data<float>(), save_mean_.data<float>(),
-                                           save_invstd_.data<float>(), dx_.data<T>(), weight_.grad.data<float>(),
-                                           bias_.grad.data<float>(), accumulate, batch_statistics_,
-                                           static_cast<float*>(ctx.workspace()));
-    });
-    return dx_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (!batch_statistics_)
@@ -108,6 +89,22 @@ const Tensor& BatchNorm2d::backward(Context& ctx, const Tensor& dy, bool accumul
     kernels::cpu::batchnorm_backward<T>(shape_, input_.data<T>(), dy.data<T>(), weight_.value.data<T>(),
                                         save_mean_.data<T>(), save_invstd_.data<T>(), dx_.data<T>(),
                                         weight_.grad.data<T>(), bias_.grad.data<T>(), accumulate, batch_statistics_);
+  });
+  return dx_;
+}
+
+const Tensor& BatchNorm2d::backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) {
+  ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  if (!batch_statistics_)
+    kernels::cuda::batchnorm_frozen_statistics(ctx.stream(), shape_.c, running_mean_.value.data<float>(),
+                                               running_var_.value.data<float>(), eps_, save_mean_.data<float>(),
+                                               save_invstd_.data<float>());
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::batchnorm_backward<T>(
+        ctx.stream(), shape_, input_.data<T>(), dy.data<T>(), weight_.value.data<float>(), save_mean_.data<float>(),
+        save_invstd_.data<float>(), dx_.data<T>(), weight_.grad.data<float>(), bias_.grad.data<float>(), accumulate,
+        batch_statistics_, static_cast<float*>(ctx.workspace()));
   });
   return dx_;
 }

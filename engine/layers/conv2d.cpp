@@ -4,9 +4,14 @@
 
 namespace aslnet {
 
+namespace {
+size_t align256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+}  // namespace
+
 Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
                int64_t pad) {
   weight_ = {name + ".weight", Shape{out_channels, kernel, kernel, in_channels}, ParamRole::ConvWeight, {}, {}, {}};
+  own(weight_);
   shape_.c = in_channels;
   shape_.k = out_channels;
   shape_.r = shape_.s = kernel;
@@ -32,6 +37,12 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
     // differently): a deterministic run takes cuDNN's heuristic choice, the same every time.
     options.benchmark = !ctx.deterministic();
     cudnn_ = std::make_unique<kernels::cuda::CudnnConv>(ctx.cudnn(), shape_, options);
+    // cuDNN's scratch, then (mixed precision) the bf16 filter gradient before it is widened into the
+    // fp32 arena.
+    const size_t bf16_grad = dtype_ == DType::BF16 ? size_t(weight_.shape.numel()) * dtype_size(DType::BF16) : 0;
+    workspace_bytes_ = align256(cudnn_->workspace_bytes()) + bf16_grad;
+  } else {
+    workspace_bytes_ = size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * dtype_size(dtype_);
   }
   const Shape out{shape_.n, shape_.out_h(), shape_.out_w(), shape_.k};
   y_ = Tensor::empty(out, dtype, ctx.device());
@@ -39,27 +50,8 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
   return out;
 }
 
-namespace {
-size_t align256(size_t bytes) { return (bytes + 255) / 256 * 256; }
-}  // namespace
-
-size_t Conv2d::workspace_bytes() const {
-  if (cudnn_) {
-    // cuDNN's scratch, then (mixed precision) the bf16 filter gradient before it is widened into the
-    // fp32 arena.
-    const size_t bf16_grad = dtype_ == DType::BF16 ? size_t(weight_.shape.numel()) * dtype_size(DType::BF16) : 0;
-    return align256(cudnn_->workspace_bytes()) + bf16_grad;
-  }
-  return size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * dtype_size(dtype_);
-}
-
-const Tensor& Conv2d::forward(Context& ctx, const Tensor& x, bool) {
+const Tensor& Conv2d::forward_cpu(Context& ctx, const Tensor& x, bool) {
   input_ = x;
-  if (cudnn_) {
-    cudnn_->forward(ctx.cudnn(), x.raw(), weight_.compute.raw(), y_.raw(), ctx.workspace(),
-                    cudnn_->workspace_bytes());
-    return y_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::conv2d_forward<T>(shape_, x.data<T>(), weight_.value.data<T>(), y_.data<T>(),
@@ -68,21 +60,13 @@ const Tensor& Conv2d::forward(Context& ctx, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool accumulate) {
-  if (cudnn_) {
-    const size_t scratch = cudnn_->workspace_bytes();
-    if (dtype_ == DType::BF16) {
-      bf16* grad16 = reinterpret_cast<bf16*>(static_cast<char*>(ctx.workspace()) + align256(scratch));
-      cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), grad16, ctx.workspace(), scratch, false);
-      kernels::cuda::widen_into(ctx.stream(), weight_.shape.numel(), grad16, weight_.grad.data<float>(), accumulate);
-    } else {
-      cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), weight_.grad.raw(), ctx.workspace(), scratch,
-                              accumulate);
-    }
-    if (needs_input_grad_)
-      cudnn_->backward_data(ctx.cudnn(), dy.raw(), weight_.compute.raw(), dx_.raw(), ctx.workspace(), scratch);
-    return dx_;
-  }
+const Tensor& Conv2d::forward_cuda(Context& ctx, const Tensor& x, bool) {
+  input_ = x;
+  cudnn_->forward(ctx.cudnn(), x.raw(), weight_.compute.raw(), y_.raw(), ctx.workspace(), cudnn_->workspace_bytes());
+  return y_;
+}
+
+const Tensor& Conv2d::backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) {
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     T* columns = static_cast<T*>(ctx.workspace());
@@ -91,6 +75,21 @@ const Tensor& Conv2d::backward(Context& ctx, const Tensor& dy, bool accumulate) 
     if (needs_input_grad_)
       kernels::cpu::conv2d_backward_data<T>(shape_, dy.data<T>(), weight_.value.data<T>(), dx_.data<T>(), columns);
   });
+  return dx_;
+}
+
+const Tensor& Conv2d::backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) {
+  const size_t scratch = cudnn_->workspace_bytes();
+  if (dtype_ == DType::BF16) {
+    bf16* grad16 = reinterpret_cast<bf16*>(static_cast<char*>(ctx.workspace()) + align256(scratch));
+    cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), grad16, ctx.workspace(), scratch, false);
+    kernels::cuda::widen_into(ctx.stream(), weight_.shape.numel(), grad16, weight_.grad.data<float>(), accumulate);
+  } else {
+    cudnn_->backward_filter(ctx.cudnn(), input_.raw(), dy.raw(), weight_.grad.raw(), ctx.workspace(), scratch,
+                            accumulate);
+  }
+  if (needs_input_grad_)
+    cudnn_->backward_data(ctx.cudnn(), dy.raw(), weight_.compute.raw(), dx_.raw(), ctx.workspace(), scratch);
   return dx_;
 }
 

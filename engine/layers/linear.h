@@ -5,14 +5,11 @@
 
 namespace aslnet {
 
-class Linear : public Layer {
+class Linear : public KernelLayer {
  public:
   Linear(std::string name, int64_t in_features, int64_t out_features);
   std::string kind() const override { return "linear"; }
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
-  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
-  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
-  void collect_parameters(std::vector<Parameter*>& out) override;
   size_t workspace_bytes() const override;
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
@@ -20,6 +17,11 @@ class Linear : public Layer {
   const Tensor& input() const { return input_; }
 
  private:
+  const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) override;
+  const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) override;
+
   Parameter weight_, bias_;
   int64_t in_, out_, batch_ = 0;
   DType dtype_ = DType::F32;

@@ -23,14 +23,7 @@ Shape MaxPool2d::setup(Context& ctx, const Shape& in, DType dtype) {
   return out;
 }
 
-const Tensor& MaxPool2d::forward(Context& ctx, const Tensor& x, bool) {
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::maxpool_forward<T>(ctx.stream(), shape_, x.data<T>(), y_.data<T>(), argmax_.data<int32_t>());
-    });
-    return y_;
-  }
+const Tensor& MaxPool2d::forward_cpu(Context&, const Tensor& x, bool) {
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::maxpool_forward<T>(shape_, x.data<T>(), y_.data<T>(), argmax_.data<int32_t>());
@@ -38,18 +31,28 @@ const Tensor& MaxPool2d::forward(Context& ctx, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& MaxPool2d::backward(Context& ctx, const Tensor& dy, bool) {
+const Tensor& MaxPool2d::forward_cuda(Context& ctx, const Tensor& x, bool) {
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::maxpool_forward<T>(ctx.stream(), shape_, x.data<T>(), y_.data<T>(), argmax_.data<int32_t>());
+  });
+  return y_;
+}
+
+const Tensor& MaxPool2d::backward_cpu(Context&, const Tensor& dy, bool) {
   if (!needs_input_grad_) return dx_;
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::maxpool_backward<T>(ctx.stream(), shape_, dy.data<T>(), argmax_.data<int32_t>(), dx_.data<T>());
-    });
-    return dx_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::maxpool_backward<T>(shape_, dy.data<T>(), argmax_.data<int32_t>(), dx_.data<T>());
+  });
+  return dx_;
+}
+
+const Tensor& MaxPool2d::backward_cuda(Context& ctx, const Tensor& dy, bool) {
+  if (!needs_input_grad_) return dx_;
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::maxpool_backward<T>(ctx.stream(), shape_, dy.data<T>(), argmax_.data<int32_t>(), dx_.data<T>());
   });
   return dx_;
 }
@@ -64,15 +67,7 @@ Shape GlobalAvgPool::setup(Context& ctx, const Shape& in, DType dtype) {
   return out;
 }
 
-const Tensor& GlobalAvgPool::forward(Context& ctx, const Tensor& x, bool) {
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::global_avgpool_forward<T>(ctx.stream(), in_.n(), in_.h() * in_.w(), in_.c(), x.data<T>(),
-                                               y_.data<T>());
-    });
-    return y_;
-  }
+const Tensor& GlobalAvgPool::forward_cpu(Context&, const Tensor& x, bool) {
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::global_avgpool_forward<T>(in_.n(), in_.h() * in_.w(), in_.c(), x.data<T>(), y_.data<T>());
@@ -80,19 +75,30 @@ const Tensor& GlobalAvgPool::forward(Context& ctx, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& GlobalAvgPool::backward(Context& ctx, const Tensor& dy, bool) {
+const Tensor& GlobalAvgPool::forward_cuda(Context& ctx, const Tensor& x, bool) {
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::global_avgpool_forward<T>(ctx.stream(), in_.n(), in_.h() * in_.w(), in_.c(), x.data<T>(),
+                                             y_.data<T>());
+  });
+  return y_;
+}
+
+const Tensor& GlobalAvgPool::backward_cpu(Context&, const Tensor& dy, bool) {
   if (!needs_input_grad_) return dx_;
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::global_avgpool_backward<T>(ctx.stream(), in_.n(), in_.h() * in_.w(), in_.c(), dy.data<T>(),
-                                                dx_.data<T>());
-    });
-    return dx_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::global_avgpool_backward<T>(in_.n(), in_.h() * in_.w(), in_.c(), dy.data<T>(), dx_.data<T>());
+  });
+  return dx_;
+}
+
+const Tensor& GlobalAvgPool::backward_cuda(Context& ctx, const Tensor& dy, bool) {
+  if (!needs_input_grad_) return dx_;
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::global_avgpool_backward<T>(ctx.stream(), in_.n(), in_.h() * in_.w(), in_.c(), dy.data<T>(),
+                                              dx_.data<T>());
   });
   return dx_;
 }

@@ -7,28 +7,34 @@
 
 namespace aslnet {
 
-class MaxPool2d : public Layer {
+class MaxPool2d : public KernelLayer {
  public:
   MaxPool2d(int64_t window, int64_t stride, int64_t pad);
   std::string kind() const override { return "maxpool2d"; }
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
-  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
-  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
 
  private:
+  const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) override;
+  const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) override;
+
   kernels::PoolShape shape_;
   DType dtype_ = DType::F32;
   Tensor argmax_, y_, dx_;
 };
 
-class GlobalAvgPool : public Layer {
+class GlobalAvgPool : public KernelLayer {
  public:
   std::string kind() const override { return "global_avgpool"; }
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
-  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
-  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
 
  private:
+  const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) override;
+  const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) override;
+
   Shape in_;
   DType dtype_ = DType::F32;
   Tensor y_, dx_;

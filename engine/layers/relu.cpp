@@ -11,14 +11,7 @@ Shape ReLU::setup(Context& ctx, const Shape& in, DType dtype) {
   return in;
 }
 
-const Tensor& ReLU::forward(Context& ctx, const Tensor& x, bool) {
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::relu_forward<T>(ctx.stream(), x.numel(), x.data<T>(), y_.data<T>());
-    });
-    return y_;
-  }
+const Tensor& ReLU::forward_cpu(Context&, const Tensor& x, bool) {
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::relu_forward<T>(x.numel(), x.data<T>(), y_.data<T>());
@@ -26,18 +19,28 @@ const Tensor& ReLU::forward(Context& ctx, const Tensor& x, bool) {
   return y_;
 }
 
-const Tensor& ReLU::backward(Context& ctx, const Tensor& dy, bool) {
+const Tensor& ReLU::forward_cuda(Context& ctx, const Tensor& x, bool) {
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::relu_forward<T>(ctx.stream(), x.numel(), x.data<T>(), y_.data<T>());
+  });
+  return y_;
+}
+
+const Tensor& ReLU::backward_cpu(Context&, const Tensor& dy, bool) {
   if (!needs_input_grad_) return dx_;
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());
-    });
-    return dx_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());
+  });
+  return dx_;
+}
+
+const Tensor& ReLU::backward_cuda(Context& ctx, const Tensor& dy, bool) {
+  if (!needs_input_grad_) return dx_;
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dx_.data<T>());
   });
   return dx_;
 }

@@ -5,14 +5,17 @@
 
 namespace aslnet {
 
-class ReLU : public Layer {
+class ReLU : public KernelLayer {
  public:
   std::string kind() const override { return "relu"; }
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
-  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override;
-  const Tensor& backward(Context& ctx, const Tensor& dy, bool accumulate) override;
 
  private:
+  const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) override;
+  const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) override;
+  const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) override;
+
   DType dtype_ = DType::F32;
   Tensor y_, dx_;
 };

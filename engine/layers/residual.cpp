@@ -23,16 +23,9 @@ Shape Residual::setup(Context& ctx, const Shape& in, DType dtype) {
   return out;
 }
 
-const Tensor& Residual::forward(Context& ctx, const Tensor& x, bool training) {
+const Tensor& Residual::forward_cpu(Context& ctx, const Tensor& x, bool training) {
   const Tensor& a = main_->forward(ctx, x, training);
   const Tensor& b = shortcut_->forward(ctx, x, training);
-  if (ctx.device().is_cuda()) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::add_relu<T>(ctx.stream(), a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
-    });
-    return y_;
-  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::add<T>(a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
@@ -41,32 +34,43 @@ const Tensor& Residual::forward(Context& ctx, const Tensor& x, bool training) {
   return y_;
 }
 
-const Tensor& Residual::backward(Context& ctx, const Tensor& dy, bool accumulate) {
-  const bool gpu = ctx.device().is_cuda();
-  if (gpu) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
-    });
-  } else {
-    dispatch_real(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
-    });
-  }
+const Tensor& Residual::forward_cuda(Context& ctx, const Tensor& x, bool training) {
+  const Tensor& a = main_->forward(ctx, x, training);
+  const Tensor& b = shortcut_->forward(ctx, x, training);
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::add_relu<T>(ctx.stream(), a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
+  });
+  return y_;
+}
+
+const Tensor& Residual::backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) {
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::relu_backward<T>(dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
+  });
   const Tensor& da = main_->backward(ctx, dsum_, accumulate);
   const Tensor& db = shortcut_->backward(ctx, dsum_, accumulate);
-  if (needs_input_grad_ && gpu) {
-    dispatch_gpu(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cuda::add<T>(ctx.stream(), dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());
-    });
-  } else if (needs_input_grad_) {
-    dispatch_real(dtype_, [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cpu::add<T>(dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());
-    });
-  }
+  if (!needs_input_grad_) return dx_;
+  dispatch_real(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::add<T>(dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());
+  });
+  return dx_;
+}
+
+const Tensor& Residual::backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) {
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::relu_backward<T>(ctx.stream(), dy.numel(), y_.data<T>(), dy.data<T>(), dsum_.data<T>());
+  });
+  const Tensor& da = main_->backward(ctx, dsum_, accumulate);
+  const Tensor& db = shortcut_->backward(ctx, dsum_, accumulate);
+  if (!needs_input_grad_) return dx_;
+  dispatch_gpu(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cuda::add<T>(ctx.stream(), dx_.numel(), da.data<T>(), db.data<T>(), dx_.data<T>());
+  });
   return dx_;
 }
 

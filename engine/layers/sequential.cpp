@@ -19,10 +19,7 @@ const Tensor& Sequential::forward(Context& ctx, const Tensor& x, bool training) 
 
 const Tensor& Sequential::backward(Context& ctx, const Tensor& dy, bool accumulate) {
   const Tensor* grad = &dy;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
-    grad = &(*it)->backward(ctx, *grad, accumulate);
-    if (hook_ != nullptr && *hook_) (*hook_)(**it);
-  }
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) grad = &(*it)->backward(ctx, *grad, accumulate);
   if (layers_.empty()) passthrough_ = dy;
   return layers_.empty() ? passthrough_ : *grad;
 }
@@ -42,7 +39,6 @@ size_t Sequential::workspace_bytes() const {
 }
 
 void Sequential::set_backward_hook(const BackwardHook* hook) {
-  hook_ = hook;
   for (auto& layer : layers_) layer->set_backward_hook(hook);
 }
 

@@ -1,5 +1,6 @@
 // Sequential: layers run in order; backward runs them in reverse, each layer's input gradient being
-// the previous layer's output gradient.
+// the previous layer's output gradient. It launches nothing itself, so forward and backward are the same
+// on every device (engine/layer.h), and it never calls the backward hook: it hands it to its layers.
 #pragma once
 
 #include <memory>
@@ -36,7 +37,6 @@ class Sequential : public Layer {
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
-  const BackwardHook* hook_ = nullptr;
   Tensor passthrough_;  // an empty Sequential is the identity
 };
 

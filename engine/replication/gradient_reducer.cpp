@@ -17,36 +17,30 @@ GradientReducer::GradientReducer(Model& model, Communicator& communicator, Reduc
   };
   // Parameters in arena order: the order backward finishes them (roughly: a residual block's main
   // branch finishes before its shortcut, which sits in front of it in the arena).
-  std::vector<int> order(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    order[i] = int(i);
-    parameter_index_[params[i]] = int(i);
-  }
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return offset_of(params[a]) < offset_of(params[b]); });
+  std::vector<const Parameter*> order(params.begin(), params.end());
+  std::sort(order.begin(), order.end(),
+            [&](const Parameter* a, const Parameter* b) { return offset_of(a) < offset_of(b); });
 
   // Buckets tile the arena [0, numel) at parameter boundaries (alignment padding included).
-  bucket_of_parameter_.assign(params.size(), -1);
   int64_t cap = options.first_bucket_bytes / int64_t(elem);
   for (size_t k = 0; k < order.size(); ++k) {
-    const int i = order[k];
-    const int64_t begin = offset_of(params[size_t(i)]);
-    const int64_t end = k + 1 < order.size() ? offset_of(params[size_t(order[k + 1])]) : arena.numel();
+    const int64_t begin = offset_of(order[k]);
+    const int64_t end = k + 1 < order.size() ? offset_of(order[k + 1]) : arena.numel();
     if (buckets_.empty() || (buckets_.back().count > 0 && buckets_.back().count + (end - begin) > cap)) {
       if (!buckets_.empty()) cap = options.bucket_bytes / int64_t(elem);
       buckets_.push_back({begin, 0, 0});
     }
     buckets_.back().count += end - begin;
     buckets_.back().parameters += 1;
-    bucket_of_parameter_[size_t(i)] = int(buckets_.size()) - 1;
+    bucket_of_[order[k]] = int(buckets_.size()) - 1;
   }
   waiting_.assign(buckets_.size(), 0);
-  written_.assign(params.size(), 0);
   if (model_.device().is_cuda()) {
     comm_stream_ = make_stream();
     for (size_t b = 0; b < buckets_.size(); ++b) ready_.push_back(make_event());
     reduced_ = make_event();
   }
-  model_.set_backward_hook([this](Layer& layer) { layer_backward_done(layer); });
+  model_.set_backward_hook([this](std::span<Parameter* const> finished) { gradients_finished(finished); });
 }
 
 GradientReducer::~GradientReducer() { model_.set_backward_hook(nullptr); }
@@ -55,26 +49,14 @@ void GradientReducer::begin_backward(Context& ctx, bool reduce) {
   reducing_ = reduce;
   ctx_ = &ctx;
   next_bucket_ = 0;
-  std::fill(written_.begin(), written_.end(), 0);
   for (size_t b = 0; b < buckets_.size(); ++b) waiting_[b] = buckets_[b].parameters;
 }
 
-void GradientReducer::layer_backward_done(Layer& layer) {
+void GradientReducer::gradients_finished(std::span<Parameter* const> finished) {
   if (!reducing_) return;
-  auto found = layer_parameters_.find(&layer);
-  if (found == layer_parameters_.end()) {
-    std::vector<Parameter*> mine;
-    layer.collect_parameters(mine);
-    std::vector<int> indices;
-    for (const Parameter* p : mine) indices.push_back(parameter_index_.at(p));
-    found = layer_parameters_.emplace(&layer, std::move(indices)).first;
-  }
-  // A residual block reports its parameters again after its branches did: count each once.
-  for (int i : found->second) {
-    if (written_[size_t(i)]) continue;
-    written_[size_t(i)] = 1;
-    --waiting_[size_t(bucket_of_parameter_[size_t(i)])];
-  }
+  // Each parameter is reported once per backward, by the layer that owns it (engine/layer.h), so a
+  // bucket is complete when its count reaches zero.
+  for (const Parameter* p : finished) --waiting_[size_t(bucket_of_.at(p))];
   start_ready_buckets();
 }
 

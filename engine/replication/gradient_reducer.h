@@ -4,9 +4,11 @@
 // The model lays its parameters out in reverse layer order (engine/model.h), so the gradients backward
 // writes first sit at the front of the arena. The reducer cuts the arena into buckets at parameter
 // boundaries: a small first bucket (it is ready almost at once, so communication starts early, as in
-// PyTorch's DDP), then buckets of about `bucket_bytes`. After each layer's backward, the model calls
-// the reducer's hook; when every parameter of the next bucket in line has its gradient, the bucket's
-// all-reduce starts:
+// PyTorch's DDP), then buckets of about `bucket_bytes`. Each layer that owns parameters calls the
+// reducer's hook once per backward, right after writing their gradients, with those parameters
+// (engine/layer.h); every parameter is reported exactly once, so counting down a bucket's parameters
+// says when it is complete. When every parameter of the next bucket in line has its gradient, the
+// bucket's all-reduce starts:
 //   GPU: an event recorded on the compute stream -> the communication stream waits on it -> the
 //        all-reduce is queued on the communication stream. The host never waits.
 //   CPU: the communicator's non-blocking start (MPI_Iallreduce, or a post to the in-process group).
@@ -17,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -58,8 +61,9 @@ class GradientReducer {
   Communicator& communicator() { return comm_; }
   // Called with each bucket's index as its all-reduce starts (tests watch the order through it).
   std::function<void(int)> on_bucket_started;
-  // What the model's backward hook calls after each layer (public so a test can wrap the hook).
-  void layer_backward_done(Layer& layer);
+  // What the model's backward hook calls with a layer's finished parameters (public so a test can wrap
+  // the hook).
+  void gradients_finished(std::span<Parameter* const> finished);
 
  private:
   void start_ready_buckets();
@@ -67,12 +71,9 @@ class GradientReducer {
   Model& model_;
   Communicator& comm_;
   std::vector<GradientBucket> buckets_;
-  std::vector<int> bucket_of_parameter_;                        // by index in model.parameters()
-  std::unordered_map<const Parameter*, int> parameter_index_;
-  std::unordered_map<const Layer*, std::vector<int>> layer_parameters_;  // filled on first sight
-  std::vector<int> waiting_;       // per bucket: parameters whose gradient is not yet written
-  std::vector<char> written_;      // per parameter, this backward
-  int next_bucket_ = 0;            // the next bucket to start
+  std::unordered_map<const Parameter*, int> bucket_of_;  // the bucket that holds each parameter
+  std::vector<int> waiting_;  // per bucket: parameters whose gradient is not yet final, this backward
+  int next_bucket_ = 0;       // the next bucket to start
   bool reducing_ = false;
   Context* ctx_ = nullptr;
   // GPU: the communication stream, and per bucket the event that says its gradients are written.

@@ -185,12 +185,11 @@ TEST(GradientReducer, AllReducesStartDuringBackwardInBucketOrder) {
     model->setup(ctx, 2, 4, 4);
     CountingCommunicator counting(*comms[size_t(r)], clock);
     GradientReducer reducer(*model, counting);
-    // Stamp the end of every layer's backward that writes parameter gradients on the same clock.
-    model->set_backward_hook([&](Layer& layer) {
-      std::vector<Parameter*> p;
-      layer.collect_parameters(p);
-      if (!p.empty() && layer.kind() != "sequential" && layer.kind() != "residual") layer_ends[size_t(r)].push_back(clock++);
-      reducer.layer_backward_done(layer);
+    // Stamp the end of every layer's backward that writes parameter gradients on the same clock (the
+    // hook fires for exactly those layers).
+    model->set_backward_hook([&](std::span<Parameter* const> finished) {
+      layer_ends[size_t(r)].push_back(clock++);
+      reducer.gradients_finished(finished);
     });
     Tensor x = test::random_f32(Shape{2, 4, 4, 3}, rng);
     Tensor labels = Tensor::zeros(Shape{2}, DType::I32);
