@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "data/dataset_index.h"
 #include "data/jpeg.h"
@@ -78,7 +79,7 @@ void register_check_data(CLI::App& app) {
   auto* cmd = app.add_subcommand("check-data", "List every problem in a data folder (layout, unreadable images)");
   cmd->add_option("data", o->data, "a folder of class folders, or of <class>_test.jpg files")->required();
   cmd->add_option("--min-size", o->min_size, "report images smaller than this many pixels a side");
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->callback([o] { run_check(*o); });
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/eval.h"
 #include "app/predict.h"
@@ -107,20 +108,21 @@ void run_demo(const DemoOptions& o) {
 
 void register_demo(CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
-  auto* cmd = app.add_subcommand(
-      "demo", "Synthesise hand-sign images, train a small ResNet on them, evaluate and predict (a few minutes on 2 CPU cores, seconds on a GPU)");
+  auto* cmd = app.add_subcommand("demo",
+                                 "Synthesise hand-sign images, train a small ResNet on them, evaluate and predict (a "
+                                 "few minutes on 2 CPU cores, seconds on a GPU)");
   cmd->add_option("--data", o->data, "train on this folder of class folders instead of synthetic images");
   cmd->add_option("--out", o->out, "work folder (default: a new folder under the system's temporary folder)");
   cmd->add_option("--arch", o->arch)->check(CLI::IsMember(resnet_architectures()));
   cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width, "channel multiplier")->check(CLI::PositiveNumber);
-  cmd->add_option("--per-class", o->per_class, "synthetic training images per class")->check(CLI::Range(10, 10000));
-  cmd->add_option("--image-size", o->image_size, "training input size in pixels")->check(CLI::Range(16, 512));
-  cmd->add_option("--epochs", o->epochs)->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o->batch)->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", o->lr)->check(CLI::PositiveNumber);
+  cmd->add_option("--width", o->width, "channel multiplier")->check(positive());
+  cmd->add_option("--per-class", o->per_class, "synthetic training images per class")->check(in_range(10, 10000));
+  cmd->add_option("--image-size", o->image_size, "training input size in pixels")->check(in_range(16, 512));
+  cmd->add_option("--epochs", o->epochs)->check(positive());
+  cmd->add_option("--batch", o->batch)->check(positive());
+  cmd->add_option("--lr", o->lr)->check(positive());
   cmd->add_option("--seed", o->seed);
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_option("--device", o->device, "auto (a GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--quiet", o->quiet, "no progress bar");

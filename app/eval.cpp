@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <set>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/eval_report.h"
 #include "app/tta_option.h"
@@ -136,14 +137,14 @@ void register_eval(CLI::App& app) {
       ->required();
   cmd->add_flag("--by-origin", o->by_origin, "report each file origin (rfasl_1.jpg: rfasl) of each source apart");
   add_tta_option(*cmd, o->tta);
-  cmd->add_option("--batch", o->batch)->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", o->batch)->check(positive());
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_option("--csv", o->csv, "write the total's confusion matrix as CSV");
   cmd->add_option("--png", o->png, "write the total's confusion matrix as a PNG picture");
   cmd->add_option("--misread-png", o->misread_png,
                   "write a contact sheet of misread photos (true and read letter, confidence) as PNG");
   cmd->add_option("--misread-max", o->misread_max, "the most confident mistakes shown on --misread-png")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_flag("--matrix", o->matrix, "print the confusion matrix too");
   cmd->add_flag("--json", o->json, "print the results as JSON (every source, and the total)");
   cmd->callback([o] { run_eval(*o); });

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
 #include "data/jpeg.h"
@@ -75,7 +76,7 @@ void register_predict(CLI::App& app) {
   auto* cmd = app.add_subcommand("predict", "The most likely letters for each image");
   cmd->add_option("checkpoint", o->checkpoint, "a checkpoint written by aslnet train")->required();
   cmd->add_option("images", o->images, "JPEG files")->required();
-  cmd->add_option("--top-k", o->top_k, "letters to show per image")->check(CLI::Range(1, 29));
+  cmd->add_option("--top-k", o->top_k, "letters to show per image")->check(in_range(1, 29));
   add_tta_option(*cmd, o->tta);
   cmd->add_flag("--json", o->json, "print the results as JSON");
   cmd->callback([o] { run_predict(*o); });

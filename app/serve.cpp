@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
 #include "serve/server.h"
@@ -70,34 +71,32 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "A web page and JSON API to read signs from photos and the webcam");
   cmd->add_option("--checkpoint", o.checkpoint, "a checkpoint written by aslnet train")->required();
   cmd->add_option("--host", o.host, "the address to listen on (127.0.0.1: this machine only; 0.0.0.0: all)");
-  cmd->add_option("--port", o.port, "the port (0: any free port, printed when ready)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--port", o.port, "the port (0: any free port, printed when ready)")->check(in_range(0, 65535));
   cmd->add_option("--device", o.device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--tf32", o.allow_tf32, "GPU: TF32 tensor-core math (faster; probabilities agree to about 1e-3)");
-  cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")->check(non_negative());
   cmd->add_option("--http-threads", o.http_threads, "threads that answer connections (and decode images)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_option("--max-batch", o.max_batch, "the most images the model runs at once")->check(CLI::Range(1, 1024));
+      ->check(in_range(1, 1024));
+  cmd->add_option("--max-batch", o.max_batch, "the most images the model runs at once")->check(in_range(1, 1024));
   cmd->add_option("--batch-window-ms", o.batch_window_ms, "how long a waiting image waits for others to join it")
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(in_range(0.0, 1000.0));
   cmd->add_flag("--no-batching", c->no_batching, "run every request on its own");
   add_tta_option(*cmd, o.tta);
-  cmd->add_option("--max-body-mb", c->max_body_mb, "the largest request body, in MiB")->check(CLI::Range(0.01, 1024.0));
+  cmd->add_option("--max-body-mb", c->max_body_mb, "the largest request body, in MiB")->check(in_range(0.01, 1024.0));
   cmd->add_option("--max-megapixels", c->max_megapixels, "the largest image, in millions of pixels")
-      ->check(CLI::Range(0.001, 1000.0));
-  cmd->add_option("--max-frames", o.max_frames, "the most frames in one /translate request")
-      ->check(CLI::Range(1, 4096));
+      ->check(in_range(0.001, 1000.0));
+  cmd->add_option("--max-frames", o.max_frames, "the most frames in one /translate request")->check(in_range(1, 4096));
   cmd->add_option("--min-confidence", o.decoder.min_confidence,
                   "live text: a frame counts only if its top letter has at least this probability")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd->add_option("--hold-frames", o.decoder.hold_frames, "live text: frames in a row a sign must be held to count")
-      ->check(CLI::Range(1, 1000));
-  cmd->add_option("--max-sessions", o.max_sessions, "live sessions kept at once")->check(CLI::Range(1, 100000));
+      ->check(in_range(1, 1000));
+  cmd->add_option("--max-sessions", o.max_sessions, "live sessions kept at once")->check(in_range(1, 100000));
   cmd->add_option("--session-idle-s", o.session_idle_s, "a live session is forgotten after this long unused")
-      ->check(CLI::Range(1.0, 1e7));
+      ->check(in_range(1.0, 1e7));
   cmd->add_option("--voice", o.voice, "espeak-ng voice for /speech (en, en-us, de, fr, ...)");
-  cmd->add_option("--rate", o.rate, "speech rate in words per minute")->check(CLI::Range(80, 450));
+  cmd->add_option("--rate", o.rate, "speech rate in words per minute")->check(in_range(80, 450));
   cmd->callback([c] { run_serve(*c); });
 }
 

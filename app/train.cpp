@@ -20,6 +20,7 @@
 #include <csignal>
 #include <thread>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/device_options.h"
 #include "app/train_data.h"
@@ -118,25 +119,25 @@ void add_model_and_optimizer_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--arch", o.arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
   cmd.add_option("--stem", o.stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
       ->check(CLI::IsMember({"imagenet", "small"}));
-  cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(CLI::PositiveNumber);
-  cmd.add_option("--image-size", o.image_size, "input side in pixels")->check(CLI::Range(8, 1024));
-  cmd.add_option("--epochs", o.epochs)->check(CLI::PositiveNumber);
+  cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(positive());
+  cmd.add_option("--image-size", o.image_size, "input side in pixels")->check(in_range(8, 1024));
+  cmd.add_option("--epochs", o.epochs)->check(positive());
   cmd.add_option("--batch", o.batch,
                  "images per micro-batch over all replicas (the global batch, split evenly among them)")
-      ->check(CLI::PositiveNumber);
-  cmd.add_option("--accum-steps", o.accum_steps, "micro-batches per optimizer step")->check(CLI::PositiveNumber);
+      ->check(positive());
+  cmd.add_option("--accum-steps", o.accum_steps, "micro-batches per optimizer step")->check(positive());
   cmd.add_option("--optimizer", o.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
-  cmd.add_option("--lr", o.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  cmd.add_option("--lr", o.lr, "peak learning rate")->check(positive());
   cmd.add_option("--momentum", o.momentum, "sgd momentum (adamw: beta1 stays 0.9)");
   cmd.add_flag("--nesterov", o.nesterov);
-  cmd.add_option("--weight-decay", o.weight_decay)->check(CLI::NonNegativeNumber);
+  cmd.add_option("--weight-decay", o.weight_decay)->check(non_negative());
   cmd.add_flag("--no-decay-norm-bias", o.no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");
   cmd.add_option("--schedule", o.schedule)->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
-  cmd.add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up (cosine, step)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up (cosine, step)")->check(non_negative());
   cmd.add_option("--min-lr", o.min_lr, "cosine: final learning rate");
-  cmd.add_option("--step-epochs", o.step_epochs, "step: epochs between decays")->check(CLI::PositiveNumber);
+  cmd.add_option("--step-epochs", o.step_epochs, "step: epochs between decays")->check(positive());
   cmd.add_option("--gamma", o.gamma, "step: decay factor");
-  cmd.add_option("--label-smoothing", o.label_smoothing)->check(CLI::Range(0.0, 0.99));
+  cmd.add_option("--label-smoothing", o.label_smoothing)->check(in_range(0.0, 0.99));
 }
 
 // Where it trains: devices, replicas, precision.
@@ -146,12 +147,12 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
                  "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
                  "mpirun, one entry per process of a machine (default: the local rank)");
   cmd.add_option("--replicas", o.replicas, "CPU replicas trained by this process (data parallelism on threads)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd.add_option("--bucket-mb", o.bucket_mb, "gradient all-reduce bucket size in MiB (the first bucket is at most 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd.add_option("--comm-timeout", o.comm_timeout,
                  "seconds any replica waits for the others before the run stops with an error")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd.add_flag("--freeze-bn", o.freeze_bn,
                "batch norm in evaluation mode while training (fixed running statistics; weights still learn)");
   cmd.add_option("--precision", o.precision, "fp32, or bf16 (mixed precision, GPU only)")
@@ -164,18 +165,18 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
 // The run itself: seed, threads, outputs, resuming, stopping, logging.
 void add_run_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--seed", o.seed);
-  cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd.add_option("--out", o.out, "output folder for checkpoints and log.jsonl");
   cmd.add_option("--resume", o.resume, "continue a run from its checkpoint (same options)");
   cmd.add_option("--init-from", o.init_from, "start from a checkpoint's weights (fine-tuning)");
   cmd.add_flag("--reset-head", o.reset_head, "with --init-from: re-initialise the classifier");
-  cmd.add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints")->check(non_negative());
   cmd.add_option("--stop-after", o.stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd.add_option("--log-every", o.log_every,
                  "optimizer steps between readings of the loss (progress, log.jsonl; a non-finite loss is found "
                  "at the next reading)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd.add_flag("--quiet", o.quiet, "no progress bar or epoch lines");
 }
 
@@ -236,7 +237,8 @@ void register_train(CLI::App& app) {
                                    "split of the training sources (repeatable)");
   auto* val_fraction = cmd->add_option("--val-fraction", o->split.val_fraction,
                                        "share of each class of each training source held out for validation (0: "
-                                       "none; default 0.1, or 0 with --val-dir)");
+                                       "none; default 0.1, or 0 with --val-dir)")
+                           ->check(in_range(0.0, 0.99));
   cmd->add_option("--source-weight", o->source_weights,
                   "each training source's share of an epoch, one weight per source in order (default: by size)")
       ->delimiter(',');

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "data/augment_policy.h"
 
 namespace aslnet::app {
@@ -53,40 +54,40 @@ RecipeFlags::RecipeFlags(CLI::App& cmd, TrainOptions& o) : cmd_(cmd), parsed_(st
   add_range(cmd, "--crop-ratio", a.crop_ratio_min, a.crop_ratio_max,
             "random resized crop: MIN,MAX aspect ratio (light: 0.75,1.333)", 0.1, 10.0);
   cmd.add_option("--rotation", a.rotation_degrees, "random rotation in degrees (light: 10; strong: 15; 0: off)")
-      ->check(CLI::Range(0.0, 45.0));
+      ->check(in_range(0.0, 45.0));
   cmd.add_option("--shear", a.shear_degrees, "random shear along x and y in degrees (strong: 10; 0: off)")
-      ->check(CLI::Range(0.0, 44.0));
+      ->check(in_range(0.0, 44.0));
   cmd.add_option("--perspective", a.perspective, "random perspective distortion scale (strong: 0.2; 0: off)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--perspective-prob", a.perspective_probability, "chance of the perspective distortion (default 0.5)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option_function<double>(
          "--jitter", [&a](double x) { a.brightness = a.contrast = a.saturation = x; },
          "brightness/contrast/saturation jitter (light: 0.2; strong: 0.4; 0: off)")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--hue", a.hue, "hue jitter in turns (strong: 0.1; 0: off)")->check(CLI::Range(0.0, 0.5));
+      ->check(in_range(0.0, 1.0));
+  cmd.add_option("--hue", a.hue, "hue jitter in turns (strong: 0.1; 0: off)")->check(in_range(0.0, 0.5));
   cmd.add_option("--grayscale", a.grayscale_probability, "chance of turning an image grey (strong: 0.1; 0: off)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--blur", a.blur_probability, "chance of a Gaussian blur (strong: 0.2; 0: off)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   add_range(cmd, "--blur-sigma", a.blur_sigma_min, a.blur_sigma_max,
             "Gaussian blur: MIN,MAX sigma in pixels (default 0.1,2)", 0.01, 20.0);
   cmd.add_option("--erase", a.erase_probability, "chance of random erasing, a noise-filled box (strong: 0.25; 0: off)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
 
   cmd.add_option("--mixup", o.mix.mixup_alpha, "mixup of whole batches: Beta(alpha, alpha) (0: off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd.add_option("--cutmix", o.mix.cutmix_alpha, "cutmix of whole batches: Beta(alpha, alpha) (0: off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd.add_option("--mixup-prob", o.mix.probability, "chance that a batch is mixed (default 1)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--mixup-switch-prob", o.mix.switch_probability,
                  "with both --mixup and --cutmix: chance of cutmix for a mixed batch (default 0.5)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--ema", o.ema,
                  "keep a moving average of the weights with this decay (e.g. 0.998), validated and written beside "
                  "the raw weights (OUT/best-ema.safetensors, last-ema.safetensors); 0: off")
-      ->check(CLI::Range(0.0, 0.999999));
+      ->check(in_range(0.0, 0.999999));
 
   cmd.add_option("--compose", o.compose_sources,
                  "training sources (by name) whose hands stand on a uniform dark background: the hand is cut out "
@@ -97,10 +98,10 @@ RecipeFlags::RecipeFlags(CLI::App& cmd, TrainOptions& o) : cmd_(cmd), parsed_(st
                  "clutter only")
       ->delimiter(',');
   cmd.add_option("--compose-prob", o.compose_probability, "chance that a composable image is composited (default 1)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd.add_option("--clutter-prob", o.clutter_probability,
                  "with --backgrounds: chance of generated clutter instead of a background photo (default 0.3)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   add_range(cmd, "--compose-scale", o.compose.scale_min, o.compose.scale_max,
             "the pasted hand's longer side as a MIN,MAX fraction of the image side (default 0.45,0.95)", 0.05, 1.0);
   cmd.add_option("--preset", o.preset, preset_help())->check(CLI::IsMember({"realworld"}));

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
 #include "data/jpeg.h"
@@ -179,17 +180,17 @@ void register_translate(CLI::App& app) {
   cmd->add_option("frames", o->frames, "image files in order, or a folder of them (sorted by name)")->required();
   cmd->add_option("--min-confidence", o->decoder.min_confidence,
                   "a frame counts only if its top letter has at least this probability")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
   cmd->add_option("--hold-frames", o->decoder.hold_frames, "frames in a row a sign must be held to count")
-      ->check(CLI::Range(1, 1000));
+      ->check(in_range(1, 1000));
   cmd->add_option("--speak", o->speak, "write the text as speech to this WAV file (espeak-ng)");
   cmd->add_option("--voice", o->voice, "espeak-ng voice (en, en-us, de, fr, ...)");
-  cmd->add_option("--rate", o->rate, "speech rate in words per minute")->check(CLI::Range(80, 450));
+  cmd->add_option("--rate", o->rate, "speech rate in words per minute")->check(in_range(80, 450));
   cmd->add_option("--device", o->device, "auto (the first GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--batch", o->batch, "frames classified at once")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "frames classified at once")->check(positive());
   add_tta_option(*cmd, o->tta);
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_flag("--json", o->json, "print the text, and each frame's letter and probabilities, as JSON");
   cmd->callback([o] { run_translate(*o); });
 }
