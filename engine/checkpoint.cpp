@@ -323,11 +323,234 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   return parse_meta(safetensors::File::read_header(path));
 }
 
-CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head);
-
 namespace {
+
 // The classifier's tensors: fine-tuning with a reset head neither needs nor loads them.
 bool is_head(const std::string& name) { return name.starts_with("fc."); }
+
+// The file's metadata must describe the model's network (any class count with a reset head): checked
+// before any tensor, so that the error names both networks rather than the first odd shape.
+void check_same_network(const std::string& path, const ModelInfo& file_model, const ModelInfo& info, bool reset_head) {
+  const bool same_network =
+      file_model.arch == info.arch && (reset_head || file_model.num_classes == info.num_classes) &&
+      file_model.stem == info.stem && file_model.width == info.width && file_model.in_channels == info.in_channels;
+  ASLNET_CHECK(same_network) << "checkpoint " << path << " is a " << describe(file_model) << ", this model is "
+                             << describe(info) << "; build the model the checkpoint describes to load it";
+}
+
+// Reads a checkpoint's tensors into host memory laid out as the model's, checking each one, and
+// remembers which it read, so that the tensors left over can be refused by name.
+class TensorStager {
+ public:
+  TensorStager(const safetensors::File& file, const Model& model, bool reset_head)
+      : file_(file), path_(file.path()), model_(model), reset_head_(reset_head) {}
+
+  // The tensor `name`, present, floating point and of the expected shape.
+  const safetensors::TensorInfo& tensor(const std::string& name, const std::vector<int64_t>& expected) {
+    const safetensors::TensorInfo* t = &present(name);
+    ASLNET_CHECK(t->dtype == "F32" || t->dtype == "F64" || t->dtype == "BF16")
+        << "checkpoint " << path_ << ": tensor " << name << " is " << t->dtype << ", expected F32, F64 or BF16";
+    ASLNET_CHECK(t->shape == expected) << "checkpoint " << path_ << ": tensor " << name << " has shape "
+                                       << safetensors::shape_str(t->shape) << ", expected "
+                                       << safetensors::shape_str(expected);
+    return *t;
+  }
+
+  // Reads the model's parameters and statistics, named `prefix` + their names, into host arenas laid
+  // out as the model's (its own, or the moving average's).
+  void weights(const std::string& prefix, Tensor& params, Tensor& state) {
+    const DType dtype = model_.dtype();
+    for (const Parameter* p : model_.parameters()) {
+      if (reset_head_ && is_head(p->name)) continue;  // keeps the model's own initialisation
+      const safetensors::TensorInfo& t = tensor(prefix + p->name, torch_shape(*p));
+      Tensor dst = params.slice(offset_in(model_.parameter_arena(), p->value), p->shape);
+      if (p->role == ParamRole::ConvWeight) {
+        std::vector<uint8_t> oihw(dst.bytes());
+        convert_to(t, dtype, oihw.data());
+        permute_filter(p->shape, dtype_size(dtype), oihw.data(), dst.raw(), /*to_torch=*/false);
+      } else {
+        convert_to(t, dtype, dst.raw());
+      }
+    }
+    for (const StateTensor* s : model_.state()) {
+      const safetensors::TensorInfo& t = tensor(prefix + s->name, dims(s->shape));
+      convert_to(t, dtype, state.slice(offset_in(model_.state_arena(), s->value), s->shape).raw());
+    }
+  }
+
+  // The model's counters (batch-norm's num_batches_tracked), each an I64 scalar, in model order.
+  std::vector<int64_t> counters() {
+    std::vector<int64_t> values;
+    for (const Counter* c : model_.counters()) {
+      const safetensors::TensorInfo* t = &present(c->name);
+      ASLNET_CHECK(t->dtype == "I64" && t->shape.empty())
+          << "checkpoint " << path_ << ": tensor " << c->name << " is " << t->dtype << safetensors::shape_str(t->shape)
+          << ", expected an I64 scalar []";
+      int64_t v = 0;
+      std::memcpy(&v, t->data, 8);
+      values.push_back(v);
+    }
+    return values;
+  }
+
+  bool was_read(const std::string& name) const { return used_.count(name) != 0; }
+
+  // Refuses a file tensor that the model does not have: neither read nor optimizer state (nor, with a
+  // reset head, the file's classifier).
+  void refuse_unread_model_tensors() const {
+    for (const safetensors::TensorInfo& t : file_.tensors()) {
+      ASLNET_CHECK(was_read(t.name) || t.name.starts_with(kOptimizerPrefix) || (reset_head_ && is_head(t.name)))
+          << "checkpoint " << path_ << " has tensor " << t.name << ", which this " << model_.info().arch
+          << " does not have";
+    }
+  }
+
+ private:
+  // The tensor `name`, which must be in the file; it counts as read from here on.
+  const safetensors::TensorInfo& present(const std::string& name) {
+    const safetensors::TensorInfo* t = file_.find(name);
+    ASLNET_CHECK(t != nullptr) << "checkpoint " << path_ << " has no tensor " << name;
+    used_.insert(name);
+    return *t;
+  }
+
+  const safetensors::File& file_;
+  const std::string& path_;
+  const Model& model_;
+  bool reset_head_;
+  std::set<std::string> used_;
+};
+
+// Stages the model's own tensors and counters, and refuses a file tensor that the model does not have.
+void stage_model(TensorStager& stager, const Model& model, Staged& staged) {
+  // The arenas start as copies of the model's, so alignment padding (which no tensor covers) keeps its
+  // contents.
+  staged.params = model.parameter_arena().to(Device::cpu());
+  staged.state = model.state_arena().to(Device::cpu());
+  stager.weights("", staged.params, staged.state);
+  staged.counters = stager.counters();
+  stager.refuse_unread_model_tensors();
+}
+
+// What happens to the optimizer's state: restored when the caller passes an optimizer and the file
+// has some; its moving average only when both the file and the optimizer keep one.
+struct OptimizerPlan {
+  bool restore = false;
+  bool restore_ema = false;
+  bool file_has_ema = false;
+};
+
+OptimizerPlan plan_optimizer(const safetensors::File& file, const Optimizer* optimizer) {
+  OptimizerPlan plan;
+  plan.restore = optimizer != nullptr && file.metadata().count("optimizer") != 0;
+  for (const safetensors::TensorInfo& t : file.tensors())
+    plan.file_has_ema = plan.file_has_ema || t.name.starts_with(kEmaPrefix);
+  plan.restore_ema = plan.restore && optimizer->has_ema() && plan.file_has_ema;
+  return plan;
+}
+
+// Refuses an "optimizer.*" tensor that the optimizer does not keep: neither one of its state tensors
+// (`expected`) nor, when the average is restored, one of the average's tensors that were read. An
+// average the optimizer does not keep is skipped (with a load note), not refused.
+void check_optimizer_tensors(const safetensors::File& file, const TensorStager& stager,
+                             const std::set<std::string>& expected, bool restore_ema, const std::string& kind) {
+  for (const safetensors::TensorInfo& t : file.tensors()) {
+    const bool ema_tensor = t.name.starts_with(kEmaPrefix);
+    ASLNET_CHECK(!t.name.starts_with(kOptimizerPrefix) || expected.count(t.name) ||
+                 (ema_tensor && (!restore_ema || stager.was_read(t.name))))
+        << "checkpoint " << file.path() << " has " << t.name << ", which this " << kind << " optimizer does not keep";
+  }
+}
+
+// Stages the optimizer's state tensors, step count and (when restored) moving average; called when
+// plan.restore, so the file has an "optimizer" kind.
+void stage_optimizer(TensorStager& stager, const safetensors::File& file, const Optimizer& optimizer,
+                     const OptimizerPlan& plan, Staged& staged) {
+  const std::string& path = file.path();
+  const std::string& kind = file.metadata().at("optimizer");
+  ASLNET_CHECK(kind == optimizer.config().kind)
+      << "checkpoint " << path << " holds " << kind << " optimizer state, the optimizer is " << optimizer.config().kind;
+  staged.optimizer_steps = MetaReader{path, file.metadata()}.integer("optimizer_steps");
+  std::set<std::string> expected;
+  for (const auto& [name, target] : optimizer.state_tensors()) {
+    const std::string key = kOptimizerPrefix + name;
+    expected.insert(key);
+    const safetensors::TensorInfo& t = stager.tensor(key, {target.numel()});
+    Tensor host = Tensor::empty(target.shape(), target.dtype());
+    convert_to(t, target.dtype(), host.raw());
+    staged.optimizer.push_back(std::move(host));
+  }
+  if (plan.restore_ema) {
+    // Padding as in the average the optimizer holds (zero, as in the arenas).
+    staged.ema_params = optimizer.ema_parameters().to(Device::cpu());
+    staged.ema_state = optimizer.ema_state().to(Device::cpu());
+    stager.weights(kEmaPrefix, staged.ema_params, staged.ema_state);
+  }
+  check_optimizer_tensors(file, stager, expected, plan.restore_ema, optimizer.config().kind);
+}
+
+// What the user should hear about the moving average: restarted, or skipped.
+void note_ema(const std::string& path, const Optimizer* optimizer, const OptimizerPlan& plan,
+              std::vector<std::string>& notes) {
+  if (optimizer != nullptr && optimizer->has_ema() && !plan.restore_ema)
+    notes.push_back("checkpoint " + path +
+                    " holds no EMA of the weights: the average (--ema) restarts from its weights");
+  if (optimizer != nullptr && !optimizer->has_ema() && plan.file_has_ema)
+    notes.push_back("checkpoint " + path +
+                    " holds an EMA of the weights, which this run (without --ema) does not keep");
+}
+
+// Everything checked out: copies the staged weights, statistics and counters into the model.
+void apply_to_model(const Staged& staged, Model& model) {
+  Tensor params = model.parameter_arena();
+  params.copy_from(staged.params);
+  Tensor state = model.state_arena();
+  state.copy_from(staged.state);
+  model.parameters_changed();
+  for (size_t i = 0; i < staged.counters.size(); ++i) model.counters()[i]->value = staged.counters[i];
+}
+
+// ...and into the optimizer, whose average restarts from the loaded weights when the file has none.
+void apply_to_optimizer(const Staged& staged, const OptimizerPlan& plan, Optimizer& optimizer) {
+  if (plan.restore) {
+    const auto targets = optimizer.state_tensors();
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Tensor target = targets[i].second;
+      target.copy_from(staged.optimizer[i]);
+    }
+    optimizer.set_step_count(staged.optimizer_steps);
+  }
+  if (!optimizer.has_ema()) return;
+  if (plan.restore_ema) {
+    Tensor ema_params = optimizer.ema_parameters(), ema_state = optimizer.ema_state();
+    ema_params.copy_from(staged.ema_params);
+    ema_state.copy_from(staged.ema_state);
+  } else {
+    optimizer.reset_ema();
+  }
+}
+
+// load_checkpoint and load_weights: validate and stage everything on the host, then copy, so a bad
+// file never leaves a half-loaded model or optimizer behind.
+CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
+  ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
+      << "cannot load checkpoint " << path << " while the EMA weights are in the model";
+  const safetensors::File file = safetensors::File::read(path);
+  CheckpointMeta meta = parse_meta(file);
+  check_same_network(path, meta.model, model.info(), reset_head);
+
+  TensorStager stager(file, model, reset_head);
+  Staged staged;
+  stage_model(stager, model, staged);
+  const OptimizerPlan plan = plan_optimizer(file, optimizer);
+  if (plan.restore) stage_optimizer(stager, file, *optimizer, plan, staged);
+  note_ema(path, optimizer, plan, meta.load_notes);
+
+  apply_to_model(staged, model);
+  if (optimizer != nullptr) apply_to_optimizer(staged, plan, *optimizer);
+  return meta;
+}
+
 }  // namespace
 
 CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer) {
@@ -336,147 +559,6 @@ CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer*
 
 CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_head) {
   return load_checkpoint_impl(path, model, nullptr, reset_head);
-}
-
-CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
-  ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
-      << "cannot load checkpoint " << path << " while the EMA weights are in the model";
-  const safetensors::File file = safetensors::File::read(path);
-  CheckpointMeta meta = parse_meta(file);
-  const ModelInfo& info = model.info();
-  const bool same_network = meta.model.arch == info.arch &&
-                            (reset_head || meta.model.num_classes == info.num_classes) &&
-                            meta.model.stem == info.stem && meta.model.width == info.width &&
-                            meta.model.in_channels == info.in_channels;
-  ASLNET_CHECK(same_network)
-      << "checkpoint " << path << " is a " << describe(meta.model) << ", this model is " << describe(info)
-      << "; build the model the checkpoint describes to load it";
-
-  const DType dtype = model.dtype();
-  const size_t elem = dtype_size(dtype);
-  std::set<std::string> used;
-  // The tensor `name`, present, floating point and of the expected shape.
-  auto tensor = [&](const std::string& name, const std::vector<int64_t>& expected) -> const safetensors::TensorInfo& {
-    const safetensors::TensorInfo* t = file.find(name);
-    ASLNET_CHECK(t != nullptr) << "checkpoint " << path << " has no tensor " << name;
-    ASLNET_CHECK(t->dtype == "F32" || t->dtype == "F64" || t->dtype == "BF16")
-        << "checkpoint " << path << ": tensor " << name << " is " << t->dtype << ", expected F32, F64 or BF16";
-    ASLNET_CHECK(t->shape == expected) << "checkpoint " << path << ": tensor " << name << " has shape "
-                                       << safetensors::shape_str(t->shape) << ", expected "
-                                       << safetensors::shape_str(expected);
-    used.insert(name);
-    return *t;
-  };
-
-  // Reads the model's parameters and statistics, named `prefix` + their names, into host arenas laid
-  // out as the model's (its own, or the moving average's).
-  auto stage_weights = [&](const std::string& prefix, Tensor& params, Tensor& state) {
-    for (const Parameter* p : model.parameters()) {
-      if (reset_head && is_head(p->name)) continue;  // keeps the model's own initialisation
-      const safetensors::TensorInfo& t = tensor(prefix + p->name, torch_shape(*p));
-      Tensor dst = params.slice(offset_in(model.parameter_arena(), p->value), p->shape);
-      if (p->role == ParamRole::ConvWeight) {
-        std::vector<uint8_t> oihw(dst.bytes());
-        convert_to(t, dtype, oihw.data());
-        permute_filter(p->shape, elem, oihw.data(), dst.raw(), /*to_torch=*/false);
-      } else {
-        convert_to(t, dtype, dst.raw());
-      }
-    }
-    for (const StateTensor* s : model.state()) {
-      const safetensors::TensorInfo& t = tensor(prefix + s->name, dims(s->shape));
-      convert_to(t, dtype, state.slice(offset_in(model.state_arena(), s->value), s->shape).raw());
-    }
-  };
-
-  // Stage everything on the host. The arenas start as copies of the model's, so alignment padding
-  // (which no tensor covers) keeps its contents.
-  Staged staged;
-  staged.params = model.parameter_arena().to(Device::cpu());
-  staged.state = model.state_arena().to(Device::cpu());
-  stage_weights("", staged.params, staged.state);
-  for (const Counter* c : model.counters()) {
-    const safetensors::TensorInfo* t = file.find(c->name);
-    ASLNET_CHECK(t != nullptr) << "checkpoint " << path << " has no tensor " << c->name;
-    ASLNET_CHECK(t->dtype == "I64" && t->shape.empty())
-        << "checkpoint " << path << ": tensor " << c->name << " is " << t->dtype << safetensors::shape_str(t->shape)
-        << ", expected an I64 scalar []";
-    int64_t v = 0;
-    std::memcpy(&v, t->data, 8);
-    staged.counters.push_back(v);
-    used.insert(c->name);
-  }
-  for (const safetensors::TensorInfo& t : file.tensors()) {
-    ASLNET_CHECK(used.count(t.name) || t.name.starts_with(kOptimizerPrefix) || (reset_head && is_head(t.name)))
-        << "checkpoint " << path << " has tensor " << t.name << ", which this " << info.arch << " does not have";
-  }
-
-  // Optimizer state: restored when the caller passes an optimizer and the file has some.
-  const auto kind = file.metadata().find("optimizer");
-  const bool restore_optimizer = optimizer != nullptr && kind != file.metadata().end();
-  bool file_has_ema = false;
-  for (const safetensors::TensorInfo& t : file.tensors()) file_has_ema = file_has_ema || t.name.starts_with(kEmaPrefix);
-  const bool restore_ema = restore_optimizer && optimizer->has_ema() && file_has_ema;
-  if (restore_optimizer) {
-    ASLNET_CHECK(kind->second == optimizer->config().kind)
-        << "checkpoint " << path << " holds " << kind->second << " optimizer state, the optimizer is "
-        << optimizer->config().kind;
-    staged.optimizer_steps = MetaReader{path, file.metadata()}.integer("optimizer_steps");
-    std::set<std::string> expected;
-    for (const auto& [name, target] : optimizer->state_tensors()) {
-      const std::string key = kOptimizerPrefix + name;
-      expected.insert(key);
-      const safetensors::TensorInfo& t = tensor(key, {target.numel()});
-      Tensor host = Tensor::empty(target.shape(), target.dtype());
-      convert_to(t, target.dtype(), host.raw());
-      staged.optimizer.push_back(std::move(host));
-    }
-    if (restore_ema) {
-      // Padding as in the average the optimizer holds (zero, as in the arenas).
-      staged.ema_params = optimizer->ema_parameters().to(Device::cpu());
-      staged.ema_state = optimizer->ema_state().to(Device::cpu());
-      stage_weights(kEmaPrefix, staged.ema_params, staged.ema_state);
-    }
-    for (const safetensors::TensorInfo& t : file.tensors()) {
-      const bool ema_tensor = t.name.starts_with(kEmaPrefix);
-      ASLNET_CHECK(!t.name.starts_with(kOptimizerPrefix) || expected.count(t.name) ||
-                   (ema_tensor && (!restore_ema || used.count(t.name))))
-          << "checkpoint " << path << " has " << t.name << ", which this " << optimizer->config().kind
-          << " optimizer does not keep";
-    }
-  }
-  if (optimizer != nullptr && optimizer->has_ema() && !restore_ema)
-    meta.load_notes.push_back("checkpoint " + path +
-                              " holds no EMA of the weights: the average (--ema) restarts from its weights");
-  if (optimizer != nullptr && !optimizer->has_ema() && file_has_ema)
-    meta.load_notes.push_back("checkpoint " + path +
-                              " holds an EMA of the weights, which this run (without --ema) does not keep");
-
-  // Everything checked out: copy.
-  Tensor params = model.parameter_arena();
-  params.copy_from(staged.params);
-  Tensor state = model.state_arena();
-  state.copy_from(staged.state);
-  model.parameters_changed();
-  for (size_t i = 0; i < staged.counters.size(); ++i) model.counters()[i]->value = staged.counters[i];
-  if (restore_optimizer) {
-    const auto targets = optimizer->state_tensors();
-    for (size_t i = 0; i < targets.size(); ++i) {
-      Tensor target = targets[i].second;
-      target.copy_from(staged.optimizer[i]);
-    }
-    optimizer->set_step_count(staged.optimizer_steps);
-  }
-  if (optimizer != nullptr && optimizer->has_ema()) {
-    if (restore_ema) {
-      Tensor ema_params = optimizer->ema_parameters(), ema_state = optimizer->ema_state();
-      ema_params.copy_from(staged.ema_params);
-      ema_state.copy_from(staged.ema_state);
-    } else {
-      optimizer->reset_ema();
-    }
-  }
-  return meta;
 }
 
 }  // namespace aslnet

@@ -82,11 +82,211 @@ std::string json_reason(const std::exception& e) {
   return text;
 }
 
+// Runs a JSON step (parsing, or dumping names that may not be UTF-8) and returns why it failed, ""
+// when it did not. The caller reports the failure outside the catch, in a message that names the file.
+template <class Step>
+std::string json_failure(Step&& step) {
+  try {
+    step();
+  } catch (const json::exception& e) {
+    return json_reason(e);
+  }
+  return "";
+}
+
+// The header length that opens every file: 8 bytes, little-endian.
+void encode_length(uint64_t value, uint8_t bytes[8]) {
+  for (int i = 0; i < 8; ++i) bytes[i] = uint8_t(value >> (8 * i));
+}
+
+uint64_t decode_length(const uint8_t bytes[8]) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= uint64_t(bytes[i]) << (8 * i);
+  return value;
+}
+
+// ---- Writing ----
+
+// The header as JSON text, padded with spaces so the data section starts on an 8-byte boundary.
+std::string serialise_header(const json& header, const std::string& path) {
+  std::string text;
+  const std::string reason = json_failure([&] { text = header.dump(); });
+  const bool serialised = reason.empty();
+  ASLNET_CHECK(serialised) << "cannot write " << path << ": " << reason;
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+// The temporary file a write goes to, "<path>.tmp.<pid>". Until commit() has renamed it over the
+// target, leaving the write (by an Error) closes and removes it, so a failed write leaves no litter.
+struct TempFile {
+  std::string path;
+  std::FILE* fp = nullptr;
+  bool committed = false;
+
+  explicit TempFile(const std::string& target) : path(target + ".tmp." + std::to_string(::getpid())) {}
+  ~TempFile() {
+    if (fp != nullptr) std::fclose(fp);
+    if (!committed) std::remove(path.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  // A member, not the constructor, so that a failure still runs the destructor's clean-up.
+  void create(const std::string& target) {
+    fp = std::fopen(path.c_str(), "wb");
+    const int err = errno;
+    ASLNET_CHECK(fp != nullptr) << "cannot write " << target << ": cannot create " << path << ": " << errno_text(err)
+                                << (err == ENOENT ? " (does the folder exist?)" : "");
+  }
+
+  // Makes the written bytes the target's: flush, fsync, close, rename.
+  void commit(const std::string& target) {
+    // Data must be on disk before the rename makes it visible under the real name; otherwise a crash
+    // could leave a complete-looking but empty file.
+    const bool ok = std::fflush(fp) == 0 && ::fsync(::fileno(fp)) == 0;
+    int err = errno;
+    ASLNET_CHECK(ok) << "cannot write " << target << ": flushing " << path << " failed: " << errno_text(err);
+    const int closed = std::fclose(fp);
+    err = errno;
+    fp = nullptr;
+    ASLNET_CHECK(closed == 0) << "cannot write " << target << ": closing " << path << " failed: " << errno_text(err);
+    const int renamed = std::rename(path.c_str(), target.c_str());
+    err = errno;
+    ASLNET_CHECK(renamed == 0) << "cannot write " << target << ": renaming " << path << " failed: " << errno_text(err);
+    committed = true;
+  }
+};
+
+// The rename itself lives in the folder's entry, which needs its own fsync to survive a crash.
+// Some file systems cannot fsync a folder (EINVAL): the file is complete either way.
+void sync_folder_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  int err = errno;
+  ASLNET_CHECK(fd >= 0) << "wrote " << path << " but cannot open its folder to sync it: " << errno_text(err);
+  const int synced = ::fsync(fd);
+  err = errno;
+  ::close(fd);
+  ASLNET_CHECK(synced == 0 || err == EINVAL)
+      << "wrote " << path << " but syncing its folder failed: " << errno_text(err);
+}
+
+// ---- Reading ----
+
+// The size of the open file, which must be a regular one (not a folder or a pipe).
+uint64_t regular_file_size(std::FILE* fp, const std::string& path) {
+  struct stat st {};
+  ASLNET_CHECK(::fstat(::fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+      << "cannot read safetensors file " << path << ": not a regular file";
+  return uint64_t(st.st_size);
+}
+
+// Reads the 8-byte header length into `length` and returns it, checked against the file's size.
+uint64_t read_header_length(std::FILE* fp, const std::string& path, uint64_t size, uint8_t length[8]) {
+  ASLNET_CHECK(size >= 8) << "safetensors file " << path << " is truncated: " << size
+                          << " bytes, shorter than the 8-byte header length";
+  ASLNET_CHECK(read_exact(fp, length, 8)) << "cannot read safetensors file " << path;
+  const uint64_t header_bytes = decode_length(length);
+  ASLNET_CHECK(header_bytes <= size - 8) << "safetensors file " << path
+                                         << " is truncated or corrupt: its header length is " << header_bytes
+                                         << " bytes, but only " << size - 8 << " bytes follow";
+  return header_bytes;
+}
+
+// Reads bytes the file's size promised: a short read means the file shrank since it was measured.
+void read_promised(std::FILE* fp, void* dst, size_t bytes, const std::string& path) {
+  ASLNET_CHECK(read_exact(fp, dst, bytes)) << "cannot read safetensors file " << path << ": it shrank while being read";
+}
+
+// The header's JSON, which must be an object.
+json parse_header_json(const std::string& text, const std::string& path) {
+  json header;
+  const std::string reason = json_failure([&] { header = json::parse(text); });
+  const bool parsed = reason.empty();
+  ASLNET_CHECK(parsed) << "safetensors file " << path << " has a corrupt header (" << text.size()
+                       << " bytes of JSON): " << reason;
+  ASLNET_CHECK(header.is_object()) << "safetensors file " << path << " has a corrupt header: a JSON "
+                                   << header.type_name() << " instead of an object";
+  return header;
+}
+
+// "__metadata__": an object of strings.
+void read_metadata(const json& entry, const std::string& path, std::map<std::string, std::string>& metadata) {
+  ASLNET_CHECK(entry.is_object()) << "safetensors file " << path << ": __metadata__ is not a JSON object";
+  for (const auto& [key, value] : entry.items()) {
+    ASLNET_CHECK(value.is_string()) << "safetensors file " << path << ": metadata '" << key << "' is not a string";
+    metadata[key] = value.get<std::string>();
+  }
+}
+
+// A tensor's dtype, one this reader supports. `where` names the file and the tensor.
+std::string parse_dtype(const json& entry, const std::string& where) {
+  const auto dtype = entry.find("dtype");
+  ASLNET_CHECK(dtype != entry.end() && dtype->is_string()) << where << " has no dtype";
+  std::string name = dtype->get<std::string>();
+  const size_t elem = dtype_size(name);
+  ASLNET_CHECK(elem != 0) << where << " has unsupported dtype '" << name
+                          << "' (supported: F64, F32, BF16, I64, I32, U8)";
+  return name;
+}
+
+// A tensor's shape: sizes that fit an int64_t.
+std::vector<int64_t> parse_shape(const json& entry, const std::string& where) {
+  const auto shape = entry.find("shape");
+  ASLNET_CHECK(shape != entry.end() && shape->is_array()) << where << " has no shape";
+  std::vector<int64_t> dims;
+  for (const auto& d : *shape) {
+    ASLNET_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= uint64_t(INT64_MAX))
+        << where << " has a shape entry " << d.dump() << " that is not a size";
+    dims.push_back(int64_t(d.get<uint64_t>()));
+  }
+  return dims;
+}
+
+// A tensor's data_offsets [begin, end], inside the `data_bytes` bytes of data.
+std::pair<uint64_t, uint64_t> parse_offsets(const json& entry, const std::string& where, uint64_t data_bytes) {
+  const auto offsets = entry.find("data_offsets");
+  ASLNET_CHECK(offsets != entry.end() && offsets->is_array() && offsets->size() == 2 &&
+               (*offsets)[0].is_number_unsigned() && (*offsets)[1].is_number_unsigned())
+      << where << " has no data_offsets [begin, end]";
+  const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
+  ASLNET_CHECK(begin <= end && end <= data_bytes)
+      << where << " has data_offsets [" << begin << ", " << end << "] outside the " << data_bytes
+      << " bytes of data (is the file truncated?)";
+  return {begin, end};
+}
+
+// One tensor's header entry, checked against itself and against the `data_bytes` bytes of data that
+// follow the header; `data` is the start of those bytes (null in a header-only read).
+TensorInfo parse_tensor(const std::string& name, const json& entry, const std::string& path, uint64_t data_bytes,
+                        const uint8_t* data) {
+  const std::string where = "safetensors file " + path + ": tensor '" + name + "'";
+  ASLNET_CHECK(entry.is_object()) << where << " is not a JSON object";
+  TensorInfo t;
+  t.name = name;
+  t.dtype = parse_dtype(entry, where);
+  const size_t elem = dtype_size(t.dtype);
+  t.shape = parse_shape(entry, where);
+  ASLNET_CHECK(checked_numel(t.shape, t.numel) && uint64_t(t.numel) <= UINT64_MAX / elem)
+      << where << " has an impossible shape " << shape_str(t.shape);
+  const auto [begin, end] = parse_offsets(entry, where, data_bytes);
+  ASLNET_CHECK(end - begin == uint64_t(t.numel) * elem)
+      << where << " is " << t.dtype << shape_str(t.shape) << " (" << uint64_t(t.numel) * elem
+      << " bytes) but its data_offsets [" << begin << ", " << end << "] hold " << end - begin << " bytes";
+  t.begin = size_t(begin);
+  t.end = size_t(end);
+  if (data != nullptr) t.data = data + begin;
+  return t;
+}
+
 }  // namespace
 
 void Writer::add(std::string name, std::string dtype, std::vector<int64_t> shape, const void* data, size_t bytes) {
   ASLNET_CHECK(data != nullptr || bytes == 0) << "safetensors tensor '" << name << "' has no data";
-  entries_.push_back({std::move(name), std::move(dtype), std::move(shape), static_cast<const uint8_t*>(data), bytes, {}});
+  entries_.push_back(
+      {std::move(name), std::move(dtype), std::move(shape), static_cast<const uint8_t*>(data), bytes, {}});
 }
 
 void Writer::add_owned(std::string name, std::string dtype, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
@@ -97,15 +297,30 @@ void Writer::add_owned(std::string name, std::string dtype, std::vector<int64_t>
 void Writer::set_metadata(const std::string& key, std::string value) { metadata_[key] = std::move(value); }
 
 void Writer::write(const std::string& path) const {
-  // Larger elements first (stable, so otherwise in the order added): with the data section starting
-  // on an 8-byte boundary and no holes, every tensor then starts aligned to its element size, which
-  // is how the reference implementation lays files out.
+  const std::vector<size_t> order = packing_order();
+  const std::string header = header_text(path, order);
+  TempFile tmp(path);
+  tmp.create(path);
+  const bool ok = write_contents(tmp.fp, header, order);
+  const int err = errno;
+  ASLNET_CHECK(ok) << "cannot write " << path << ": writing " << tmp.path << " failed: " << errno_text(err);
+  tmp.commit(path);
+  sync_folder_of(path);
+}
+
+// Larger elements first (stable, so otherwise in the order added): with the data section starting on
+// an 8-byte boundary and no holes, every tensor then starts aligned to its element size, which is how
+// the reference implementation lays files out.
+std::vector<size_t> Writer::packing_order() const {
   std::vector<size_t> order(entries_.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return dtype_size(entries_[a].dtype) > dtype_size(entries_[b].dtype);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return dtype_size(entries_[a].dtype) > dtype_size(entries_[b].dtype); });
+  return order;
+}
 
+// The metadata and every tensor's entry, offsets packed in `order`; refuses entries the reader would.
+std::string Writer::header_text(const std::string& path, const std::vector<size_t>& order) const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   std::set<std::string> names;
@@ -124,66 +339,19 @@ void Writer::write(const std::string& path) const {
     header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes}}};
     offset += e.bytes;
   }
-  std::string text, reason;
-  try {
-    text = header.dump();
-  } catch (const json::exception& e) {  // names or metadata that are not valid UTF-8
-    reason = json_reason(e);
-  }
-  const bool serialised = reason.empty();
-  ASLNET_CHECK(serialised) << "cannot write " << path << ": " << reason;
-  text.append((8 - text.size() % 8) % 8, ' ');
+  return serialise_header(header, path);
+}
+
+// The header length, the header and the tensors' bytes in `order`; false (errno set) when a write fails.
+bool Writer::write_contents(std::FILE* fp, const std::string& header, const std::vector<size_t>& order) const {
   uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
-
-  // Until the rename succeeds, leaving the function (by an Error) closes and removes the temporary.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  struct TempFile {
-    std::string path;
-    std::FILE* fp = nullptr;
-    bool renamed = false;
-    ~TempFile() {
-      if (fp != nullptr) std::fclose(fp);
-      if (!renamed) std::remove(path.c_str());
-    }
-  } guard{tmp};
-  guard.fp = std::fopen(tmp.c_str(), "wb");
-  int err = errno;
-  ASLNET_CHECK(guard.fp != nullptr) << "cannot write " << path << ": cannot create " << tmp << ": " << errno_text(err)
-                                    << (err == ENOENT ? " (does the folder exist?)" : "");
-
-  bool ok = std::fwrite(length, 1, 8, guard.fp) == 8 && std::fwrite(text.data(), 1, text.size(), guard.fp) == text.size();
+  encode_length(header.size(), length);
+  bool ok = std::fwrite(length, 1, 8, fp) == 8 && std::fwrite(header.data(), 1, header.size(), fp) == header.size();
   for (size_t i : order) {
     const Entry& e = entries_[i];
-    if (ok && e.bytes > 0) ok = std::fwrite(e.data, 1, e.bytes, guard.fp) == e.bytes;
+    if (ok && e.bytes > 0) ok = std::fwrite(e.data, 1, e.bytes, fp) == e.bytes;
   }
-  err = errno;
-  ASLNET_CHECK(ok) << "cannot write " << path << ": writing " << tmp << " failed: " << errno_text(err);
-  // Data must be on disk before the rename makes it visible under the real name; otherwise a crash
-  // could leave a complete-looking but empty file.
-  ok = std::fflush(guard.fp) == 0 && ::fsync(::fileno(guard.fp)) == 0;
-  err = errno;
-  ASLNET_CHECK(ok) << "cannot write " << path << ": flushing " << tmp << " failed: " << errno_text(err);
-  const int closed = std::fclose(guard.fp);
-  err = errno;
-  guard.fp = nullptr;
-  ASLNET_CHECK(closed == 0) << "cannot write " << path << ": closing " << tmp << " failed: " << errno_text(err);
-  const int renamed = std::rename(tmp.c_str(), path.c_str());
-  err = errno;
-  ASLNET_CHECK(renamed == 0) << "cannot write " << path << ": renaming " << tmp << " failed: " << errno_text(err);
-  guard.renamed = true;
-
-  // The rename itself lives in the folder's entry, which needs its own fsync to survive a crash.
-  // Some file systems cannot fsync a folder (EINVAL): the file is complete either way.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  err = errno;
-  ASLNET_CHECK(fd >= 0) << "wrote " << path << " but cannot open its folder to sync it: " << errno_text(err);
-  const int synced = ::fsync(fd);
-  err = errno;
-  ::close(fd);
-  ASLNET_CHECK(synced == 0 || err == EINVAL) << "wrote " << path << " but syncing its folder failed: " << errno_text(err);
+  return ok;
 }
 
 File File::read(const std::string& path) { return parse(path, true); }
@@ -198,95 +366,32 @@ File File::parse(const std::string& path, bool with_data) {
   File file;
   file.path_ = path;
   FileCloser closer{std::fopen(path.c_str(), "rb")};
-  int err = errno;
+  const int err = errno;
   ASLNET_CHECK(closer.fp != nullptr) << "cannot open safetensors file " << path << ": " << errno_text(err);
-  struct stat st {};
-  ASLNET_CHECK(::fstat(::fileno(closer.fp), &st) == 0 && S_ISREG(st.st_mode))
-      << "cannot read safetensors file " << path << ": not a regular file";
-  const uint64_t size = uint64_t(st.st_size);
-
-  ASLNET_CHECK(size >= 8) << "safetensors file " << path << " is truncated: " << size
-                          << " bytes, shorter than the 8-byte header length";
+  const uint64_t size = regular_file_size(closer.fp, path);
   uint8_t length[8];
-  ASLNET_CHECK(read_exact(closer.fp, length, 8)) << "cannot read safetensors file " << path;
-  uint64_t header_bytes = 0;
-  for (int i = 0; i < 8; ++i) header_bytes |= uint64_t(length[i]) << (8 * i);
-  ASLNET_CHECK(header_bytes <= size - 8) << "safetensors file " << path << " is truncated or corrupt: its header length is "
-                                         << header_bytes << " bytes, but only " << size - 8 << " bytes follow";
+  const uint64_t header_bytes = read_header_length(closer.fp, path, size, length);
   const uint64_t data_bytes = size - 8 - header_bytes;
 
+  // With the data, the whole file is kept (the tensors point into it) and the header copied out of it.
   std::string text(header_bytes, '\0');
   if (with_data) {
     file.bytes_.resize(size);
     std::memcpy(file.bytes_.data(), length, 8);
-    ASLNET_CHECK(read_exact(closer.fp, file.bytes_.data() + 8, size - 8))
-        << "cannot read safetensors file " << path << ": it shrank while being read";
+    read_promised(closer.fp, file.bytes_.data() + 8, size - 8, path);
     std::memcpy(text.data(), file.bytes_.data() + 8, header_bytes);
   } else {
-    ASLNET_CHECK(read_exact(closer.fp, text.data(), header_bytes))
-        << "cannot read safetensors file " << path << ": it shrank while being read";
+    read_promised(closer.fp, text.data(), header_bytes, path);
   }
 
-  json header;
-  std::string reason;
-  try {
-    header = json::parse(text);
-  } catch (const json::exception& e) {
-    reason = json_reason(e);
-  }
-  const bool parsed = reason.empty();
-  ASLNET_CHECK(parsed) << "safetensors file " << path << " has a corrupt header (" << header_bytes
-                       << " bytes of JSON): " << reason;
-  ASLNET_CHECK(header.is_object()) << "safetensors file " << path << " has a corrupt header: a JSON "
-                                   << header.type_name() << " instead of an object";
-
+  const json header = parse_header_json(text, path);
   const uint8_t* data = with_data ? file.bytes_.data() + 8 + header_bytes : nullptr;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      ASLNET_CHECK(entry.is_object()) << "safetensors file " << path << ": __metadata__ is not a JSON object";
-      for (const auto& [key, value] : entry.items()) {
-        ASLNET_CHECK(value.is_string()) << "safetensors file " << path << ": metadata '" << key
-                                        << "' is not a string";
-        file.metadata_[key] = value.get<std::string>();
-      }
-      continue;
+      read_metadata(entry, path, file.metadata_);
+    } else {
+      file.tensors_.push_back(parse_tensor(name, entry, path, data_bytes, data));
     }
-    const std::string where = "safetensors file " + path + ": tensor '" + name + "'";
-    ASLNET_CHECK(entry.is_object()) << where << " is not a JSON object";
-    TensorInfo t;
-    t.name = name;
-    const auto dtype = entry.find("dtype");
-    ASLNET_CHECK(dtype != entry.end() && dtype->is_string()) << where << " has no dtype";
-    t.dtype = dtype->get<std::string>();
-    const size_t elem = dtype_size(t.dtype);
-    ASLNET_CHECK(elem != 0) << where << " has unsupported dtype '" << t.dtype
-                            << "' (supported: F64, F32, BF16, I64, I32, U8)";
-
-    const auto shape = entry.find("shape");
-    ASLNET_CHECK(shape != entry.end() && shape->is_array()) << where << " has no shape";
-    for (const auto& d : *shape) {
-      ASLNET_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= uint64_t(INT64_MAX))
-          << where << " has a shape entry " << d.dump() << " that is not a size";
-      t.shape.push_back(int64_t(d.get<uint64_t>()));
-    }
-    ASLNET_CHECK(checked_numel(t.shape, t.numel) && uint64_t(t.numel) <= UINT64_MAX / elem)
-        << where << " has an impossible shape " << shape_str(t.shape);
-
-    const auto offsets = entry.find("data_offsets");
-    ASLNET_CHECK(offsets != entry.end() && offsets->is_array() && offsets->size() == 2 &&
-                 (*offsets)[0].is_number_unsigned() && (*offsets)[1].is_number_unsigned())
-        << where << " has no data_offsets [begin, end]";
-    const uint64_t begin = (*offsets)[0].get<uint64_t>(), end = (*offsets)[1].get<uint64_t>();
-    ASLNET_CHECK(begin <= end && end <= data_bytes)
-        << where << " has data_offsets [" << begin << ", " << end << "] outside the " << data_bytes
-        << " bytes of data (is the file truncated?)";
-    ASLNET_CHECK(end - begin == uint64_t(t.numel) * elem)
-        << where << " is " << t.dtype << shape_str(t.shape) << " (" << uint64_t(t.numel) * elem
-        << " bytes) but its data_offsets [" << begin << ", " << end << "] hold " << end - begin << " bytes";
-    t.begin = size_t(begin);
-    t.end = size_t(end);
-    if (data != nullptr) t.data = data + begin;
-    file.tensors_.push_back(std::move(t));
   }
 
   std::sort(file.tensors_.begin(), file.tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,11 @@ class Writer {
     size_t bytes;
     std::shared_ptr<const std::vector<uint8_t>> owned;  // null when the caller owns the bytes
   };
+  // write()'s steps (see safetensors.cpp): the order of the data, the padded JSON header, the bytes.
+  std::vector<size_t> packing_order() const;
+  std::string header_text(const std::string& path, const std::vector<size_t>& order) const;
+  bool write_contents(std::FILE* fp, const std::string& header, const std::vector<size_t>& order) const;
+
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;
 };
