@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "engine/core/cuda_check.h"
 #include "engine/core/parallel.h"
@@ -158,12 +160,20 @@ int64_t Optimizer::first_non_finite_step(Context& ctx) const {
 
 template <class T>
 bool Optimizer::gradients_finite() const {
+  // The largest exponent field over the arena: all ones only for an infinity or a NaN. Integer max
+  // vectorises where std::isfinite does not, so the pass costs half as much (about 1% of a CPU step).
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  constexpr Bits kExponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
   const T* grad = model_.gradient_arena().data<T>();
   std::atomic<bool> finite{true};
   parallel_for(model_.gradient_arena().numel(), kGrain, [&](int64_t b, int64_t e) {
-    bool ok = true;
-    for (int64_t i = b; i < e; ++i) ok &= std::isfinite(grad[i]);
-    if (!ok) finite = false;
+    Bits worst = 0;
+    for (int64_t i = b; i < e; ++i) {
+      Bits bits;
+      std::memcpy(&bits, grad + i, sizeof bits);
+      worst = std::max(worst, Bits(bits & kExponent));
+    }
+    if (worst == kExponent) finite = false;
   });
   return finite;
 }
