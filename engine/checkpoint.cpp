@@ -199,6 +199,19 @@ struct MetaReader {
   }
 };
 
+// A NaN or an infinity read from a checkpoint (a run that diverged before it was written, or a damaged
+// file) would make every answer NaN and every accuracy meaningless: refused, naming the tensor.
+void check_finite(const std::string& path, const std::string& name, const Tensor& host) {
+  dispatch_real(host.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* values = host.data<T>();
+    for (int64_t i = 0, n = host.numel(); i < n; ++i)
+      ASLNET_CHECK(std::isfinite(double(values[i])))
+          << "checkpoint " << path << ": tensor " << name << " holds " << double(values[i]) << " at element " << i
+          << " (written by a run whose weights diverged, or damaged: use an earlier checkpoint)";
+  });
+}
+
 CheckpointMeta parse_meta(const safetensors::File& file) {
   const std::string& path = file.path();
   const auto& md = file.metadata();
@@ -221,6 +234,9 @@ CheckpointMeta parse_meta(const safetensors::File& file) {
   meta.input_width = r.integer("input_width");
   meta.mean = r.doubles("mean");
   meta.std = r.doubles("std");
+  for (double s : meta.std)
+    ASLNET_CHECK(s > 0) << "checkpoint " << path << ": metadata 'std' holds " << s
+                        << ": every channel's standard deviation must be positive (it divides the pixels)";
   meta.epoch = r.integer("epoch");
   meta.step = r.integer("step");
   for (const auto& [key, value] : md)
@@ -371,10 +387,13 @@ class TensorStager {
       } else {
         convert_to(t, dtype, dst.raw());
       }
+      check_finite(path_, prefix + p->name, dst);
     }
     for (const StateTensor* s : model_.state()) {
       const safetensors::TensorInfo& t = tensor(prefix + s->name, dims(s->shape));
-      convert_to(t, dtype, state.slice(offset_in(model_.state_arena(), s->value), s->shape).raw());
+      const Tensor dst = state.slice(offset_in(model_.state_arena(), s->value), s->shape);
+      convert_to(t, dtype, dst.raw());
+      check_finite(path_, prefix + s->name, dst);
     }
   }
 
@@ -478,6 +497,7 @@ void stage_optimizer(TensorStager& stager, const safetensors::File& file, const 
     const safetensors::TensorInfo& t = stager.tensor(key, {target.numel()});
     Tensor host = Tensor::empty(target.shape(), target.dtype());
     convert_to(t, target.dtype(), host.raw());
+    check_finite(path, key, host);
     staged.optimizer.push_back(std::move(host));
   }
   if (plan.restore_ema) {

@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "engine/core/error.h"
+#include "engine/core/regular_file.h"
 
 namespace aslnet::safetensors {
 
@@ -365,6 +366,9 @@ const TensorInfo* File::find(const std::string& name) const {
 File File::parse(const std::string& path, bool with_data) {
   File file;
   file.path_ = path;
+  // Before opening: a FIFO would block the open, a device such as /dev/zero never ends.
+  const std::string why = why_not_a_regular_file(path);
+  ASLNET_CHECK(why.empty() || why == "does not exist") << "cannot read safetensors file " << path << ": it " << why;
   FileCloser closer{std::fopen(path.c_str(), "rb")};
   const int err = errno;
   ASLNET_CHECK(closer.fp != nullptr) << "cannot open safetensors file " << path << ": " << errno_text(err);

@@ -49,6 +49,11 @@ expect_failure "predict a FIFO" "is a FIFO (named pipe), not a regular file" "$A
 expect_failure "predict /dev/zero" "/dev/zero: is a device, not a regular file" "$ASLNET" predict "$checkpoint" \
   /dev/zero
 expect_failure "predict a missing photo" "missing.jpg" "$ASLNET" predict "$checkpoint" "$work/missing.jpg"
+mkfifo "$work/checkpoint.safetensors"
+expect_failure "predict with a FIFO as the checkpoint" "it is a FIFO (named pipe), not a regular file" "$ASLNET" \
+  predict "$work/checkpoint.safetensors" "$work/data/A/A1.jpg"
+expect_failure "serve /dev/zero as the checkpoint" "/dev/zero: it is a device" "$ASLNET" serve --checkpoint /dev/zero \
+  --port 0
 expect_failure "eval a missing folder" "$work/nowhere" "$ASLNET" eval "$checkpoint" "$work/nowhere"
 echo "$((cases - failures)) of $cases cases GOOD"
 [[ $failures -eq 0 ]]

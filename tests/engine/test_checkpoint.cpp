@@ -7,10 +7,12 @@
 // comes back bit for bit; files without one restart it from their weights; a checkpoint written inside
 // an EmaWeightsScope without the optimizer loads for inference as the averaged model.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -439,6 +441,65 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
   load_checkpoint(file, *target);
   EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), target->parameter_arena()));
   EXPECT_EQ(opt.step_count(), 0);
+}
+
+// Values no model should compute with are refused on load, naming the tensor, before anything is
+// copied: a NaN weight (which made every prediction NaN and passed --min-confidence), a NaN in the
+// optimizer's state on --resume, an infinite statistic, and a zero std in the metadata (flat inputs).
+TEST_F(CheckpointTest, NonFiniteValuesAndAZeroStdAreRefusedNamingTheTensor) {
+  Trained a = trained_model(kSmall18, 1);
+  const std::string file = path("good.safetensors");
+  CheckpointMeta meta;
+  meta.mean = {0.5, 0.5, 0.5};
+  meta.std = {0.25, 0.25, 0.25};
+  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+  auto target = fresh_model(kSmall18, 2);
+  Optimizer opt(*target, {.kind = "sgd", .momentum = 0.9});
+  const Tensor before = target->parameter_arena().clone();
+  // `name` replaced by f32 values, the one at `at` made `bad`.
+  const auto poisoned = [&](const std::string& out, const std::string& name, float bad) {
+    rewrite(file, out, [&](auto&, auto& w, const safetensors::File& f) {
+      const safetensors::TensorInfo& t = *f.find(name);
+      ASSERT_EQ(t.dtype, "F32");
+      std::vector<uint8_t> bytes(t.data, t.data + t.bytes());
+      std::memcpy(bytes.data() + 4 * (bytes.size() / 8), &bad, 4);
+      w.add_owned(name, "F32", t.shape, std::move(bytes));
+    }, {name});
+  };
+  const std::string nan_bias = path("nan_bias.safetensors");
+  poisoned(nan_bias, "fc.bias", std::nanf(""));
+  std::string message = error_of([&] { load_checkpoint(nan_bias, *target, &opt); });
+  EXPECT_NE(message.find("tensor fc.bias holds nan"), std::string::npos) << message;
+  EXPECT_NE(message.find(nan_bias), std::string::npos) << message;
+  const std::string inf_var = path("inf_var.safetensors");
+  const std::string var_name = target->state().back()->name;
+  poisoned(inf_var, var_name, std::numeric_limits<float>::infinity());
+  message = error_of([&] { load_weights(inf_var, *target, /*reset_head=*/false); });
+  EXPECT_NE(message.find("tensor " + var_name + " holds inf"), std::string::npos) << message;
+  const std::string nan_momentum = path("nan_momentum.safetensors");
+  poisoned(nan_momentum, "optimizer.momentum_buffer", std::nanf(""));
+  message = error_of([&] { load_checkpoint(nan_momentum, *target, &opt); });
+  EXPECT_NE(message.find("tensor optimizer.momentum_buffer holds nan"), std::string::npos) << message;
+  load_checkpoint(nan_momentum, *target);  // without the optimizer its state is not read
+  const std::string zero_std = path("zero_std.safetensors");
+  rewrite(file, zero_std, [](auto& md, auto&, const auto&) { md["std"] = "[0.25,0,0.25]"; });
+  message = error_of([&] { read_checkpoint_meta(zero_std); });
+  EXPECT_NE(message.find("metadata 'std' holds 0"), std::string::npos) << message;
+  auto untouched = fresh_model(kSmall18, 2);
+  Optimizer untouched_opt(*untouched, {.kind = "sgd", .momentum = 0.9});
+  EXPECT_ANY_THROW(load_checkpoint(nan_bias, *untouched, &untouched_opt));
+  EXPECT_TRUE(test::same_bytes(untouched->parameter_arena(), fresh_model(kSmall18, 2)->parameter_arena()));
+  EXPECT_EQ(untouched_opt.step_count(), 0);
+}
+
+// A FIFO would block the open until a writer came, a device would never end: refused before opening.
+TEST_F(CheckpointTest, FifosAndDevicesAreRefusedBeforeOpening) {
+  const std::string fifo = path("fifo.safetensors");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& f : {fifo, std::string("/dev/zero")}) {
+    const std::string message = error_of([&] { read_checkpoint_meta(f); });
+    EXPECT_NE(message.find(f + ": it is a "), std::string::npos) << message;
+  }
 }
 
 TEST_F(CheckpointTest, EmaTravelsUnderOptimizerEmaKeysAndRoundTrips) {
