@@ -6,6 +6,8 @@
 // (Tensor::to / copy_from), so the same code serves a model on the CPU or on a GPU.
 #include "engine/checkpoint.h"
 
+#include <fmt/core.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +26,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kFormat = "aslnet-checkpoint-1";
+// Metadata: a JSON object of every tensor's CRC-32 (8 hex digits), verified on load.
+constexpr const char* kChecksumsKey = "tensor_crc32";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 // The moving average of the weights: the model's own names after it (see checkpoint.h).
 constexpr const char* kEmaPrefix = "optimizer.ema.";
@@ -31,7 +35,7 @@ constexpr const char* kEmaPrefix = "optimizer.ema.";
 const std::set<std::string>& standard_keys() {
   static const std::set<std::string> keys = {
       "format", "arch",  "stem", "width", "num_classes", "in_channels", "classes", "input_height",
-      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps", "ema_decay"};
+      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps", "ema_decay", kChecksumsKey};
   return keys;
 }
 
@@ -332,6 +336,9 @@ void save_checkpoint(const std::string& path, const Model& model, const Checkpoi
   writer.set_metadata("std", format_doubles(meta.std, "std"));
   writer.set_metadata("epoch", std::to_string(meta.epoch));
   writer.set_metadata("step", std::to_string(meta.step));
+  json checksums = json::object();
+  for (const auto& [name, crc] : writer.crc32s()) checksums[name] = fmt::format("{:08x}", crc);
+  writer.set_metadata(kChecksumsKey, checksums.dump());
   writer.write(path);
 }
 
@@ -552,11 +559,41 @@ void apply_to_optimizer(const Staged& staged, const OptimizerPlan& plan, Optimiz
 
 // load_checkpoint and load_weights: validate and stage everything on the host, then copy, so a bad
 // file never leaves a half-loaded model or optimizer behind.
+// Every tensor's bytes against the CRC-32 the writer recorded, so that a flipped byte in a weight is an
+// error naming the tensor instead of a model that answers differently. Files written before checksums
+// load with a note.
+void verify_checksums(const safetensors::File& file, std::vector<std::string>& notes) {
+  const std::string& path = file.path();
+  const auto found = file.metadata().find(kChecksumsKey);
+  if (found == file.metadata().end()) {
+    notes.push_back("checkpoint " + path + " carries no checksums (written by an older aslnet): its bytes are not verified");
+    return;
+  }
+  json checksums;
+  try {
+    checksums = json::parse(found->second);
+  } catch (const json::exception&) {
+    ASLNET_CHECK(false) << "checkpoint " << path << ": metadata '" << kChecksumsKey << "' is not JSON";
+  }
+  ASLNET_CHECK(checksums.is_object()) << "checkpoint " << path << ": metadata '" << kChecksumsKey
+                                      << "' is not a JSON object";
+  for (const safetensors::TensorInfo& t : file.tensors()) {
+    const auto want = checksums.find(t.name);
+    ASLNET_CHECK(want != checksums.end() && want->is_string())
+        << "checkpoint " << path << ": tensor " << t.name << " has no checksum (the file is damaged)";
+    const std::string got = fmt::format("{:08x}", safetensors::crc32(t.data, t.bytes()));
+    ASLNET_CHECK(got == want->get<std::string>())
+        << "checkpoint " << path << ": tensor " << t.name << " does not match its checksum (the file is damaged: "
+        << "use another copy or an earlier checkpoint)";
+  }
+}
+
 CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
   ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
       << "cannot load checkpoint " << path << " while the EMA weights are in the model";
   const safetensors::File file = safetensors::File::read(path);
   CheckpointMeta meta = parse_meta(file);
+  verify_checksums(file, meta.load_notes);
   check_same_network(path, meta.model, model.info(), reset_head);
 
   TensorStager stager(file, model, reset_head);

@@ -5,6 +5,8 @@
 // gaps) and makes the write atomic with a temporary file, fsync and rename.
 #include "engine/safetensors.h"
 
+#include <zlib.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -361,6 +363,16 @@ File File::read_header(const std::string& path) { return parse(path, false); }
 const TensorInfo* File::find(const std::string& name) const {
   const auto it = index_.find(name);
   return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+uint32_t crc32(const uint8_t* data, size_t bytes) {
+  return uint32_t(::crc32_z(::crc32_z(0, nullptr, 0), data, bytes));
+}
+
+std::map<std::string, uint32_t> Writer::crc32s() const {
+  std::map<std::string, uint32_t> out;
+  for (const Entry& e : entries_) out[e.name] = crc32(e.data, e.bytes);
+  return out;
 }
 
 File File::parse(const std::string& path, bool with_data) {

@@ -26,6 +26,9 @@ size_t dtype_size(const std::string& dtype);
 std::string shape_str(const std::vector<int64_t>& shape);
 
 // Collects tensors and metadata, then writes them in one go.
+// zlib's CRC-32 of `bytes` bytes.
+uint32_t crc32(const uint8_t* data, size_t bytes);
+
 class Writer {
  public:
   // A tensor whose bytes the caller keeps alive (and unchanged) until write() returns.
@@ -33,6 +36,9 @@ class Writer {
   // A tensor whose bytes the writer keeps.
   void add_owned(std::string name, std::string dtype, std::vector<int64_t> shape, std::vector<uint8_t> bytes);
   void set_metadata(const std::string& key, std::string value);
+  // The CRC-32 of each tensor's bytes (crc32() below), by name: what a checkpoint records so that a
+  // flipped byte is found on load (safetensors itself has no checksum).
+  std::map<std::string, uint32_t> crc32s() const;
 
   // Atomic: writes "<path>.tmp.<pid>", flushes and fsyncs it, renames it over `path` and fsyncs the
   // folder, so a crash leaves either the old file or the new one, never a torn one. On failure the

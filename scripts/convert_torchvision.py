@@ -13,6 +13,7 @@ import argparse
 import json
 import struct
 import sys
+import zlib
 
 import torch
 
@@ -39,7 +40,7 @@ def detect(state):
 
 
 def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    header, blobs, offset, checksums = {"__metadata__": metadata}, [], 0, {}
     # Larger elements first keeps every tensor aligned to its element size, as aslnet writes them.
     for name, t in sorted(tensors.items(), key=lambda kv: -kv[1].element_size()):
         data = t.contiguous().numpy().tobytes()
@@ -47,6 +48,8 @@ def write_safetensors(path, tensors, metadata):
         header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
+        checksums[name] = f"{zlib.crc32(data):08x}"  # what aslnet verifies on load
+    metadata["tensor_crc32"] = json.dumps(checksums, separators=(",", ":"))
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:

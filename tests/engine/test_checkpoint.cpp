@@ -18,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "data/toy_task.h"
@@ -361,6 +362,17 @@ void rewrite(const std::string& from, const std::string& to,
   for (const auto& t : file.tensors())
     if (!drop.count(t.name)) writer.add(t.name, t.dtype, t.shape, t.data, t.bytes());
   edit(metadata, writer, file);
+  // The tensors as edited, with checksums to match (when the file had some), so that the checks after
+  // the checksum's are the ones a test meets.
+  if (metadata.count("tensor_crc32")) {
+    nlohmann::json checksums = nlohmann::json::object();
+    for (const auto& [name, crc] : writer.crc32s()) {
+      char hex[9];
+      std::snprintf(hex, sizeof hex, "%08x", crc);
+      checksums[name] = hex;
+    }
+    metadata["tensor_crc32"] = checksums.dump();
+  }
   for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
   writer.write(to);
 }
@@ -490,6 +502,41 @@ TEST_F(CheckpointTest, NonFiniteValuesAndAZeroStdAreRefusedNamingTheTensor) {
   EXPECT_ANY_THROW(load_checkpoint(nan_bias, *untouched, &untouched_opt));
   EXPECT_TRUE(test::same_bytes(untouched->parameter_arena(), fresh_model(kSmall18, 2)->parameter_arena()));
   EXPECT_EQ(untouched_opt.step_count(), 0);
+}
+
+// safetensors has no checksum: aslnet records every tensor's CRC-32, so a flipped byte is an error
+// naming the tensor (the model left alone); a file without checksums still loads, with a note.
+TEST_F(CheckpointTest, AFlippedByteIsFoundByTheChecksumsAndOldFilesLoadWithANote) {
+  Trained a = trained_model(kSmall18, 1);
+  const std::string file = path("sums.safetensors");
+  save_checkpoint(file, *a.model, {});
+  const auto parsed = safetensors::File::read(file);
+  const safetensors::TensorInfo& bias = *parsed.find("fc.bias");
+  const std::string flipped = path("flipped.safetensors");
+  std::filesystem::copy_file(file, flipped);
+  // The byte's offset in the file: the 8-byte length, the header, the tensor's offset in the data.
+  std::FILE* f = std::fopen(flipped.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  uint64_t header = 0;
+  ASSERT_EQ(std::fread(&header, 8, 1, f), 1u);
+  const long offset = long(8 + header + bias.begin) + 1;
+  ASSERT_EQ(std::fseek(f, offset, SEEK_SET), 0);
+  const int c = std::fgetc(f);
+  ASSERT_EQ(std::fseek(f, offset, SEEK_SET), 0);
+  std::fputc(c ^ 0x10, f);
+  std::fclose(f);
+  auto target = fresh_model(kSmall18, 2);
+  const Tensor before = target->parameter_arena().clone();
+  const std::string message = error_of([&] { load_checkpoint(flipped, *target); });
+  EXPECT_NE(message.find("tensor fc.bias does not match its checksum"), std::string::npos) << message;
+  EXPECT_TRUE(test::same_bytes(before, target->parameter_arena()));
+
+  const std::string old = path("old.safetensors");
+  rewrite(file, old, [](auto& md, auto&, const auto&) { md.erase("tensor_crc32"); });
+  const CheckpointMeta meta = load_checkpoint(old, *target);
+  ASSERT_EQ(meta.load_notes.size(), 1u);
+  EXPECT_NE(meta.load_notes[0].find("carries no checksums"), std::string::npos) << meta.load_notes[0];
+  EXPECT_TRUE(test::same_bytes(a.model->parameter_arena(), target->parameter_arena()));
 }
 
 // A FIFO would block the open until a writer came, a device would never end: refused before opening.
