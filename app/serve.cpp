@@ -78,6 +78,9 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")->check(non_negative());
   cmd->add_option("--http-threads", o.http_threads, "threads that answer connections (and decode images)")
       ->check(in_range(1, 1024));
+  cmd->add_option("--max-connections", o.max_connections,
+                  "connections answered at once (more threads start while idle or slow clients hold some)")
+      ->check(in_range(1, 65536));
   cmd->add_option("--max-batch", o.max_batch, "the most images the model runs at once")->check(in_range(1, 1024));
   cmd->add_option("--batch-window-ms", o.batch_window_ms, "how long a waiting image waits for others to join it")
       ->check(in_range(0.0, 1000.0));

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -12,6 +13,7 @@
 #include "data/tta.h"
 #include "models/inference_model.h"
 #include "serve/batcher.h"
+#include "serve/connection_pool.h"
 #include "serve/image_input.h"
 #include "serve/page_html.h"
 #include "serve/sessions.h"
@@ -345,12 +347,30 @@ struct Server::Impl {
   template <class Handler>
   httplib::Server::HandlerWithContentReader guarded_with_body(Handler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-      answer_guarded(res, [&] { handler(req, read_body(req, res, reader), res); });
+      answer_guarded(res, [&] {
+        refuse_announced_oversize(req, res);
+        handler(req, read_body(req, res, reader), res);
+      });
     };
   }
 
+  // A body announced larger than the limit is refused at once, unread (reading it first held a thread
+  // for the read timeout when the client never sent it), and the connection then closes: the unread
+  // body must not be taken for the next request.
+  void refuse_announced_oversize(const httplib::Request& req, httplib::Response& res) const {
+    if (!req.has_header("Content-Length")) return;
+    const std::string announced = req.get_header_value("Content-Length");
+    uint64_t bytes = 0;
+    const auto [end, error] = std::from_chars(announced.data(), announced.data() + announced.size(), bytes);
+    if (error == std::errc() && end == announced.data() + announced.size() && bytes <= uint64_t(options.max_body_bytes))
+      return;
+    res.set_header("Connection", "close");
+    throw BadInput(413, fmt::format("the request announces a body of {} bytes; the limit is {} bytes (--max-body-mb)",
+                                    announced, options.max_body_bytes));
+  }
+
   void routes() {
-    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(size_t(n)); };
+    http.new_task_queue = [this] { return new ConnectionPool(options.http_threads, options.max_connections); };
     http.set_payload_max_length(size_t(options.max_body_bytes));
     http.set_keep_alive_max_count(1000);
     // Headers and body go out as two writes: without TCP_NODELAY the body waits for the client's
@@ -408,9 +428,11 @@ int Server::bind() {
   // SO_REUSEADDR only: a restarted server may take its port while the old connections linger in
   // TIME_WAIT. cpp-httplib's default adds SO_REUSEPORT, with which a second server on a busy port
   // starts, and the kernel splits the requests between the two (two models answering at random).
-  impl_->http.set_socket_options([](socket_t sock) {
+  int listening = -1;
+  impl_->http.set_socket_options([&listening](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+    listening = sock;
   });
   if (o.port == 0) {
     impl_->port = impl_->http.bind_to_any_port(o.host);
@@ -419,6 +441,10 @@ int Server::bind() {
   }
   ASLNET_CHECK(impl_->port > 0) << "cannot listen on " << o.host << ":" << o.port
                                 << " (is the port in use, or the host not an address of this machine?)";
+  // cpp-httplib listens with a backlog of 5: a burst of connections overflowed it, and each one past the
+  // fifth waited a second for its SYN to be sent again. Linux takes a second listen() as a new backlog.
+  if (listening >= 0) ::listen(listening, SOMAXCONN);
+  impl_->http.set_socket_options([](socket_t) {});  // the lambda above refers to this call's locals
   return impl_->port;
 }
 

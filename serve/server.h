@@ -15,7 +15,7 @@ namespace aslnet::serve {
 struct ServeOptions {
   std::string checkpoint;
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (Server::bind returns it)
+  int port = 8080;              // 0: any free port (Server::bind returns it)
   std::string device = "auto";  // auto, cpu or cuda
   int cpu_threads = 0;          // the CPU threads of the process (Context::set_cpu_threads); 0: all cores
   bool allow_tf32 = false;      // GPU: TF32 tensor-core math (faster; probabilities to about 1e-3)
@@ -31,6 +31,9 @@ struct ServeOptions {
   int64_t max_pixels = 16'000'000;
   int max_frames = 64;
   int http_threads = 8;
+  // Connections answered at once: threads beyond http_threads start when every one holds a connection
+  // (serve/connection_pool.h), so idle or slow clients cannot make the server deaf.
+  int max_connections = 256;
   // /translate sessions.
   SignDecoderOptions decoder;
   int max_sessions = 256;

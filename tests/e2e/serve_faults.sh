@@ -4,7 +4,10 @@
 # - a second server on a port already in use refuses to start (no SO_REUSEPORT: two servers would
 #   split the requests between two models), names the port, and leaves the first one answering;
 # - a photo of more than 8 KB posted raw with a form's Content-Type (curl --data-binary's default) is
-#   read as the image, and a body over --max-body-mb is a 413 that names that limit.
+#   read as the image, and a body over --max-body-mb is a 413 that names that limit;
+# - a request that announces an over-limit body and never sends it gets its 413 at once;
+# - 200 idle connections, and nine clients sending a byte every half second, leave /healthz answering
+#   within a second (more threads start while they hold some, serve/connection_pool.h).
 source "$(dirname "$0")/common.sh"
 work="$WORK/serve_faults"
 rm -rf "$work" && mkdir -p "$work"
@@ -57,4 +60,55 @@ assert status == 200 and "top" in answer, (status, answer)
 status, answer = post(os.urandom(3 << 20), "application/octet-stream")
 assert status == 413 and "--max-body-mb" in answer["error"], (status, answer)
 print(f"a {len(data)}-byte photo posted as a form: read; a 3 MiB body: 413 '{answer['error']}'")
+PY
+
+/usr/bin/python3 - "$port" <<'PY'
+import socket, sys, threading, time, urllib.request
+port = int(sys.argv[1])
+def healthz_seconds():
+    start = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as answer:
+        assert answer.status == 200
+    return time.monotonic() - start
+
+# An over-limit body announced, never sent: the 413 must not wait for it.
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000000\r\n\r\n")
+s.settimeout(10)
+start = time.monotonic()
+reply = s.recv(4096).decode(errors="replace")
+took = time.monotonic() - start
+s.close()
+assert reply.startswith("HTTP/1.1 413"), reply
+assert took < 1.0, f"the 413 took {took:.1f} s"
+
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
+time.sleep(0.5)
+idle_s = healthz_seconds()
+assert idle_s < 1.0, f"/healthz took {idle_s:.1f} s with 200 idle connections"
+stop = threading.Event()
+def slow_client():
+    c = socket.create_connection(("127.0.0.1", port))
+    try:
+        for byte in b"POST /predict HTTP/1.1\r\nHost: x\r\n":
+            if stop.is_set():
+                break
+            c.send(bytes([byte]))
+            time.sleep(0.5)
+    except OSError:
+        pass
+    c.close()
+slow = [threading.Thread(target=slow_client) for _ in range(9)]
+for t in slow:
+    t.start()
+time.sleep(1.0)
+slow_s = healthz_seconds()
+stop.set()
+for t in slow:
+    t.join()
+for c in idle:
+    c.close()
+assert slow_s < 1.0, f"/healthz took {slow_s:.1f} s with nine slow clients"
+print(f"announced 100 MB body: 413 in {took * 1000:.0f} ms; /healthz with 200 idle connections: "
+      f"{idle_s * 1000:.0f} ms; with nine slow clients: {slow_s * 1000:.0f} ms")
 PY
