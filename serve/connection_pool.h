@@ -27,6 +27,7 @@ class ConnectionPool : public httplib::TaskQueue {
   int threads() const;  // started so far
 
  private:
+  void start_thread();
   void work();
 
   const int max_connections_;
@@ -34,7 +35,7 @@ class ConnectionPool : public httplib::TaskQueue {
   std::condition_variable ready_;
   std::deque<std::function<void()>> tasks_;
   std::vector<std::thread> threads_;
-  int idle_ = 0;
+  int idle_ = 0;  // threads not running a task
   bool stopping_ = false;
 };
 

@@ -4,8 +4,9 @@
 # - a second server on a port already in use refuses to start (no SO_REUSEPORT: two servers would
 #   split the requests between two models), names the port, and leaves the first one answering;
 # - a photo of more than 8 KB posted raw with a form's Content-Type (curl --data-binary's default) is
-#   read as the image, and a body over --max-body-mb is a 413 that names that limit;
-# - a request that announces an over-limit body and never sends it gets its 413 at once;
+#   read as the image;
+# - a request that announces a body over --max-body-mb (and never sends it) gets a 413 naming that
+#   limit at once;
 # - 200 idle connections, and nine clients sending a byte every half second, leave /healthz answering
 #   within a second (more threads start while they hold some, serve/connection_pool.h).
 source "$(dirname "$0")/common.sh"
@@ -43,7 +44,7 @@ echo "port in use: refused with '$(tr -d '\n' < "$work/second.err")'; the first 
 
 "$ASLNET" synth --out "$work/large" --per-class 1 --size 320 --seed 2 > /dev/null
 /usr/bin/python3 - "$port" "$work/large/A/A1.jpg" <<'PY'
-import json, os, sys, urllib.error, urllib.request
+import json, sys, urllib.error, urllib.request
 port, photo = sys.argv[1], sys.argv[2]
 data = open(photo, "rb").read()
 assert len(data) > 8192, f"the test photo has only {len(data)} bytes"
@@ -57,9 +58,7 @@ def post(body, content_type):
         return e.code, json.load(e)
 status, answer = post(data, "application/x-www-form-urlencoded")
 assert status == 200 and "top" in answer, (status, answer)
-status, answer = post(os.urandom(3 << 20), "application/octet-stream")
-assert status == 413 and "--max-body-mb" in answer["error"], (status, answer)
-print(f"a {len(data)}-byte photo posted as a form: read; a 3 MiB body: 413 '{answer['error']}'")
+print(f"a {len(data)}-byte photo posted as a form: read")
 PY
 
 /usr/bin/python3 - "$port" <<'PY'
@@ -78,8 +77,10 @@ s.settimeout(10)
 start = time.monotonic()
 reply = s.recv(4096).decode(errors="replace")
 took = time.monotonic() - start
+while chunk := s.recv(4096):  # the body follows the headers; the server then closes the connection
+    reply += chunk.decode(errors="replace")
 s.close()
-assert reply.startswith("HTTP/1.1 413"), reply
+assert reply.startswith("HTTP/1.1 413") and "--max-body-mb" in reply, reply
 assert took < 1.0, f"the 413 took {took:.1f} s"
 
 idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
