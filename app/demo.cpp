@@ -80,7 +80,7 @@ void run_demo(const DemoOptions& o) {
   t.split.mode = o.data.empty() ? "random" : "grouped";
   fmt::print("2. training {} (width {}, {} stem) at {} px for {} epochs on the {}\n", o.arch, o.width, o.stem,
              o.image_size, o.epochs, t.device == "cuda" ? "GPU" : "CPU");
-  run_train(t);
+  if (const int status = run_train(t); status != 0) throw CLI::RuntimeError(status);  // stopped by Ctrl-C
 
   const std::string checkpoint = (work / "run" / "best.safetensors").string();
   if (!test_dir.empty()) {

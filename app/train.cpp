@@ -37,10 +37,16 @@ namespace aslnet::app {
 
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) {
-  g_interrupted = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+// The signal that asked the run to stop (Ctrl-C's SIGINT, or SIGTERM from a scheduler or `kill`), 0: none.
+std::atomic<int> g_stop_signal{0};
+void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+  std::signal(SIGINT, SIG_DFL);  // a second one ends the process at once
+  std::signal(SIGTERM, SIG_DFL);
+}
+void catch_stop_signals(bool on) {
+  std::signal(SIGINT, on ? on_stop_signal : SIG_DFL);
+  std::signal(SIGTERM, on ? on_stop_signal : SIG_DFL);
 }
 
 // The flags as the run builder's description of the run.
@@ -91,7 +97,7 @@ void train_replica(const TrainOptions& o, const RunDescription& description, con
                    const ReplicaPlace& place) {
   auto run = build_replica_run(description, place);
   TrainerHooks hooks;
-  hooks.should_stop = [] { return g_interrupted.load(); };
+  hooks.should_stop = [] { return g_stop_signal.load() != 0; };
   if (!place.lead()) {
     // The other replicas train silently; the lead speaks for the run.
     run->trainer->fit(*run->train, std::vector<ValidationSet>{}, hooks);
@@ -182,7 +188,7 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
 
 }  // namespace
 
-void run_train(const TrainOptions& o) {
+int run_train(const TrainOptions& o) {
   ProcessGroup group(CommOptions{o.comm_timeout});
   try {
     const std::vector<Device> devices =
@@ -200,8 +206,8 @@ void run_train(const TrainOptions& o) {
     const RunData data = load_run_data(o);
     const RunDescription description = describe_run(o, data, dtype);
 
-    g_interrupted = false;
-    std::signal(SIGINT, on_sigint);
+    g_stop_signal = 0;
+    catch_stop_signals(true);
     auto place_of = [&](int r, Communicator* comm) {
       return ReplicaPlace{devices[size_t(r)], ShardSpec{group.rank(), group.size(), local, r}, comm, loader_threads};
     };
@@ -214,10 +220,13 @@ void run_train(const TrainOptions& o) {
                             [&](int r) { train_replica(o, description, data, place_of(r, comms[size_t(r)].get())); });
       }
     } catch (...) {
-      std::signal(SIGINT, SIG_DFL);
+      catch_stop_signals(false);
       throw;
     }
-    std::signal(SIGINT, SIG_DFL);
+    catch_stop_signals(false);
+    // Stopped by a signal: last.safetensors is written, and the status says the run did not finish
+    // (128 + the signal, as the shell reports a process the signal ended).
+    return g_stop_signal != 0 ? 128 + g_stop_signal : 0;
   } catch (const std::exception& e) {
     // Under mpirun a failed rank ends the whole job (MPI_Abort), or the others would wait for it.
     if (group.multi_process()) group.abort_run(e.what());
@@ -256,7 +265,7 @@ void register_train(CLI::App& app) {
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
     if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
     recipe->resolve(*o);
-    run_train(*o);
+    if (const int status = run_train(*o); status != 0) throw CLI::RuntimeError(status);  // exits quietly
   });
 }
 

@@ -54,6 +54,8 @@ struct TrainOptions {
   bool quiet = false;
 };
 
-void run_train(const TrainOptions& options);
+// Returns the exit status: 0, or 128 + the signal (SIGINT, SIGTERM) that stopped the run after it wrote
+// its last checkpoint.
+int run_train(const TrainOptions& options);
 
 }  // namespace aslnet::app

@@ -55,5 +55,27 @@ expect_failure "predict with a FIFO as the checkpoint" "it is a FIFO (named pipe
 expect_failure "serve /dev/zero as the checkpoint" "/dev/zero: it is a device" "$ASLNET" serve --checkpoint /dev/zero \
   --port 0
 expect_failure "eval a missing folder" "$work/nowhere" "$ASLNET" eval "$checkpoint" "$work/nowhere"
+# A run stopped by SIGTERM (a scheduler's way) or Ctrl-C writes last.safetensors to resume from, and
+# its status says it did not finish: 128 + the signal.
+for signal in TERM INT; do
+  cases=$((cases + 1))
+  rm -rf "$work/killed"
+  "$ASLNET" train "$work/data" --arch resnet18 --width 0.125 --image-size 32 --batch 8 --epochs 1000 \
+    --val-fraction 0 --threads 2 --quiet --log-every 1 --out "$work/killed" > "$work/killed.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do grep -qs '"event":"step"' "$work/killed/log.jsonl" && break; sleep 0.1; done
+  kill -s "$signal" "$pid"
+  status=0
+  wait "$pid" || status=$?
+  expected=$((128 + $(kill -l "$signal")))
+  if [[ $status -eq $expected && -f "$work/killed/last.safetensors" ]] &&
+     "$ASLNET" eval "$work/killed/last.safetensors" "$work/data" > /dev/null; then
+    echo "GOOD train stopped by SIG$signal: status $status, last.safetensors written and readable"
+  else
+    echo "BAD  train stopped by SIG$signal: status $status (expected $expected), last.safetensors: \
+$(ls "$work/killed" 2> /dev/null | tr '\n' ' ')"
+    failures=$((failures + 1))
+  fi
+done
 echo "$((cases - failures)) of $cases cases GOOD"
 [[ $failures -eq 0 ]]
