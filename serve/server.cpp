@@ -334,7 +334,7 @@ struct Server::Impl {
     } catch (const BadInput& e) {
       answer_error(res, e.status(), e.what());
     } catch (const std::exception& e) {
-      answer_error(res, 500, e.what());
+      answer_error(res, 500, user_message(e));
     }
   }
   template <class Handler>

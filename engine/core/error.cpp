@@ -8,7 +8,8 @@ namespace aslnet {
 namespace {
 // Paths are printed relative to the source tree: "engine/core/x.cpp", not the build machine's path.
 const char* short_path(const char* file) {
-  for (const char* root : {"/engine/", "/kernels/", "/models/", "/data/", "/app/", "/tests/", "/bench/"}) {
+  for (const char* root : {"/engine/", "/kernels/", "/models/", "/data/", "/app/", "/tests/", "/bench/", "/run/",
+                           "/serve/", "/translate/", "/report/"}) {
     if (const char* at = std::strstr(file, root)) return at + 1;
   }
   return file;
@@ -16,21 +17,21 @@ const char* short_path(const char* file) {
 }  // namespace
 
 namespace {
-std::string one_line(const char* file, int line, const char* what, const std::string& message) {
+// "[failed condition] (file.cpp:line)": where a check failed, kept beside the message.
+std::string place(const char* file, int line, const char* what) {
   std::ostringstream out;
-  out << message;
-  if (what != nullptr && *what != '\0') out << (message.empty() ? "" : " ") << "[" << what << "]";
-  out << " (" << short_path(file) << ":" << line << ")";
+  if (what != nullptr && *what != '\0') out << "[" << what << "] ";
+  out << "(" << short_path(file) << ":" << line << ")";
   return out.str();
 }
 }  // namespace
 
 void throw_error(const char* file, int line, const char* what, const std::string& message) {
-  throw Error(one_line(file, line, what, message));
+  throw Error(message, place(file, line, what));
 }
 
 void throw_out_of_device_memory(const char* file, int line, const std::string& message) {
-  throw OutOfDeviceMemory(one_line(file, line, nullptr, message));
+  throw OutOfDeviceMemory(message, place(file, line, nullptr));
 }
 
 void log_error(const char* file, int line, const std::string& message) {

@@ -9,10 +9,19 @@
 
 namespace aslnet {
 
-// Every failure the engine reports is an Error: its what() is one line that a user can act on.
+// Every failure the engine reports is an Error: its what() is one line that a user can act on. Errors of
+// the check macros keep their place apart: message() is the line for users, what() adds the failed
+// condition and file:line (for developers: `aslnet --verbose`, logs, tests).
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& message) : std::runtime_error(message), message_(message) {}
+  Error(const std::string& message, const std::string& place)
+      : std::runtime_error(message.empty() ? place : message + " " + place),
+        message_(message.empty() ? place : message) {}
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
 };
 
 // A device allocation that did not fit. Its own type so that callers who can suggest a remedy (a smaller
@@ -21,6 +30,12 @@ class OutOfDeviceMemory : public Error {
  public:
   using Error::Error;
 };
+
+// What a user should read of any exception: an Error's message() (without its place), else what().
+inline std::string user_message(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  return error != nullptr ? error->message() : e.what();
+}
 
 [[noreturn]] void throw_error(const char* file, int line, const char* what, const std::string& message);
 // throw_error's one-line message, thrown as OutOfDeviceMemory.

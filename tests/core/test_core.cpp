@@ -91,6 +91,14 @@ TEST(Error, ChecksNameTheirFileAndLine) {
     const std::string what = e.what();
     EXPECT_NE(what.find("arithmetic is off by 1"), std::string::npos) << what;
     EXPECT_NE(what.find("tests/core/test_core.cpp:"), std::string::npos) << what;
+    EXPECT_NE(what.find("[1 + 1 == 3]"), std::string::npos) << what;
+    // What users read: the message alone.
+    EXPECT_EQ(e.message(), "arithmetic is off by 1");
+  }
+  try {
+    ASLNET_CHECK(false);
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("[false]"), std::string::npos) << "a check without text keeps its place";
   }
 }
 

@@ -26,6 +26,8 @@ expect_failure() {
     echo "BAD  $name: status $status (expected a quick failure)"; failures=$((failures + 1))
   elif ! grep -qF -- "$expected" <<< "$said"; then
     echo "BAD  $name: the message does not say '$expected': $said"; failures=$((failures + 1))
+  elif grep -qE '\.(cpp|h):[0-9]+\)' <<< "$said"; then
+    echo "BAD  $name: the message shows the source line (that is for --verbose): $said"; failures=$((failures + 1))
   else
     echo "GOOD $name: $(head -n 1 <<< "$said")"
   fi
