@@ -134,7 +134,7 @@ void add_model_and_optimizer_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--accum-steps", o.accum_steps, "micro-batches per optimizer step")->check(positive());
   cmd.add_option("--optimizer", o.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
   cmd.add_option("--lr", o.lr, "peak learning rate")->check(positive());
-  cmd.add_option("--momentum", o.momentum, "sgd momentum (adamw: beta1 stays 0.9)");
+  cmd.add_option("--momentum", o.momentum, "sgd momentum (adamw: beta1 stays 0.9)")->check(in_range(0.0, 0.999));
   cmd.add_flag("--nesterov", o.nesterov);
   cmd.add_option("--weight-decay", o.weight_decay)->check(non_negative());
   cmd.add_flag("--no-decay-norm-bias", o.no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");

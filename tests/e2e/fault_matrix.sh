@@ -51,6 +51,54 @@ expect_failure "predict a FIFO" "is a FIFO (named pipe), not a regular file" "$A
 expect_failure "predict /dev/zero" "/dev/zero: is a device, not a regular file" "$ASLNET" predict "$checkpoint" \
   /dev/zero
 expect_failure "predict a missing photo" "missing.jpg" "$ASLNET" predict "$checkpoint" "$work/missing.jpg"
+# More bad command lines: each refused at once, naming the flag or file.
+printf 'not a picture\n' > "$work/text.jpg"
+: > "$work/empty.jpg"
+head -c 5000 "$checkpoint" > "$work/truncated.safetensors"
+cp "$work/data/A/A1.jpg" "$work/photo-as.safetensors"
+touch "$work/a-file"
+expect_failure "train a missing folder" "$work/none" "$ASLNET" train "$work/none" --out "$work/bad"
+expect_failure "train --arch resnet99" "--arch" "${train[@]}" --arch resnet99
+expect_failure "train --image-size 4" "--image-size" "${train[@]}" --image-size 4
+expect_failure "train --epochs 0" "--epochs: expected a positive number, got 0" "${train[@]}" --epochs 0
+expect_failure "train --accum-steps 0" "--accum-steps: expected a positive number" "${train[@]}" --accum-steps 0
+expect_failure "train --momentum nan" "--momentum: expected a number in [0, 0.999], got nan" "${train[@]}" \
+  --momentum nan
+expect_failure "train --schedule bogus" "--schedule" "${train[@]}" --schedule bogus
+expect_failure "train --split bogus" "--split" "${train[@]}" --split bogus
+expect_failure "train --mixup -1" "--mixup" "${train[@]}" --mixup -1
+expect_failure "train --threads -1" "--threads" "${train[@]}" --threads -1
+expect_failure "train --precision bf16 on the CPU" "bf16" "${train[@]}" --precision bf16
+expect_failure "train --source-weight for two sources of one" "--source-weight" "${train[@]}" \
+  --source-weight 1,2
+expect_failure "train --val-dir missing" "$work/nowhere" "${train[@]}" --val-dir "$work/nowhere"
+expect_failure "train --resume a missing checkpoint" "$work/missing.safetensors" "${train[@]}" \
+  --resume "$work/missing.safetensors" --batch 8
+expect_failure "train --resume a JPEG" "$work/photo-as.safetensors" "${train[@]}" \
+  --resume "$work/photo-as.safetensors" --batch 8
+expect_failure "train --init-from a truncated checkpoint" "$work/truncated.safetensors" "${train[@]}" \
+  --init-from "$work/truncated.safetensors" --batch 8
+expect_failure "train --out is a file" "$work/a-file" "$ASLNET" train "$work/data" --epochs 1 --quiet \
+  --val-fraction 0 --width 0.125 --image-size 32 --batch 8 --out "$work/a-file"
+expect_failure "train --epoch (a typo)" "--epoch" "${train[@]}" --epoch 3
+expect_failure "eval a truncated checkpoint" "$work/truncated.safetensors" "$ASLNET" eval \
+  "$work/truncated.safetensors" "$work/data"
+expect_failure "eval a JPEG as the checkpoint" "$work/photo-as.safetensors" "$ASLNET" eval \
+  "$work/photo-as.safetensors" "$work/data"
+expect_failure "eval --tta bogus" "--tta" "$ASLNET" eval "$checkpoint" "$work/data" --tta bogus
+expect_failure "eval a missing checkpoint" "$work/missing.safetensors" "$ASLNET" eval \
+  "$work/missing.safetensors" "$work/data"
+expect_failure "predict a text file" "$work/text.jpg" "$ASLNET" predict "$checkpoint" "$work/text.jpg"
+expect_failure "predict an empty file" "$work/empty.jpg" "$ASLNET" predict "$checkpoint" "$work/empty.jpg"
+expect_failure "translate --min-confidence 2" "--min-confidence" "$ASLNET" translate --checkpoint "$checkpoint" \
+  --min-confidence 2 "$work/data/A"
+expect_failure "translate a missing folder" "$work/nowhere" "$ASLNET" translate --checkpoint "$checkpoint" \
+  "$work/nowhere"
+expect_failure "serve --port 70000" "--port" "$ASLNET" serve --checkpoint "$checkpoint" --port 70000
+expect_failure "serve a missing checkpoint" "$work/missing.safetensors" "$ASLNET" serve \
+  --checkpoint "$work/missing.safetensors" --port 0
+expect_failure "synth into a data set" "--out" "$ASLNET" synth --out "$work/data" --per-class 1 --size 32
+expect_failure "check-data a missing folder" "$work/nowhere" "$ASLNET" check-data "$work/nowhere"
 mkfifo "$work/checkpoint.safetensors"
 expect_failure "predict with a FIFO as the checkpoint" "it is a FIFO (named pipe), not a regular file" "$ASLNET" \
   predict "$work/checkpoint.safetensors" "$work/data/A/A1.jpg"
