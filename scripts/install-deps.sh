@@ -17,7 +17,9 @@ for option in "$@"; do
   case "$option" in
     --with-torch) packages+=(python3-torch python3-torchvision python3-pil) ;;
     --with-browser) packages+=(chromium chromium-driver python3-selenium python3-numpy python3-pil) ;;
-    *) echo "usage: scripts/install-deps.sh [--with-torch] [--with-browser] (not: $option)" >&2; exit 2 ;;
+    --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "usage: scripts/install-deps.sh [--with-torch] [--with-browser] [--with-fuzz] (not: $option)" >&2
+       exit 2 ;;
   esac
 done
 
