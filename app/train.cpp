@@ -15,6 +15,8 @@
 // and writes (app/train_reporter.h).
 #include "app/train.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -28,6 +30,7 @@
 #include "app/train_reporter.h"
 #include "data/augment_policy.h"
 #include "data/classes.h"
+#include "engine/checkpoint.h"
 #include "engine/replication/launch.h"
 #include "engine/replication/replica_threads.h"
 #include "models/resnet.h"
@@ -186,6 +189,24 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "no progress bar or epoch lines");
 }
 
+// --resume continues a run with the same options. The network and input size come from the checkpoint;
+// one given now that differs is refused (it used to be replaced silently by the checkpoint's).
+void adopt_resumed_options(TrainOptions& o, const CLI::App& cmd) {
+  const CheckpointMeta meta = read_checkpoint_meta(o.resume);
+  const auto same = [&](const char* flag, bool equal, const std::string& theirs) {
+    ASLNET_CHECK(cmd.count(flag) == 0 || equal)
+        << "--resume " << o.resume << ": that run trained with " << flag << " " << theirs
+        << "; continue it with the same options (or start a new run from its weights with --init-from)";
+  };
+  same("--arch", o.arch == meta.model.arch, meta.model.arch);
+  same("--stem", o.stem == meta.model.stem, meta.model.stem);
+  same("--width", o.width == meta.model.width, fmt::format("{}", meta.model.width));
+  if (meta.input_height > 0) {
+    same("--image-size", o.image_size == meta.input_height, std::to_string(meta.input_height));
+    o.image_size = int(meta.input_height);
+  }
+}
+
 }  // namespace
 
 int run_train(const TrainOptions& o) {
@@ -261,9 +282,10 @@ void register_train(CLI::App& app) {
   auto recipe = std::make_shared<RecipeFlags>(*cmd, *o);
   add_device_flags(*cmd, *o);
   add_run_flags(*cmd, *o);
-  cmd->callback([o, val_dirs, val_fraction, recipe] {
+  cmd->callback([o, val_dirs, val_fraction, recipe, cmd] {
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
     if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
+    if (!o->resume.empty()) adopt_resumed_options(*o, *cmd);
     recipe->resolve(*o);
     if (const int status = run_train(*o); status != 0) throw CLI::RuntimeError(status);  // exits quietly
   });

@@ -81,6 +81,10 @@ expect_failure "train --init-from a truncated checkpoint" "$work/truncated.safet
 expect_failure "train --out is a file" "$work/a-file" "$ASLNET" train "$work/data" --epochs 1 --quiet \
   --val-fraction 0 --width 0.125 --image-size 32 --batch 8 --out "$work/a-file"
 expect_failure "train --epoch (a typo)" "--epoch" "${train[@]}" --epoch 3
+expect_failure "train --resume with another --width" "that run trained with --width 0.125" "${train[@]}" \
+  --resume "$checkpoint" --batch 8 --width 0.25
+expect_failure "train --resume with another --image-size" "that run trained with --image-size 32" \
+  "${train[@]}" --resume "$checkpoint" --batch 8 --image-size 48
 expect_failure "eval a truncated checkpoint" "$work/truncated.safetensors" "$ASLNET" eval \
   "$work/truncated.safetensors" "$work/data"
 expect_failure "eval a JPEG as the checkpoint" "$work/photo-as.safetensors" "$ASLNET" eval \
