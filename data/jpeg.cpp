@@ -171,7 +171,7 @@ void write_jpeg(const std::string& path, const Image& image, int quality) {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   // Checked before opening: a FIFO would block the open, a device such as /dev/zero never ends.
-  if (const std::string why = why_not_a_regular_file(path); !why.empty() && why != "does not exist")
+  if (const std::string why = why_unsafe_to_open(path); !why.empty())
     throw DecodeError(path + ": " + why);
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) throw DecodeError(path + ": cannot open (" + std::strerror(errno) + ")");

@@ -379,8 +379,8 @@ File File::parse(const std::string& path, bool with_data) {
   File file;
   file.path_ = path;
   // Before opening: a FIFO would block the open, a device such as /dev/zero never ends.
-  const std::string why = why_not_a_regular_file(path);
-  ASLNET_CHECK(why.empty() || why == "does not exist") << "cannot read safetensors file " << path << ": it " << why;
+  const std::string why = why_unsafe_to_open(path);
+  ASLNET_CHECK(why.empty()) << "cannot read safetensors file " << path << ": it " << why;
   FileCloser closer{std::fopen(path.c_str(), "rb")};
   const int err = errno;
   ASLNET_CHECK(closer.fp != nullptr) << "cannot open safetensors file " << path << ": " << errno_text(err);

@@ -2,16 +2,11 @@
 
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
-
 namespace aslnet {
 
-std::string why_not_a_regular_file(const std::string& path) {
+std::string why_unsafe_to_open(const std::string& path) {
   struct stat info {};
-  if (stat(path.c_str(), &info) != 0)
-    return errno == ENOENT ? "does not exist" : std::string("cannot be examined (") + std::strerror(errno) + ")";
-  if (S_ISREG(info.st_mode)) return "";
+  if (stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode)) return "";
   if (S_ISDIR(info.st_mode)) return "is a folder, not a file";
   if (S_ISFIFO(info.st_mode)) return "is a FIFO (named pipe), not a regular file";
   if (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode)) return "is a device, not a regular file";

@@ -7,8 +7,9 @@
 
 namespace aslnet {
 
-// "" for a regular file (or a link to one); otherwise why not, to follow the path in a message:
-// "does not exist", "is a folder, not a file", "is a FIFO (named pipe), not a regular file", ...
-std::string why_not_a_regular_file(const std::string& path);
+// Why opening `path` to read it whole is unsafe, to follow the path in a message: "is a folder, not a
+// file", "is a FIFO (named pipe), not a regular file", ...; "" for a regular file (or a link to one),
+// and for a path that cannot be examined at all (missing, no permission): the open then says why.
+std::string why_unsafe_to_open(const std::string& path);
 
 }  // namespace aslnet
