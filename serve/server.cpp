@@ -103,6 +103,10 @@ struct Server::Impl {
     ASLNET_CHECK(o.batch_window_ms >= 0 && o.batch_window_ms <= 1000)
         << "--batch-window-ms must be in 0..1000, not " << o.batch_window_ms;
     ASLNET_CHECK(o.max_body_bytes >= 1024) << "--max-body-mb is too small";
+    // Checked here too, not only by ConnectionPool: cpp-httplib makes the pool once it listens, after
+    // "listening" is printed, on its own thread.
+    ASLNET_CHECK(o.http_threads >= 1 && o.max_connections >= o.http_threads)
+        << "--max-connections (" << o.max_connections << ") must be at least --http-threads (" << o.http_threads << ")";
     ASLNET_CHECK(o.max_pixels >= 1) << "--max-megapixels must be positive";
     ASLNET_CHECK(o.max_frames >= 1) << "--max-frames must be at least 1";
     ASLNET_CHECK(o.http_threads >= 1) << "--http-threads must be at least 1";

@@ -61,6 +61,9 @@ expect_failure "train a missing folder" "$work/none" "$ASLNET" train "$work/none
 expect_failure "train --arch resnet99" "--arch" "${train[@]}" --arch resnet99
 expect_failure "train --image-size 4" "--image-size" "${train[@]}" --image-size 4
 expect_failure "train --epochs 0" "--epochs: expected a positive number, got 0" "${train[@]}" --epochs 0
+expect_failure "train --log-every 0" "--log-every: expected a positive number, got 0" "${train[@]}" --log-every 0
+expect_failure "serve --max-connections under --http-threads" "--max-connections (2) must be at least --http-threads" \
+  "$ASLNET" serve --checkpoint "$checkpoint" --port 0 --http-threads 4 --max-connections 2
 expect_failure "train --accum-steps 0" "--accum-steps: expected a positive number" "${train[@]}" --accum-steps 0
 expect_failure "train --momentum nan" "--momentum: expected a number in [0, 0.999], got nan" "${train[@]}" \
   --momentum nan
