@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test on a fresh machine: install what is missing (PyTorch for the golden tests, Chromium for the
 # browser test of aslnet serve), build, run every test suite through ctest, and list each skipped test
-# with its reason; then fuzz the upload path and the checkpoint reader for ASLNET_FUZZ_SECONDS each
+# with its reason; then run the CPU code's test suites again under AddressSanitizer and
+# UndefinedBehaviorSanitizer (scripts/sanitize.sh, its own build in build-asan; ASLNET_SANITIZE_TESTS=0
+# skips it); then fuzz the upload path and the checkpoint reader for ASLNET_FUZZ_SECONDS each
 # (default 60; 0 skips it: scripts/fuzz.sh).
 # ASLNET_REQUIRE_GPU=1 / ASLNET_REQUIRE_DATA=1 / ASLNET_REQUIRE_TORCH=1 turn the matching skips into failures.
 set -euo pipefail
@@ -13,6 +15,9 @@ build_dir=${ASLNET_BUILD_DIR:-build}
 status=0
 (cd "$build_dir" && ctest --output-on-failure -j "$(nproc)") || status=$?
 scripts/print-skips.sh "$build_dir/Testing/Temporary/LastTest.log"
+if [[ ${ASLNET_SANITIZE_TESTS:-1} != 0 ]]; then
+  scripts/sanitize.sh || status=1
+fi
 fuzz_seconds=${ASLNET_FUZZ_SECONDS:-60}
 if [[ $fuzz_seconds != 0 ]]; then
   ASLNET_BUILD_DIR=$build_dir scripts/fuzz.sh "$fuzz_seconds" || status=1
