@@ -10,6 +10,8 @@
 #include <cmath>
 #include <string>
 
+#include "engine/model_info.h"
+
 namespace aslnet::app {
 
 // A finite number within [low, high]; `want` says what is expected ("a positive number").
@@ -34,6 +36,10 @@ inline CLI::Validator positive() { return finite_number(0x1p-1074, HUGE_VAL, "a 
 inline CLI::Validator non_negative() { return finite_number(0.0, HUGE_VAL, "a number >= 0"); }
 inline CLI::Validator in_range(double low, double high) {
   return finite_number(low, high, fmt::format("a number in [{}, {}]", low, high));
+}
+// A network's channel multiplier (--width): positive, and at most kMaxWidth (beyond it, a typo).
+inline CLI::Validator width_check() {
+  return finite_number(0x1p-1074, kMaxWidth, fmt::format("a positive number up to {}", kMaxWidth));
 }
 
 }  // namespace aslnet::app

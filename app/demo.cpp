@@ -115,7 +115,7 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--out", o->out, "work folder (default: a new folder under the system's temporary folder)");
   cmd->add_option("--arch", o->arch)->check(CLI::IsMember(resnet_architectures()));
   cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width, "channel multiplier")->check(positive());
+  cmd->add_option("--width", o->width, "channel multiplier")->check(width_check());
   cmd->add_option("--per-class", o->per_class, "synthetic training images per class")->check(in_range(10, 10000));
   cmd->add_option("--image-size", o->image_size, "training input size in pixels")->check(in_range(16, 512));
   cmd->add_option("--epochs", o->epochs)->check(positive());

@@ -128,7 +128,7 @@ void add_model_and_optimizer_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--arch", o.arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
   cmd.add_option("--stem", o.stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
       ->check(CLI::IsMember({"imagenet", "small"}));
-  cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(positive());
+  cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(width_check());
   cmd.add_option("--image-size", o.image_size, "input side in pixels")->check(in_range(8, 1024));
   cmd.add_option("--epochs", o.epochs)->check(positive());
   cmd.add_option("--batch", o.batch,

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "engine/core/device_peaks.h"
 #include "engine/core/rng.h"
 #include "engine/replication/gradient_reducer.h"
@@ -244,22 +245,22 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--device", o.device)->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--arch", o.arch)->check(CLI::IsMember(resnet_architectures()));
-  app.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(CLI::PositiveNumber);
+  app.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(app::positive());
   app.add_option("--stem", o.stem)->check(CLI::IsMember({"imagenet", "small"}));
-  app.add_option("--size", o.size, "image height and width")->check(CLI::PositiveNumber);
-  app.add_option("--batch", o.batch, "images per replica")->check(CLI::PositiveNumber);
+  app.add_option("--size", o.size, "image height and width")->check(app::positive());
+  app.add_option("--batch", o.batch, "images per replica")->check(app::positive());
   app.add_option("--replicas", o.replicas,
                  "1: reducer overhead; N > 1: N replicas sharing the device, hidden "
                  "communication")
-      ->check(CLI::Range(1, 16));
+      ->check(app::in_range(1, 16));
   app.add_option("--precision", o.precision, "bf16: mixed precision (cuda only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  app.add_option("--steps", o.steps, "timed steps per round and variant")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", o.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  app.add_option("--steps", o.steps, "timed steps per round and variant")->check(app::positive());
+  app.add_option("--warmup", o.warmup, "untimed steps first")->check(app::non_negative());
   app.add_option("--rounds", o.rounds, "alternating rounds; each variant keeps its fastest")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
   app.add_option("--bucket-mb", o.bucket_mb, "gradient bucket size (aslnet train --bucket-mb)")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
   app.add_option("--threads", o.threads, "CPU threads in all, shared by the replicas (default: every core)");
   CLI11_PARSE(app, argc, argv);
 

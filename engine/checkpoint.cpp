@@ -8,14 +8,9 @@
 
 #include <fmt/core.h>
 
-#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "engine/safetensors.h"
 
@@ -23,41 +18,9 @@ namespace aslnet {
 
 namespace {
 
-using json = nlohmann::json;
-
-constexpr const char* kFormat = "aslnet-checkpoint-1";
-// Metadata: a JSON object of every tensor's CRC-32 (8 hex digits), verified on load.
-constexpr const char* kChecksumsKey = "tensor_crc32";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 // The moving average of the weights: the model's own names after it (see checkpoint.h).
 constexpr const char* kEmaPrefix = "optimizer.ema.";
-// Metadata keys the checkpoint itself writes; meta.extra may not use them.
-const std::set<std::string>& standard_keys() {
-  static const std::set<std::string> keys = {
-      "format", "arch",  "stem", "width", "num_classes", "in_channels", "classes", "input_height",
-      "input_width", "mean", "std", "epoch", "step", "optimizer", "optimizer_steps", "ema_decay", kChecksumsKey};
-  return keys;
-}
-
-// The shortest decimal text that reads back as the same double ("0.25", not "0.25000000000000000").
-std::string format_double(double v) {
-  char buf[40];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
-}
-
-std::string format_doubles(const std::vector<double>& values, const char* what) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) {
-    ASLNET_CHECK(std::isfinite(values[i])) << "checkpoint metadata '" << what << "' holds " << values[i];
-    out += (i ? ", " : "") + format_double(values[i]);
-  }
-  return out + "]";
-}
-
 const char* file_dtype(DType t) {
   switch (t) {
     case DType::F32: return "F32";
@@ -150,59 +113,6 @@ int64_t offset_in(const Tensor& arena, const Tensor& view) {
          int64_t(dtype_size(arena.dtype()));
 }
 
-std::string describe(const ModelInfo& m) {
-  std::ostringstream out;
-  out << m.arch << " (" << m.num_classes << " classes, " << m.stem << " stem, width " << format_double(m.width)
-      << ", " << m.in_channels << " input channels)";
-  return out.str();
-}
-
-// Metadata parsing: each value is a string; numbers and arrays are checked, naming the key.
-struct MetaReader {
-  const std::string& path;
-  const std::map<std::string, std::string>& md;
-
-  const std::string& get(const std::string& key) const {
-    const auto it = md.find(key);
-    ASLNET_CHECK(it != md.end()) << "checkpoint " << path << " has no '" << key << "' in its metadata";
-    return it->second;
-  }
-  int64_t integer(const std::string& key) const {
-    const std::string& text = get(key);
-    int64_t v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    ASLNET_CHECK(ec == std::errc() && end == text.data() + text.size())
-        << "checkpoint " << path << ": metadata '" << key << "' is '" << text << "', not an integer";
-    return v;
-  }
-  double real(const std::string& key) const {
-    const std::string& text = get(key);
-    char* end = nullptr;
-    const double v = std::strtod(text.c_str(), &end);
-    ASLNET_CHECK(!text.empty() && end == text.c_str() + text.size())
-        << "checkpoint " << path << ": metadata '" << key << "' is '" << text << "', not a number";
-    return v;
-  }
-  json array(const std::string& key) const {
-    json value;
-    try {
-      value = json::parse(get(key));
-    } catch (const json::exception&) {
-      value = nullptr;
-    }
-    ASLNET_CHECK(value.is_array()) << "checkpoint " << path << ": metadata '" << key << "' is not a JSON array";
-    return value;
-  }
-  std::vector<double> doubles(const std::string& key) const {
-    std::vector<double> out;
-    for (const auto& v : array(key)) {
-      ASLNET_CHECK(v.is_number()) << "checkpoint " << path << ": metadata '" << key << "' holds " << v.dump();
-      out.push_back(v.get<double>());
-    }
-    return out;
-  }
-};
-
 // A NaN or an infinity read from a checkpoint (a run that diverged before it was written, or a damaged
 // file) would make every answer NaN and every accuracy meaningless: refused, naming the tensor.
 void check_finite(const std::string& path, const std::string& name, const Tensor& host) {
@@ -214,38 +124,6 @@ void check_finite(const std::string& path, const std::string& name, const Tensor
           << "checkpoint " << path << ": tensor " << name << " holds " << double(values[i]) << " at element " << i
           << " (written by a run whose weights diverged, or damaged: use an earlier checkpoint)";
   });
-}
-
-CheckpointMeta parse_meta(const safetensors::File& file) {
-  const std::string& path = file.path();
-  const auto& md = file.metadata();
-  const auto format = md.find("format");
-  ASLNET_CHECK(format != md.end()) << path << " is not an aslnet checkpoint: its metadata has no \"format\" key";
-  ASLNET_CHECK(format->second == kFormat) << "checkpoint " << path << " has format '" << format->second
-                                          << "'; this build reads '" << kFormat << "'";
-  const MetaReader r{path, md};
-  CheckpointMeta meta;
-  meta.model.arch = r.get("arch");
-  meta.model.stem = r.get("stem");
-  meta.model.width = r.real("width");
-  meta.model.num_classes = r.integer("num_classes");
-  meta.model.in_channels = r.integer("in_channels");
-  for (const auto& c : r.array("classes")) {
-    ASLNET_CHECK(c.is_string()) << "checkpoint " << path << ": metadata 'classes' holds " << c.dump();
-    meta.classes.push_back(c.get<std::string>());
-  }
-  meta.input_height = r.integer("input_height");
-  meta.input_width = r.integer("input_width");
-  meta.mean = r.doubles("mean");
-  meta.std = r.doubles("std");
-  for (double s : meta.std)
-    ASLNET_CHECK(s > 0) << "checkpoint " << path << ": metadata 'std' holds " << s
-                        << ": every channel's standard deviation must be positive (it divides the pixels)";
-  meta.epoch = r.integer("epoch");
-  meta.step = r.integer("step");
-  for (const auto& [key, value] : md)
-    if (!standard_keys().count(key)) meta.extra[key] = value;
-  return meta;
 }
 
 // What load_checkpoint will copy, all prepared on the host before anything is changed.
@@ -317,33 +195,12 @@ void save_checkpoint(const std::string& path, const Model& model, const Checkpoi
   }
 
   // The model's own info is the truth about what is in the file; meta.model is not consulted.
-  const ModelInfo& info = model.info();
-  for (const auto& [key, value] : meta.extra) {
-    ASLNET_CHECK(!standard_keys().count(key))
-        << "cannot write checkpoint " << path << ": extra metadata key '" << key << "' is a standard key";
-    writer.set_metadata(key, value);
-  }
-  writer.set_metadata("format", kFormat);
-  writer.set_metadata("arch", info.arch);
-  writer.set_metadata("stem", info.stem);
-  writer.set_metadata("width", format_double(info.width));
-  writer.set_metadata("num_classes", std::to_string(info.num_classes));
-  writer.set_metadata("in_channels", std::to_string(info.in_channels));
-  writer.set_metadata("classes", json(meta.classes).dump());
-  writer.set_metadata("input_height", std::to_string(meta.input_height));
-  writer.set_metadata("input_width", std::to_string(meta.input_width));
-  writer.set_metadata("mean", format_doubles(meta.mean, "mean"));
-  writer.set_metadata("std", format_doubles(meta.std, "std"));
-  writer.set_metadata("epoch", std::to_string(meta.epoch));
-  writer.set_metadata("step", std::to_string(meta.step));
-  json checksums = json::object();
-  for (const auto& [name, crc] : writer.crc32s()) checksums[name] = fmt::format("{:08x}", crc);
-  writer.set_metadata(kChecksumsKey, checksums.dump());
+  write_checkpoint_meta(writer, model.info(), meta, path);
   writer.write(path);
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  return parse_meta(safetensors::File::read_header(path));
+  return parse_checkpoint_meta(safetensors::File::read_header(path));
 }
 
 namespace {
@@ -490,13 +347,13 @@ void check_optimizer_tensors(const safetensors::File& file, const TensorStager& 
 
 // Stages the optimizer's state tensors, step count and (when restored) moving average; called when
 // plan.restore, so the file has an "optimizer" kind.
-void stage_optimizer(TensorStager& stager, const safetensors::File& file, const Optimizer& optimizer,
-                     const OptimizerPlan& plan, Staged& staged) {
+void stage_optimizer(TensorStager& stager, const safetensors::File& file, const CheckpointMeta& meta,
+                     const Optimizer& optimizer, const OptimizerPlan& plan, Staged& staged) {
   const std::string& path = file.path();
-  const std::string& kind = file.metadata().at("optimizer");
+  const std::string& kind = meta.optimizer;
   ASLNET_CHECK(kind == optimizer.config().kind)
       << "checkpoint " << path << " holds " << kind << " optimizer state, the optimizer is " << optimizer.config().kind;
-  staged.optimizer_steps = MetaReader{path, file.metadata()}.integer("optimizer_steps");
+  staged.optimizer_steps = meta.optimizer_steps;
   std::set<std::string> expected;
   for (const auto& [name, target] : optimizer.state_tensors()) {
     const std::string key = kOptimizerPrefix + name;
@@ -557,42 +414,11 @@ void apply_to_optimizer(const Staged& staged, const OptimizerPlan& plan, Optimiz
   }
 }
 
-// load_checkpoint and load_weights: validate and stage everything on the host, then copy, so a bad
-// file never leaves a half-loaded model or optimizer behind.
-// Every tensor's bytes against the CRC-32 the writer recorded, so that a flipped byte in a weight is an
-// error naming the tensor instead of a model that answers differently. Files written before checksums
-// load with a note.
-void verify_checksums(const safetensors::File& file, std::vector<std::string>& notes) {
-  const std::string& path = file.path();
-  const auto found = file.metadata().find(kChecksumsKey);
-  if (found == file.metadata().end()) {
-    notes.push_back("checkpoint " + path + " carries no checksums (written by an older aslnet): its bytes are not verified");
-    return;
-  }
-  json checksums;
-  try {
-    checksums = json::parse(found->second);
-  } catch (const json::exception&) {
-    ASLNET_CHECK(false) << "checkpoint " << path << ": metadata '" << kChecksumsKey << "' is not JSON";
-  }
-  ASLNET_CHECK(checksums.is_object()) << "checkpoint " << path << ": metadata '" << kChecksumsKey
-                                      << "' is not a JSON object";
-  for (const safetensors::TensorInfo& t : file.tensors()) {
-    const auto want = checksums.find(t.name);
-    ASLNET_CHECK(want != checksums.end() && want->is_string())
-        << "checkpoint " << path << ": tensor " << t.name << " has no checksum (the file is damaged)";
-    const std::string got = fmt::format("{:08x}", safetensors::crc32(t.data, t.bytes()));
-    ASLNET_CHECK(got == want->get<std::string>())
-        << "checkpoint " << path << ": tensor " << t.name << " does not match its checksum (the file is damaged: "
-        << "use another copy or an earlier checkpoint)";
-  }
-}
-
 CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optimizer* optimizer, bool reset_head) {
   ASLNET_CHECK(optimizer == nullptr || !optimizer->ema_weights_in_model())
       << "cannot load checkpoint " << path << " while the EMA weights are in the model";
   const safetensors::File file = safetensors::File::read(path);
-  CheckpointMeta meta = parse_meta(file);
+  CheckpointMeta meta = parse_checkpoint_meta(file);
   verify_checksums(file, meta.load_notes);
   check_same_network(path, meta.model, model.info(), reset_head);
 
@@ -600,7 +426,7 @@ CheckpointMeta load_checkpoint_impl(const std::string& path, Model& model, Optim
   Staged staged;
   stage_model(stager, model, staged);
   const OptimizerPlan plan = plan_optimizer(file, optimizer);
-  if (plan.restore) stage_optimizer(stager, file, *optimizer, plan, staged);
+  if (plan.restore) stage_optimizer(stager, file, meta, *optimizer, plan, staged);
   note_ema(path, optimizer, plan, meta.load_notes);
 
   apply_to_model(staged, model);

@@ -18,22 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoint_meta.h"
 #include "engine/model.h"
 #include "engine/optimizer.h"
 
 namespace aslnet {
-
-struct CheckpointMeta {
-  ModelInfo model;                    // arch, stem, width, num_classes, in_channels
-  std::vector<std::string> classes;   // class names in label order (may be empty)
-  int64_t input_height = 0, input_width = 0;
-  std::vector<double> mean, std;      // input normalisation (per channel)
-  int64_t epoch = 0, step = 0;
-  std::map<std::string, std::string> extra;  // anything else worth keeping (free-form strings)
-  // load_checkpoint: what it did that the user should hear of (one line each), e.g. an EMA restarted
-  // from the loaded weights because the file holds none. Never written to a file.
-  std::vector<std::string> load_notes;
-};
 
 // Writes model parameters, batch-norm state, optimizer state (when given) and metadata.
 void save_checkpoint(const std::string& path, const Model& model, const CheckpointMeta& meta,

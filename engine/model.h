@@ -11,17 +11,9 @@
 
 #include "engine/layer.h"
 #include "engine/layers/sequential.h"
+#include "engine/model_info.h"
 
 namespace aslnet {
-
-// What a checkpoint must know to rebuild the network.
-struct ModelInfo {
-  std::string arch;           // "resnet18", "resnet34", "resnet50", or a test network's name
-  std::string stem = "imagenet";
-  double width = 1.0;         // channel multiplier (1.0: torchvision's widths)
-  int64_t num_classes = 29;
-  int64_t in_channels = 3;
-};
 
 class Model {
  public:

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -299,7 +300,32 @@ void Writer::add_owned(std::string name, std::string dtype, std::vector<int64_t>
 
 void Writer::set_metadata(const std::string& key, std::string value) { metadata_[key] = std::move(value); }
 
+namespace {
+
+// Removes "<path>.tmp.<pid>" files of processes that no longer run: what a kill -9 (or a power cut)
+// during an earlier write left behind. A running process's file is left alone: it may be writing now.
+void remove_stale_temp_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);  // best effort: a file that cannot be removed harms nothing
+  }
+}
+
+}  // namespace
+
 void Writer::write(const std::string& path) const {
+  remove_stale_temp_files(path);
   const std::vector<size_t> order = packing_order();
   const std::string header = header_text(path, order);
   TempFile tmp(path);

@@ -24,7 +24,11 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
   ASLNET_CHECK(int64_t(m.classes.size()) == m.meta.model.num_classes)
       << "checkpoint " << checkpoint << " names " << m.classes.size() << " classes for a " << m.meta.model.num_classes
       << "-class model";
-  m.model = make_model(m.meta.model, DType::F32, ctx.device());
+  try {
+    m.model = make_model(m.meta.model, DType::F32, ctx.device());
+  } catch (const OutOfMemory& e) {
+    throw OutOfMemory("checkpoint " + checkpoint + ": " + e.message());
+  }
   load_checkpoint(checkpoint, *m.model);
   if (batch > 0) m.model->setup(ctx, batch, m.image_size, m.image_size);
   m.batch = batch;

@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -88,7 +90,17 @@ std::unique_ptr<Model> make_resnet(const ModelInfo& c, DType dtype, Device devic
   }
   net->add<GlobalAvgPool>();
   net->add<Linear>("fc", in, c.num_classes);
-  return std::make_unique<Model>(std::move(net), c, dtype, device);
+  std::vector<Parameter*> parameters;
+  net->collect_parameters(parameters);
+  int64_t count = 0;
+  for (const Parameter* p : parameters) count += p->shape.numel();
+  try {
+    return std::make_unique<Model>(std::move(net), c, dtype, device);
+  } catch (const OutOfMemory& e) {
+    // The width is the usual cause (a typo such as --width 1000): say so, with the size it asked for.
+    throw OutOfMemory(fmt::format("a {} of width {} has {} parameters, more than the memory of {} holds ({})",
+                                  c.arch, c.width, count, device.str(), e.message()));
+  }
 }
 
 std::unique_ptr<Model> make_model(const ModelInfo& info, DType dtype, Device device) {

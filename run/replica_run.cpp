@@ -47,8 +47,13 @@ void add_model(ReplicaRun& r, const RunDescription& run, const ReplicaPlace& pla
     info = read_checkpoint_meta(run.init_from).model;
     info.num_classes = run.model.num_classes;
   }
-  r.model = make_initialised_model(info, r.ctx.rng(), run.dtype, place.device);
-  r.optimizer = std::make_unique<Optimizer>(*r.model, run.optimizer);
+  try {
+    r.model = make_initialised_model(info, r.ctx.rng(), run.dtype, place.device);
+    r.optimizer = std::make_unique<Optimizer>(*r.model, run.optimizer);
+  } catch (const OutOfMemory& e) {
+    const bool from_checkpoint = !run.resume.empty() || !run.init_from.empty();
+    throw OutOfMemory(e.message() + (from_checkpoint ? "" : " (hint: a smaller --width)"));
+  }
   // The average starts before a resumed checkpoint loads (which restores it) and after fine-tuning's
   // weights load (so that it averages from them).
   if (run.ema > 0) r.optimizer->enable_ema(r.ctx, run.ema);
@@ -64,10 +69,11 @@ void add_model(ReplicaRun& r, const RunDescription& run, const ReplicaPlace& pla
 void setup_model(ReplicaRun& r, int64_t batch, int64_t image_size) {
   try {
     r.model->setup(r.ctx, batch, image_size, image_size);
-  } catch (const OutOfDeviceMemory&) {
+  } catch (const OutOfMemory&) {
+    const Device device = r.ctx.device();
     ASLNET_CHECK(false) << "--batch " << batch << " at " << image_size << " px does not fit in the memory of "
-                        << r.ctx.device().str() << " (" << gpu_name(r.ctx.device().index)
-                        << "): try a smaller --batch, or --accum-steps to keep the effective batch";
+                        << device.str() << (device.is_cuda() ? " (" + gpu_name(device.index) + ")" : "")
+                        << ": try a smaller --batch, or --accum-steps to keep the effective batch";
   }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes what users and clients can feed aslnet: serve's image upload path (JPEG, PNG, anything) and the
-# safetensors reader behind every checkpoint, with libFuzzer under AddressSanitizer and
-# UndefinedBehaviorSanitizer (clang; scripts/install-deps.sh --with-fuzz installs it).
+# Fuzzes what users and clients can feed aslnet: serve's image upload path (JPEG, PNG, anything), the
+# safetensors reader behind every checkpoint and the checkpoint metadata reader after it, with libFuzzer
+# under AddressSanitizer and UndefinedBehaviorSanitizer (clang; scripts/install-deps.sh --with-fuzz installs it).
 #   scripts/fuzz.sh [SECONDS]   each target for SECONDS (default 60), from the committed seed corpus in
 #                               tests/fuzz/corpus/<target>/; exits non-zero on any finding, whose input is
 #                               kept as $ASLNET_BUILD_DIR/fuzz/crash-<target>-* (turn it into a regression test).
@@ -15,10 +15,11 @@ core=(engine/core/error.cpp engine/core/regular_file.cpp)
 declare -A sources=(
   [upload]="tests/fuzz/upload.cpp serve/image_input.cpp data/jpeg.cpp data/png_decode.cpp"
   [safetensors]="tests/fuzz/safetensors.cpp engine/safetensors.cpp"
+  [checkpoint_meta]="tests/fuzz/checkpoint_meta.cpp engine/checkpoint_meta.cpp engine/safetensors.cpp"
 )
-declare -A libs=([upload]="-lturbojpeg -lpng -lz" [safetensors]="-lz -lfmt")
+declare -A libs=([upload]="-lturbojpeg -lpng -lz" [safetensors]="-lz -lfmt" [checkpoint_meta]="-lz -lfmt")
 status=0
-for target in upload safetensors; do
+for target in upload safetensors checkpoint_meta; do
   # shellcheck disable=SC2086 # word splitting of the source and library lists is intended
   clang++ "${flags[@]}" ${sources[$target]} "${core[@]}" ${libs[$target]} -o "$out/fuzz-$target"
   corpus="$out/corpus-$target"

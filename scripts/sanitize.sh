@@ -40,9 +40,10 @@ build_seconds=$((SECONDS - start))
 
 # detect_leaks: everything freed by exit (a leak in the server or the loader grows for as long as it runs).
 # The CUDA driver maps memory where AddressSanitizer keeps its shadow gap: with a GPU, the gap must stay
-# unprotected.
+# unprotected. allocator_may_return_null: an allocation too large to make returns null as malloc does,
+# so that the engine's out-of-memory errors are tested rather than aborted by the sanitizer.
 asan=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
-asan+=:strict_string_checks=1:halt_on_error=1
+asan+=:strict_string_checks=1:halt_on_error=1:allocator_may_return_null=1
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then asan+=:protect_shadow_gap=0; fi
 export ASAN_OPTIONS=$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}

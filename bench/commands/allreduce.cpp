@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/device_options.h"
 #include "bench/commands/bench.h"
 #include "engine/core/buffer.h"
@@ -323,11 +324,11 @@ void register_bench_allreduce(CLI::App& bench) {
   cmd->add_option("--replicas", o->replicas, "CPU: replica counts to measure, threads of this process (default 1,2,4)")
       ->delimiter(',');
   cmd->add_option("--min-bytes", o->min_bytes, "smallest message (doubled up to --max-bytes)")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
   cmd->add_option("--max-bytes", o->max_bytes, "largest message (default 1 GiB on a GPU, 64 MiB on the CPU)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--iters", o->iters, "timed all-reduces per size")->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", o->warmup, "untimed all-reduces per size first")->check(CLI::NonNegativeNumber);
+      ->check(app::non_negative());
+  cmd->add_option("--iters", o->iters, "timed all-reduces per size")->check(app::positive());
+  cmd->add_option("--warmup", o->warmup, "untimed all-reduces per size first")->check(app::non_negative());
   cmd->add_option("--json", o->json,
                   "also write every row here (device, date, command line; per count: bytes, time, algbw, busbw)");
   cmd->callback([o] { run_bench_allreduce(*o); });

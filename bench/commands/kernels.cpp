@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "app/cli_checks.h"
 #include "app/device_options.h"
 #include "bench/commands/bench.h"
 #include "engine/core/device_peaks.h"
@@ -350,16 +351,16 @@ void register_bench_kernels(CLI::App& bench) {
   cmd->add_option("--arch", o->arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
   cmd->add_option("--stem", o->stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
       ->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width, "channel multiplier (1: torchvision's widths)")->check(CLI::Range(1e-3, 16.0));
-  cmd->add_option("--batch", o->batch, "images per batch")->check(CLI::Range(1, 1 << 16));
-  cmd->add_option("--image-size", o->image_size, "input side in pixels")->check(CLI::Range(8, 1024));
+  cmd->add_option("--width", o->width, "channel multiplier (1: torchvision's widths)")->check(app::width_check());
+  cmd->add_option("--batch", o->batch, "images per batch")->check(app::in_range(1, 1 << 16));
+  cmd->add_option("--image-size", o->image_size, "input side in pixels")->check(app::in_range(8, 1024));
   cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--iters", o->iters, "timed calls per pass")->check(CLI::Range(1, 100000));
-  cmd->add_option("--warmup", o->warmup, "untimed calls per pass first")->check(CLI::Range(0, 100000));
-  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--iters", o->iters, "timed calls per pass")->check(app::in_range(1, 100000));
+  cmd->add_option("--warmup", o->warmup, "untimed calls per pass first")->check(app::in_range(0, 100000));
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(app::non_negative());
   cmd->add_option("--json", o->json, "also write the results to this JSON file");
   cmd->callback([o] { run_bench_kernels(*o); });
 }

@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "bench/commands/bench.h"
 #include "data/classes.h"
 #include "data/jpeg.h"
@@ -449,22 +450,22 @@ void register_bench_serve(CLI::App& bench) {
   cmd->add_option("--images", o->images,
                   "folder of images to send (class folders or files; .jpg, .jpeg, .png); default: synthetic hands");
   cmd->add_option("--max-images", o->max_images, "at most this many images of --images, evenly spaced")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--synth-size", o->synth_size, "side of the synthetic images, px")->check(CLI::Range(8, 4096));
-  cmd->add_option("--requests", o->requests, "timed requests in each mode")->check(CLI::PositiveNumber);
+      ->check(app::positive());
+  cmd->add_option("--synth-size", o->synth_size, "side of the synthetic images, px")->check(app::in_range(8, 4096));
+  cmd->add_option("--requests", o->requests, "timed requests in each mode")->check(app::positive());
   cmd->add_option("--clients", o->clients, "concurrent clients (threads, one keep-alive connection each)")
-      ->check(CLI::Range(1, 1024));
-  cmd->add_option("--warmup", o->warmup, "untimed requests first, in each mode")->check(CLI::NonNegativeNumber);
+      ->check(app::in_range(1, 1024));
+  cmd->add_option("--warmup", o->warmup, "untimed requests first, in each mode")->check(app::non_negative());
   cmd->add_option("--endpoint", o->endpoint, "predict (one image a request) or translate (--frames a request)")
       ->check(CLI::IsMember({"predict", "translate"}));
-  cmd->add_option("--frames", o->frames, "frames of each /translate request")->check(CLI::Range(1, 1024));
+  cmd->add_option("--frames", o->frames, "frames of each /translate request")->check(app::in_range(1, 1024));
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--threads", o->threads, "CPU threads of the model (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads of the model (0: every core)")->check(app::non_negative());
   cmd->add_option("--http-threads", o->http_threads, "the server's HTTP workers (0: --clients, at least 8)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-batch", o->max_batch, "largest batch the batching server runs")->check(CLI::Range(1, 1024));
+      ->check(app::non_negative());
+  cmd->add_option("--max-batch", o->max_batch, "largest batch the batching server runs")->check(app::in_range(1, 1024));
   cmd->add_option("--batch-window-ms", o->batch_window_ms, "how long the batching server waits for more images")
-      ->check(CLI::NonNegativeNumber);
+      ->check(app::non_negative());
   cmd->add_option("--out", o->out, "folder for bench-serve.json and bench-serve.md");
   cmd->callback([o] { run_bench_serve(*o); });
 }

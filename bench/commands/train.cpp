@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "bench/commands/bench.h"
 #include "bench/scaling/scaling_model.h"
 #include "engine/core/device.h"
@@ -574,19 +575,19 @@ void register_bench_train(CLI::App& bench) {
       ->check(CLI::IsMember({"single", "multi"}));
   cmd->add_option("--arch", o->arch);
   cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width)->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", o->image_size)->check(CLI::Range(8, 1024));
-  cmd->add_option("--batch", o->batch, "global batch, split over the replicas")->check(CLI::PositiveNumber);
-  cmd->add_option("--epochs", o->epochs)->check(CLI::PositiveNumber);
+  cmd->add_option("--width", o->width)->check(app::positive());
+  cmd->add_option("--image-size", o->image_size)->check(app::in_range(8, 1024));
+  cmd->add_option("--batch", o->batch, "global batch, split over the replicas")->check(app::positive());
+  cmd->add_option("--epochs", o->epochs)->check(app::positive());
   cmd->add_option("--optimizer", o->optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
-  cmd->add_option("--lr", o->lr)->check(CLI::PositiveNumber);
-  cmd->add_option("--weight-decay", o->weight_decay)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--lr", o->lr)->check(app::positive());
+  cmd->add_option("--weight-decay", o->weight_decay)->check(app::non_negative());
   cmd->add_option("--precision", o->precision)->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--val-fraction", o->val_fraction, "random split held out for validation")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(app::in_range(0.0, 0.9));
   cmd->add_flag("--augment", o->augment, "train with aslnet's default augmentation (the seed had none)");
   cmd->add_option("--seed", o->seed);
-  cmd->add_option("--threads", o->threads, "CPU threads for each run (0: every core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->threads, "CPU threads for each run (0: every core)")->check(app::non_negative());
   cmd->add_option("--out", o->out, "folder for the runs, bench-train.json, .md and .png");
   cmd->add_flag("--peer", o->peer, "also run torchvision (bench/peers/torch_seed_experiment.py) on the same data");
   cmd->add_option("--peer-script", o->peer_script, "path of torch_seed_experiment.py");

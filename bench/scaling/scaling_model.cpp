@@ -8,6 +8,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "app/cli_checks.h"
 #include "engine/replication/in_process.h"
 
 namespace aslnet::bench {
@@ -193,15 +194,15 @@ void add_scaling_flags(CLI::App& cmd, ScalingFlags& flags) {
                  "scaling model: intra-node busbw and latency measured by `aslnet bench allreduce --json` "
                  "(instead of the assumed NVLink figures)");
   cmd.add_option("--intra-busbw", flags.intra_busbw_gbs, "scaling model: all-reduce busbw within a node, GB/s")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
   cmd.add_option("--intra-latency-us", flags.intra_latency_us, "scaling model: latency per ring step within a node")
-      ->check(CLI::NonNegativeNumber);
+      ->check(app::non_negative());
   cmd.add_option("--inter-busbw", flags.inter_busbw_gbs, "scaling model: all-reduce busbw across nodes, GB/s")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
   cmd.add_option("--inter-latency-us", flags.inter_latency_us, "scaling model: latency per ring step across nodes")
-      ->check(CLI::NonNegativeNumber);
+      ->check(app::non_negative());
   cmd.add_option("--gpus-per-node", flags.gpus_per_node, "scaling model: GPUs a node holds (default 8)")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive());
 }
 
 LinkModel link_model_from_flags(const ScalingFlags& f) {

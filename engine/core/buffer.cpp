@@ -18,7 +18,8 @@ Buffer Buffer::host(size_t bytes) {
   if (bytes > 0) {
     const size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
     b.data_ = std::aligned_alloc(64, rounded);
-    ASLNET_CHECK(b.data_ != nullptr) << "out of host memory allocating " << bytes << " bytes";
+    if (b.data_ == nullptr)
+      throw_out_of_memory(__FILE__, __LINE__, "out of host memory allocating " + std::to_string(bytes) + " bytes");
   }
   return b;
 }

@@ -30,6 +30,10 @@ void throw_error(const char* file, int line, const char* what, const std::string
   throw Error(message, place(file, line, what));
 }
 
+void throw_out_of_memory(const char* file, int line, const std::string& message) {
+  throw OutOfMemory(message, place(file, line, nullptr));
+}
+
 void throw_out_of_device_memory(const char* file, int line, const std::string& message) {
   throw OutOfDeviceMemory(message, place(file, line, nullptr));
 }

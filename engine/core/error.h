@@ -24,11 +24,16 @@ class Error : public std::runtime_error {
   std::string message_;
 };
 
-// A device allocation that did not fit. Its own type so that callers who can suggest a remedy (a smaller
-// --batch, --accum-steps) catch it, instead of matching the text of a message.
-class OutOfDeviceMemory : public Error {
+// An allocation that did not fit, in host or device memory. Its own type so that callers who can suggest
+// a remedy (a smaller --batch or --width, --accum-steps) catch it, instead of matching a message's text.
+class OutOfMemory : public Error {
  public:
   using Error::Error;
+};
+// One that did not fit in a GPU's memory.
+class OutOfDeviceMemory : public OutOfMemory {
+ public:
+  using OutOfMemory::OutOfMemory;
 };
 
 // What a user should read of any exception: an Error's message() (without its place), else what().
@@ -38,7 +43,8 @@ inline std::string user_message(const std::exception& e) {
 }
 
 [[noreturn]] void throw_error(const char* file, int line, const char* what, const std::string& message);
-// throw_error's one-line message, thrown as OutOfDeviceMemory.
+// throw_error's one-line message, thrown as OutOfMemory or OutOfDeviceMemory.
+[[noreturn]] void throw_out_of_memory(const char* file, int line, const std::string& message);
 [[noreturn]] void throw_out_of_device_memory(const char* file, int line, const std::string& message);
 void log_error(const char* file, int line, const std::string& message);
 

@@ -132,6 +132,19 @@ TEST(Gpu, AnAllocationThatCannotFitIsOutOfDeviceMemory) {
   EXPECT_NO_THROW(Buffer::device(1024, 0));
 }
 
+// A host allocation that cannot be made is an OutOfMemory (which callers restate with the flag to lower),
+// not a crash or a plain Error.
+TEST(Core, AHostAllocationThatCannotFitIsOutOfMemory) {
+  try {
+    (void)Buffer::host(size_t(1) << 62);
+    FAIL() << "a 4 EiB allocation succeeded";
+  } catch (const OutOfMemory& e) {
+    EXPECT_EQ(dynamic_cast<const OutOfDeviceMemory*>(&e), nullptr);
+    EXPECT_NE(e.message().find("out of host memory allocating 4611686018427387904 bytes"), std::string::npos)
+        << e.message();
+  }
+}
+
 TEST(Core, OutOfDeviceMemoryIsAnErrorWithItsPlace) {
   try {
     throw_out_of_device_memory(__FILE__, __LINE__, "out of GPU memory on cuda:3 allocating 12 bytes");

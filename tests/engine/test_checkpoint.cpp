@@ -8,6 +8,7 @@
 // an EmaWeightsScope without the optimizer loads for inference as the averaged model.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -377,6 +378,32 @@ void rewrite(const std::string& from, const std::string& to,
   writer.write(to);
 }
 
+// Metadata values the engine cannot build, or that would ask for absurd memory (a damaged or hostile
+// header: a width of 1000, a billion classes, a 10^9-pixel input), are refused naming the file and the
+// key, before any model is built from them.
+TEST_F(CheckpointTest, MetadataOutOfRangeIsRefusedNamingTheKey) {
+  Trained a = trained_model(kSmall18, 1);
+  const std::string file = path("good.safetensors");
+  CheckpointMeta meta;
+  meta.mean = {0.5, 0.5, 0.5};
+  meta.std = {0.25, 0.25, 0.25};
+  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"width", "1000"},          {"width", "nan"},           {"width", "-1"},
+      {"num_classes", "0"},       {"num_classes", "1000000000"}, {"in_channels", "100000"},
+      {"input_height", "1000000000"}, {"input_width", "-3"},  {"mean", "[0.5, 0.5, 0.5, 0.5]"},
+      {"std", "[0.25, 0.25]"},    {"epoch", "-1"},            {"classes", "[\"A\", \"B\", 3]"},
+      {"optimizer_steps", "x"},
+  };
+  for (const auto& [key, value] : cases) {
+    const std::string bad = path("bad_" + key + ".safetensors");
+    rewrite(file, bad, [&](std::map<std::string, std::string>& md, auto&, const auto&) { md[key] = value; });
+    const std::string message = error_of([&] { (void)read_checkpoint_meta(bad); });
+    EXPECT_NE(message.find(bad), std::string::npos) << key << "=" << value << ": " << message;
+    EXPECT_NE(message.find("'" + key + "'"), std::string::npos) << key << "=" << value << ": " << message;
+  }
+}
+
 TEST_F(CheckpointTest, ShapeMismatchNamesTheTensorAndBothShapesAndLeavesTheModelAlone) {
   auto narrow = fresh_model(kSmall18, 1);
   const std::string file = path("narrow.safetensors");
@@ -688,6 +715,25 @@ TEST_F(CheckpointTest, WritesAreAtomic) {
   const std::string message = error_of([&] { save_checkpoint(nowhere, *model, {}); });
   EXPECT_NE(message.find(nowhere), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(path("no")));
+}
+
+// A kill -9 during a write leaves "<file>.tmp.<pid>" behind; the next write of the same file removes it
+// when that process is gone, and leaves a running process's file (a write in progress) and other
+// files' temporaries alone.
+TEST_F(CheckpointTest, AWriteRemovesTheTemporariesOfDeadWriters) {
+  const pid_t child = ::fork();
+  if (child == 0) std::_Exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: its pid now names no process
+  const std::string dead = path("ckpt.safetensors.tmp." + std::to_string(child));
+  const std::string running = path("ckpt.safetensors.tmp." + std::to_string(::getppid()));
+  const std::string other = path("other.safetensors.tmp." + std::to_string(child));
+  for (const std::string& f : {dead, running, other}) write_bytes(f, "half a checkpoint");
+  auto model = fresh_model(kSmall18, 1);
+  save_checkpoint(path("ckpt.safetensors"), *model, {});
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(running));
+  EXPECT_TRUE(fs::exists(other));
 }
 
 TEST_F(CheckpointTest, SafetensorsWriterAndReaderRoundTripEveryDtype) {
