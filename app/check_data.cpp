@@ -25,8 +25,10 @@ struct CheckOptions {
 
 void run_check(const CheckOptions& o) {
   Context::set_cpu_threads(o.threads);
-  const DatasetIndex index = index_test_folder(o.data);  // class folders, or flat <class>_test.jpg files
-  std::vector<std::string> problems;
+  IndexOptions layout;
+  layout.collect_layout_problems = true;  // every misnamed or empty folder, not only the first
+  const DatasetIndex index = index_test_folder(o.data, layout);  // class folders, or flat <class>_test.jpg files
+  std::vector<std::string> problems = index.layout_problems;
   // Files in class folders that the index ignores because of their extension.
   for (const auto& entry : std::filesystem::recursive_directory_iterator(o.data)) {
     if (!entry.is_regular_file()) continue;
@@ -59,8 +61,12 @@ void run_check(const CheckOptions& o) {
     ++per_class[size_t(index.samples[i].label)];
     if (!decode_problems[i].empty()) problems.push_back(decode_problems[i]);
   }
-  fmt::print("{}: {} images in {} classes\n", o.data, n,
-             std::count_if(per_class.begin(), per_class.end(), [](int64_t c) { return c > 0; }));
+  const auto classes = std::count_if(per_class.begin(), per_class.end(), [](int64_t c) { return c > 0; });
+  fmt::print("{}: {} images in {} classes\n", o.data, n, classes);
+  // One class trains to "100%" and reads every photo as that letter.
+  if (classes == 1)
+    problems.push_back(fmt::format("{}: images of one class only ({}): a classifier needs at least two", o.data,
+                                   index.classes[size_t(index.samples.front().label)]));
   for (size_t c = 0; c < per_class.size(); ++c)
     if (per_class[c] > 0) fmt::print("  {:<8} {}\n", index.classes[c], per_class[c]);
   if (problems.empty()) {

@@ -192,6 +192,8 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
 // --resume continues a run with the same options. The network and input size come from the checkpoint;
 // one given now that differs is refused (it used to be replaced silently by the checkpoint's).
 void adopt_resumed_options(TrainOptions& o, const CLI::App& cmd) {
+  // Said first: the checks below would compare against the wrong run.
+  ASLNET_CHECK(o.init_from.empty()) << "--resume and --init-from exclude each other";
   const CheckpointMeta meta = read_checkpoint_meta(o.resume);
   const auto same = [&](const char* flag, bool equal, const std::string& theirs) {
     ASLNET_CHECK(cmd.count(flag) == 0 || equal)
@@ -205,6 +207,9 @@ void adopt_resumed_options(TrainOptions& o, const CLI::App& cmd) {
     same("--image-size", o.image_size == meta.input_height, std::to_string(meta.input_height));
     o.image_size = int(meta.input_height);
   }
+  // A run resumed at its end would train nothing and write nothing (it used to say it wrote checkpoints).
+  ASLNET_CHECK(meta.epoch < o.epochs) << "--resume " << o.resume << ": that run already finished " << meta.epoch
+                                      << " epochs; give --epochs above " << meta.epoch << " to train it further";
 }
 
 }  // namespace

@@ -59,6 +59,12 @@ RunData load_run_data(const TrainOptions& o) {
     data.train_sizes.push_back(int64_t(parts.back().samples.size()));
   }
   data.train = merge_sources(parts);
+  // One class trains to "100%" and reads every photo as that letter.
+  std::set<int> labels;
+  for (const Sample& sample : data.train.samples) labels.insert(sample.label);
+  ASLNET_CHECK(labels.size() != 1) << "the training data holds images of one class only ("
+                                   << data.train.classes[size_t(*labels.begin())]
+                                   << "): a classifier needs at least two";
   if (!o.source_weights.empty() || data.train_sources.size() > 1)
     data.mix = std::make_shared<SourceMix>(data.train_sizes, o.source_weights, o.seed);
   for (const SourceSpec& source : val_sources) {

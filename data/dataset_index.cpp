@@ -118,14 +118,22 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
   for (const fs::path& folder : subfolders(dir)) {
     const std::string name = folder.filename().string();
     const int label = asl_class_index(name);
-    ASLNET_CHECK(label >= 0) << "folder " << folder.string() << " names no ASL class (expected " << kClassList
-                             << "; hint: "
-                             << (holds_class_folders(folder) ? "did you mean to pass " + folder.string() + "?"
-                                                             : std::string("rename or remove it"))
-                             << ")";
-    const auto [it, fresh] = seen.emplace(label, folder);
-    ASLNET_CHECK(fresh) << "folders " << it->second.string() << " and " << folder.string() << " both name class "
-                        << asl_classes()[size_t(label)] << " (hint: merge them into one folder)";
+    // A problem of this folder: an error, or a line of layout_problems and the folder skipped.
+    std::string problem;
+    if (label < 0) {
+      problem = "folder " + folder.string() + " names no ASL class (expected " + kClassList + "; hint: " +
+                (holds_class_folders(folder) ? "did you mean to pass " + folder.string() + "?"
+                                             : std::string("rename or remove it")) +
+                ")";
+    } else if (const auto [it, fresh] = seen.emplace(label, folder); !fresh) {
+      problem = "folders " + it->second.string() + " and " + folder.string() + " both name class " +
+                asl_classes()[size_t(label)] + " (hint: merge them into one folder)";
+    }
+    if (!problem.empty() && options.collect_layout_problems) {
+      index.layout_problems.push_back(problem);
+      continue;
+    }
+    ASLNET_CHECK(problem.empty()) << problem;
     size_t count = 0;
     for_each_jpeg(folder, [&](const fs::path& file) {
       if (!origin_selected(file, options)) return;
@@ -136,10 +144,16 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
       index.empty_class_folders.push_back(folder.string());
       continue;
     }
-    ASLNET_CHECK(count > 0) << "class folder " << folder.string() << " holds no .jpg images"
-                            << (options.origins.empty() ? "" : " of the selected origins")
-                            << " (hint: remove it or fill it)";
+    const std::string empty = "class folder " + folder.string() + " holds no .jpg images" +
+                              (options.origins.empty() ? "" : " of the selected origins") + " (hint: remove it or fill it)";
+    if (count == 0 && options.collect_layout_problems) {
+      index.layout_problems.push_back(empty);
+      continue;
+    }
+    ASLNET_CHECK(count > 0) << empty;
   }
+  std::sort(index.samples.begin(), index.samples.end(), sample_less);
+  if (!index.layout_problems.empty()) return index;  // collected: the caller reports them
   ASLNET_CHECK(!seen.empty()) << "data folder " << dir.string() << " holds no class folders (hint: " << kDataHint
                               << ")";
   ASLNET_CHECK(!index.samples.empty()) << "data folder " << dir.string() << " holds no .jpg images"

@@ -24,6 +24,9 @@ struct DatasetIndex {
   // Class folders that held no image (or none of the selected origins), with IndexOptions'
   // allow_empty_classes; callers say so in a note.
   std::vector<std::string> empty_class_folders;
+  // With IndexOptions' collect_layout_problems: every folder that names no class or repeats one, and
+  // every empty class folder, one line each (what would otherwise stop the index at the first).
+  std::vector<std::string> layout_problems;
 };
 
 // The origin of a file: the part of its name before the first '_' ("massey_12.jpg" -> "massey"), the
@@ -43,6 +46,10 @@ struct IndexOptions {
   // A class folder without images is noted in empty_class_folders instead of being an error (data
   // sets that hold some classes only, or an origin that lacks some letters).
   bool allow_empty_classes = false;
+  // Layout problems (a folder naming no class, two folders of one class, an empty class folder) are
+  // listed in layout_problems and the folder skipped, instead of being an error: aslnet check-data
+  // reports them all at once.
+  bool collect_layout_problems = false;
 };
 
 // A folder of class folders. Files with a .jpg/.jpeg extension (any case) are indexed; other files are

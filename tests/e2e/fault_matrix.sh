@@ -112,6 +112,66 @@ expect_failure "predict with a FIFO as the checkpoint" "it is a FIFO (named pipe
 expect_failure "serve /dev/zero as the checkpoint" "/dev/zero: it is a device" "$ASLNET" serve --checkpoint /dev/zero \
   --port 0
 expect_failure "eval a missing folder" "$work/nowhere" "$ASLNET" eval "$checkpoint" "$work/nowhere"
+# Sizes that cannot fit, and data or checkpoints that describe something absurd.
+expect_failure "train --width 1000 (a typo)" "--width: expected a positive number up to 16, got 1000" "${train[@]}" \
+  --width 1000
+if [[ -z ${ASAN_OPTIONS:-} ]]; then  # AddressSanitizer reserves far more address space than the limit
+  expect_failure "train --width 15 beyond the memory" "has 2510946269 parameters, more than the memory of cpu holds" \
+    bash -c 'ulimit -v 6000000 && exec "$@"' - "${train[@]}" --width 15 --batch 8 --image-size 32
+fi
+mkdir -p "$work/one/A" && cp "$work/data/A/"*.jpg "$work/one/A/"
+expect_failure "train on one class" "the training data holds images of one class only (A)" "$ASLNET" train \
+  "$work/one" --epochs 1 --batch 2 --quiet --out "$work/bad"
+expect_failure "check-data on one class" "images of one class only (A)" "$ASLNET" check-data "$work/one"
+mkdir -p "$work/layout/A" "$work/layout/photos" "$work/layout/misc" && cp "$work/data/A/"*.jpg "$work/layout/A/"
+expect_failure "check-data lists every unknown folder (photos/)" "layout/photos names no ASL class" "$ASLNET" \
+  check-data "$work/layout"
+expect_failure "check-data lists every unknown folder (misc/)" "layout/misc names no ASL class" "$ASLNET" \
+  check-data "$work/layout"
+expect_failure "train --resume a finished run" "that run already finished 1 epochs; give --epochs above 1" \
+  "$ASLNET" train "$work/data" --arch resnet18 --width 0.125 --image-size 32 --batch 8 --epochs 1 --quiet \
+  --val-fraction 0 --resume "$checkpoint" --out "$work/bad"
+# with_metadata KEY VALUE OUT: the checkpoint with one metadata value replaced.
+with_metadata() {
+  /usr/bin/python3 - "$checkpoint" "$@" <<'PY'
+import json, struct, sys
+source, key, value, out = sys.argv[1:]
+with open(source, "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(n))
+    data = f.read()
+header["__metadata__"][key] = value
+text = json.dumps(header).encode()
+text += b" " * ((8 - len(text) % 8) % 8)
+with open(out, "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text + data)
+PY
+}
+with_metadata width 1000 "$work/wide.safetensors"
+expect_failure "predict a checkpoint of width 1000" "metadata 'width' is 1000, outside (0, 16]" "$ASLNET" predict \
+  "$work/wide.safetensors" "$work/data/A/A1.jpg"
+with_metadata num_classes 1000000000 "$work/classes.safetensors"
+expect_failure "serve a checkpoint of 10^9 classes" "metadata 'num_classes' is 1000000000" "$ASLNET" serve \
+  --checkpoint "$work/classes.safetensors" --port 0
+with_metadata input_height 1000000 "$work/side.safetensors"
+expect_failure "eval a checkpoint of 10^6 px" "metadata 'input_height' is 1000000" "$ASLNET" eval \
+  "$work/side.safetensors" "$work/data"
+expect_failure "bench kernels --iters 0" "--iters: expected a number in [1, 100000], got 0" "$ASLNET" bench kernels \
+  --iters 0
+expect_failure "bench serve --clients nan" "--clients: expected a number in [1, 1024], got nan" "$ASLNET" bench \
+  serve --checkpoint "$checkpoint" --clients nan
+# A kill -9 during a checkpoint write left last.safetensors.tmp.<pid>: the next write of it removes it.
+cases=$((cases + 1))
+sleep 0 & dead=$!
+wait "$dead"
+cp "$checkpoint" "$work/run/last.safetensors.tmp.$dead"
+"$ASLNET" train "$work/data" --arch resnet18 --width 0.125 --image-size 32 --batch 8 --epochs 2 --quiet \
+  --val-fraction 0 --threads 2 --resume "$checkpoint" --out "$work/run" > /dev/null
+if [[ -e "$work/run/last.safetensors.tmp.$dead" ]]; then
+  echo "BAD  a dead writer's last.safetensors.tmp.$dead was left in place"; failures=$((failures + 1))
+else
+  echo "GOOD a dead writer's last.safetensors.tmp.<pid> is removed by the next write"
+fi
 # A run stopped by SIGTERM (a scheduler's way) or Ctrl-C writes last.safetensors to resume from, and
 # its status says it did not finish: 128 + the signal.
 for signal in TERM INT; do
