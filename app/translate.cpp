@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -144,12 +145,19 @@ void run_translate(const TranslateOptions& o) {
       << "none of the " << frames.size() << " frames could be read (the first: " << frames[0] << ")";
 
   std::string wav_note;
+  std::exception_ptr speech_failure;
   if (!o.speak.empty()) {
     ASLNET_CHECK(!decoder.text().empty())
         << "--speak " << o.speak << ": the frames spell no text, so there is nothing to say";
-    const Audio audio = synthesize_speech(decoder.text(), {o.voice, o.rate});
-    write_wav(o.speak, audio);
-    wav_note = fmt::format("{} ({:.1f} s at {} Hz, voice {})", o.speak, audio.seconds(), audio.sample_rate, o.voice);
+    // A speech failure (an unknown voice, an unwritable file) must not lose the text: it is printed
+    // below, and the failure raised after it.
+    try {
+      const Audio audio = synthesize_speech(decoder.text(), {o.voice, o.rate});
+      write_wav(o.speak, audio);
+      wav_note = fmt::format("{} ({:.1f} s at {} Hz, voice {})", o.speak, audio.seconds(), audio.sample_rate, o.voice);
+    } catch (const Error&) {
+      speech_failure = std::current_exception();
+    }
   }
   if (o.json) {
     nlohmann::json out{{"text", decoder.text()},
@@ -158,8 +166,9 @@ void run_translate(const TranslateOptions& o) {
                        {"min_confidence", o.decoder.min_confidence},
                        {"hold_frames", o.decoder.hold_frames},
                        {"per_frame", per_frame}};
-    if (!o.speak.empty()) out["wav"] = o.speak;
+    if (!o.speak.empty() && !speech_failure) out["wav"] = o.speak;
     fmt::print("{}\n", out.dump(2));
+    if (speech_failure) std::rethrow_exception(speech_failure);
     return;
   }
   fmt::print("{}\n", decoder.text());
@@ -169,6 +178,7 @@ void run_translate(const TranslateOptions& o) {
     fmt::print(stderr, "skipped {} unreadable frame(s):{}\n", unreadable.size(), names);
   }
   if (!wav_note.empty()) fmt::print(stderr, "wrote {}\n", wav_note);
+  if (speech_failure) std::rethrow_exception(speech_failure);
 }
 
 }  // namespace

@@ -62,6 +62,13 @@ text=$("$ASLNET" translate --checkpoint "$checkpoint" $(ls "$work"/frames/*.jpg 
   --hold-frames 3 --min-confidence 0.5 2> /dev/null)
 [[ $text == "HELLO WORLD" ]] || { echo "file list: got '$text'"; exit 1; }
 
+# A speech failure (here an unwritable WAV) fails the command but keeps the text it computed.
+status=0
+text=$("$ASLNET" translate --checkpoint "$checkpoint" "$work/frames" --threads 2 --hold-frames 3 \
+  --min-confidence 0.5 --speak "$work/no/such/folder/hello.wav" 2> "$work/speak.txt") || status=$?
+[[ $status -ne 0 && $text == "HELLO WORLD" ]] || { echo "--speak failure: status $status, text '$text'"; exit 1; }
+grep -q "no/such/folder/hello.wav" "$work/speak.txt" || { cat "$work/speak.txt"; exit 1; }
+
 # An empty folder is a one-line error naming it.
 if "$ASLNET" translate --checkpoint "$checkpoint" "$work/empty" 2> "$work/empty.txt"; then
   echo "an empty folder was accepted"; exit 1
