@@ -23,6 +23,7 @@ struct Trainer::Run {
   Batch batch;
   int64_t unread_rows = 0;  // this replica's images queued since the last reading
   int64_t unread_from = 0;  // the first optimizer step since the last reading (from 1)
+  int64_t resumed_at = 0;   // the optimizer's step count when fit() began (0: a fresh run)
   double last_loss = std::nan(""), last_accuracy = std::nan("");  // NaN: no reading yet
   double epoch_loss = 0.0;                                        // sums over the epoch's readings (all replicas)
   int64_t epoch_hits = 0, epoch_images = 0;
@@ -68,6 +69,7 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
   Run run(train, per_epoch, schedule, comm, InputStager(ctx_, model_));
   if (options_.cuda_graph) run.graphed = std::make_unique<GraphedTrainStep>(step_);
   run.unread_from = optimizer_.step_count() + 1;
+  run.resumed_at = optimizer_.step_count();
   for (int64_t epoch = optimizer_.step_count() / per_epoch; epoch < options_.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (!train_epoch(run, epoch, hooks)) return false;
@@ -160,10 +162,16 @@ Trainer::Reading Trainer::read(Run& run, int64_t epoch, bool stop_requested) {
   std::string where =
       from == to ? "at step " + std::to_string(to) : "in steps " + std::to_string(from) + "-" + std::to_string(to);
   if (first_refused > 0) where = "at step " + std::to_string(first_refused);
+  // Right after a resume, the checkpoint (or the options it was resumed with) is the likelier cause.
+  const std::string hint =
+      run.resumed_at > 0 && from == run.resumed_at + 1
+          ? "hint: it diverged in the first steps after resuming from step " + std::to_string(run.resumed_at) +
+                ": resume from an earlier checkpoint, with the options that run had, or a lower --lr"
+          : "hint: a lower --lr, or --warmup-epochs";
   throw NonFiniteLoss("the loss stopped being a finite number " + where + " (epoch " + std::to_string(epoch + 1) +
-                      (run.comm != nullptr ? ", on some replica" : "") +
-                      "; hint: a lower --lr, or --warmup-epochs); the optimizer refused that update and every one "
-                      "after it, so the weights are those of the step before");
+                      (run.comm != nullptr ? ", on some replica" : "") + "; " + hint +
+                      "); the optimizer refused that update and every one after it, so the weights are those of "
+                      "the step before");
 }
 
 EpochReport Trainer::validate(int64_t epoch, const std::vector<ValidationSet>& val) {

@@ -49,12 +49,14 @@ struct Outcome {
   bool finished = false;
 };
 
-Outcome fit(int64_t log_every, int64_t poisoned = -1, int64_t stop_after = 0, int64_t epochs = 2) {
+Outcome fit(int64_t log_every, int64_t poisoned = -1, int64_t stop_after = 0, int64_t epochs = 2,
+            int64_t resumed_at = 0) {
   Context ctx(Device::cpu(), 0);
   Rng rng(11);
   auto model = make_initialised_model({"resnet18", "small", 0.125, kClasses, 3}, rng, DType::F32, Device::cpu());
   model->setup(ctx, kBatch, kSize, kSize);
   Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-4});
+  optimizer.set_step_count(resumed_at);  // as a resumed checkpoint leaves it
   TrainerOptions options;
   options.epochs = epochs;
   options.log_every = log_every;
@@ -118,6 +120,18 @@ TEST(Trainer, ANonFiniteLossStopsTheRunWithinLogEveryStepsKeepingTheLastGoodWeig
   ASSERT_EQ(good.steps.size(), size_t(kBadStep - 1));
   EXPECT_TRUE(test::same_bytes(bad.weights, good.weights));
   for (int64_t i = 0; i < bad.weights.numel(); ++i) ASSERT_TRUE(std::isfinite(bad.weights.data<float>()[i])) << i;
+}
+
+// A loss that breaks in the first steps after a resume points at the checkpoint or the options it was
+// resumed with, not only at --lr; later, the usual hint.
+TEST(Trainer, ANonFiniteLossRightAfterAResumeSaysSo) {
+  const Outcome at_once = fit(3, /*poisoned=*/0, 0, 2, /*resumed_at=*/12);  // epoch 2's first step: 13
+  EXPECT_NE(at_once.error.find("at step 13"), std::string::npos) << at_once.error;
+  EXPECT_NE(at_once.error.find("after resuming from step 12"), std::string::npos) << at_once.error;
+  const Outcome later = fit(3, /*poisoned=*/4, 0, 2, /*resumed_at=*/12);
+  EXPECT_NE(later.error.find("at step 17"), std::string::npos) << later.error;
+  EXPECT_EQ(later.error.find("resuming"), std::string::npos) << later.error;
+  EXPECT_NE(later.error.find("--warmup-epochs"), std::string::npos) << later.error;
 }
 
 TEST(Trainer, StopAfterStopsAtExactlyThatStepBetweenReadings) {
