@@ -403,7 +403,9 @@ struct Server::Impl {
           if (res.status == 413)
             message = fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes);
           else if (res.status == 400)
-            message = "the request could not be read (a POST needs a body with a Content-Length)";
+            message = "the request is not HTTP/1.1 that this server reads (a request line such as "
+                      "'GET /healthz HTTP/1.1', header lines of 'Name: value', and a POST's body after its "
+                      "Content-Length or chunked)";
           answer_error(res, res.status, message);
           return httplib::Server::HandlerResponse::Handled;
         }));

@@ -83,6 +83,14 @@ s.close()
 assert reply.startswith("HTTP/1.1 413") and "--max-body-mb" in reply, reply
 assert took < 1.0, f"the 413 took {took:.1f} s"
 
+# A request that is not HTTP: a 400 that says what the server reads, not one blaming a POST's body.
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"HELLO THERE\r\n\r\n")
+s.settimeout(10)
+reply = s.recv(4096).decode(errors="replace")
+s.close()
+assert reply.startswith("HTTP/1.1 400") and "not HTTP/1.1" in reply and "POST needs" not in reply, reply
+
 idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
 time.sleep(0.5)
 idle_s = healthz_seconds()
