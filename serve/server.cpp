@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -89,7 +90,11 @@ struct Server::Impl {
   InferenceModel model;  // its network moves into the classifier; the metadata stays
   std::unique_ptr<BatchedClassifier> classifier;
   SessionStore sessions;
-  httplib::Server http;
+  // cpp-httplib's server, with its handling of one request on any stream made reachable (answer()).
+  struct Http : httplib::Server {
+    using httplib::Server::process_request;
+  };
+  Http http;
   Clock::time_point started = Clock::now();
   std::atomic<int64_t> requests{0};
   int port = -1;
@@ -460,6 +465,50 @@ void Server::run() {
 }
 
 void Server::stop() { impl_->http.stop(); }
+
+namespace {
+
+// A connection as bytes: the request is read from a string, the response appended to another.
+class StringStream : public httplib::Stream {
+ public:
+  explicit StringStream(const std::string& request) : request_(request) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, request_.size() - position_);
+    std::memcpy(ptr, request_.data() + position_, n);
+    position_ += n;
+    return ssize_t(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    response_.append(ptr, size);
+    return ssize_t(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 0;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  const std::string& response() const { return response_; }
+
+ private:
+  const std::string& request_;
+  size_t position_ = 0;
+  std::string response_;
+};
+
+}  // namespace
+
+std::string Server::answer(const std::string& request) {
+  StringStream stream(request);
+  bool closed = false;
+  impl_->http.process_request(stream, /*close_connection=*/true, closed, nullptr);
+  return stream.response();
+}
 
 std::string Server::describe() const {
   const Impl& s = *impl_;

@@ -61,6 +61,11 @@ class Server {
   // One line: what is served where (printed by aslnet serve when ready).
   std::string describe() const;
 
+  // Answers one request given as the bytes a connection would carry, and returns the bytes of the
+  // response: the whole request handling (parsing, routing, limits, handlers) without a socket, for
+  // tests and for fuzzing it (tests/fuzz/http.cpp).
+  std::string answer(const std::string& request);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
