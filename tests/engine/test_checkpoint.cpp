@@ -131,6 +131,16 @@ CheckpointMeta sample_meta() {
 
 const ModelInfo kSmall18{"resnet18", "small", 0.25, 29, 3};
 
+// A resnet18 trained one step, with its optimizer, and a valid input normalisation: the file the
+// damage tests start from.
+void save_trained_with_normalisation(const std::string& file) {
+  Trained a = trained_model(kSmall18, 1);
+  CheckpointMeta meta;
+  meta.mean = {0.5, 0.5, 0.5};
+  meta.std = {0.25, 0.25, 0.25};
+  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+}
+
 TEST_F(CheckpointTest, RoundTripIsBitExact) {
   Trained a = trained_model(kSmall18, 2);
   int64_t nonzero_counters = 0;
@@ -382,12 +392,8 @@ void rewrite(const std::string& from, const std::string& to,
 // header: a width of 1000, a billion classes, a 10^9-pixel input), are refused naming the file and the
 // key, before any model is built from them.
 TEST_F(CheckpointTest, MetadataOutOfRangeIsRefusedNamingTheKey) {
-  Trained a = trained_model(kSmall18, 1);
   const std::string file = path("good.safetensors");
-  CheckpointMeta meta;
-  meta.mean = {0.5, 0.5, 0.5};
-  meta.std = {0.25, 0.25, 0.25};
-  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+  save_trained_with_normalisation(file);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"width", "1000"},          {"width", "nan"},           {"width", "-1"},
       {"num_classes", "0"},       {"num_classes", "1000000000"}, {"in_channels", "100000"},
@@ -486,12 +492,8 @@ TEST_F(CheckpointTest, MissingExtraAndMistypedTensorsAreErrorsAndLeaveTheModelAl
 // copied: a NaN weight (which made every prediction NaN and passed --min-confidence), a NaN in the
 // optimizer's state on --resume, an infinite statistic, and a zero std in the metadata (flat inputs).
 TEST_F(CheckpointTest, NonFiniteValuesAndAZeroStdAreRefusedNamingTheTensor) {
-  Trained a = trained_model(kSmall18, 1);
   const std::string file = path("good.safetensors");
-  CheckpointMeta meta;
-  meta.mean = {0.5, 0.5, 0.5};
-  meta.std = {0.25, 0.25, 0.25};
-  save_checkpoint(file, *a.model, meta, a.optimizer.get());
+  save_trained_with_normalisation(file);
   auto target = fresh_model(kSmall18, 2);
   Optimizer opt(*target, {.kind = "sgd", .momentum = 0.9});
   const Tensor before = target->parameter_arena().clone();

@@ -3,24 +3,18 @@
 // tensor's CRC-32 checked against the JSON object that records them. Every input must be read or refused
 // with an Error, never a crash, a leak, undefined behaviour or an allocation sized by the file. The reader
 // takes a path, so each input is written to a file first. scripts/fuzz.sh runs it.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "engine/checkpoint_meta.h"
 #include "engine/core/error.h"
+#include "tests/fuzz/input_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/aslnet-fuzz-meta-" + std::to_string(getpid()) + ".safetensors";
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return 0;
-  const bool written = std::fwrite(data, 1, size, file) == size;
-  std::fclose(file);
-  if (!written) return 0;
+  const std::string path = aslnet::fuzz::write_input_file(data, size, "meta");
+  if (path.empty()) return 0;
   try {
     const aslnet::safetensors::File parsed = aslnet::safetensors::File::read(path);
     const aslnet::CheckpointMeta meta = aslnet::parse_checkpoint_meta(parsed);
