@@ -52,7 +52,9 @@ std::string validation_text(const TrainOptions& o, const RunData& data) {
 
 // OUT/log.jsonl, with OUT made first.
 std::string log_path(const TrainOptions& o) {
-  std::filesystem::create_directories(o.out);
+  std::error_code error;
+  std::filesystem::create_directories(o.out, error);
+  ASLNET_CHECK(!error) << "--out " << o.out << ": cannot make the folder (" << error.message() << ")";
   return (std::filesystem::path(o.out) / "log.jsonl").string();
 }
 

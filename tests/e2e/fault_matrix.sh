@@ -81,7 +81,7 @@ expect_failure "train --resume a JPEG" "$work/photo-as.safetensors" "${train[@]}
   --resume "$work/photo-as.safetensors" --batch 8
 expect_failure "train --init-from a truncated checkpoint" "$work/truncated.safetensors" "${train[@]}" \
   --init-from "$work/truncated.safetensors" --batch 8
-expect_failure "train --out is a file" "$work/a-file" "$ASLNET" train "$work/data" --epochs 1 --quiet \
+expect_failure "train --out is a file" "--out $work/a-file: cannot make the folder (Not a directory)" "$ASLNET" train "$work/data" --epochs 1 --quiet \
   --val-fraction 0 --width 0.125 --image-size 32 --batch 8 --out "$work/a-file"
 expect_failure "train --epoch (a typo)" "--epoch" "${train[@]}" --epoch 3
 expect_failure "train --resume with another --width" "that run trained with --width 0.125" "${train[@]}" \
