@@ -61,12 +61,10 @@ void run_check(const CheckOptions& o) {
     ++per_class[size_t(index.samples[i].label)];
     if (!decode_problems[i].empty()) problems.push_back(decode_problems[i]);
   }
-  const auto classes = std::count_if(per_class.begin(), per_class.end(), [](int64_t c) { return c > 0; });
-  fmt::print("{}: {} images in {} classes\n", o.data, n, classes);
-  // One class trains to "100%" and reads every photo as that letter.
-  if (classes == 1)
-    problems.push_back(fmt::format("{}: images of one class only ({}): a classifier needs at least two", o.data,
-                                   index.classes[size_t(index.samples.front().label)]));
+  fmt::print("{}: {} images in {} classes\n", o.data, n,
+             std::count_if(per_class.begin(), per_class.end(), [](int64_t c) { return c > 0; }));
+  if (const std::string one_class = one_class_problem(index); !one_class.empty())
+    problems.push_back(o.data + ": " + one_class);
   for (size_t c = 0; c < per_class.size(); ++c)
     if (per_class[c] > 0) fmt::print("  {:<8} {}\n", index.classes[c], per_class[c]);
   if (problems.empty()) {

@@ -59,12 +59,8 @@ RunData load_run_data(const TrainOptions& o) {
     data.train_sizes.push_back(int64_t(parts.back().samples.size()));
   }
   data.train = merge_sources(parts);
-  // One class trains to "100%" and reads every photo as that letter.
-  std::set<int> labels;
-  for (const Sample& sample : data.train.samples) labels.insert(sample.label);
-  ASLNET_CHECK(labels.size() != 1) << "the training data holds images of one class only ("
-                                   << data.train.classes[size_t(*labels.begin())]
-                                   << "): a classifier needs at least two";
+  const std::string one_class = one_class_problem(data.train);
+  ASLNET_CHECK(one_class.empty()) << "the training data holds " << one_class;
   if (!o.source_weights.empty() || data.train_sources.size() > 1)
     data.mix = std::make_shared<SourceMix>(data.train_sizes, o.source_weights, o.seed);
   for (const SourceSpec& source : val_sources) {

@@ -115,6 +115,14 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
   index.root = dir.string();
   index.classes = asl_classes();
   std::map<int, fs::path> seen;  // label -> the folder that gave it, to catch "A/" beside "a/"
+  // A folder's layout problem ("" for none): an error, or with collect_layout_problems a line of
+  // layout_problems, and true (skip the folder).
+  const auto skipped_for = [&](const std::string& problem) {
+    if (problem.empty()) return false;
+    ASLNET_CHECK(options.collect_layout_problems) << problem;
+    index.layout_problems.push_back(problem);
+    return true;
+  };
   for (const fs::path& folder : subfolders(dir)) {
     const std::string name = folder.filename().string();
     const int label = asl_class_index(name);
@@ -129,11 +137,7 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
       problem = "folders " + it->second.string() + " and " + folder.string() + " both name class " +
                 asl_classes()[size_t(label)] + " (hint: merge them into one folder)";
     }
-    if (!problem.empty() && options.collect_layout_problems) {
-      index.layout_problems.push_back(problem);
-      continue;
-    }
-    ASLNET_CHECK(problem.empty()) << problem;
+    if (skipped_for(problem)) continue;
     size_t count = 0;
     for_each_jpeg(folder, [&](const fs::path& file) {
       if (!origin_selected(file, options)) return;
@@ -144,13 +148,9 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
       index.empty_class_folders.push_back(folder.string());
       continue;
     }
-    const std::string empty = "class folder " + folder.string() + " holds no .jpg images" +
-                              (options.origins.empty() ? "" : " of the selected origins") + " (hint: remove it or fill it)";
-    if (count == 0 && options.collect_layout_problems) {
-      index.layout_problems.push_back(empty);
-      continue;
-    }
-    ASLNET_CHECK(count > 0) << empty;
+    if (count == 0)
+      skipped_for("class folder " + folder.string() + " holds no .jpg images" +
+                  (options.origins.empty() ? "" : " of the selected origins") + " (hint: remove it or fill it)");
   }
   std::sort(index.samples.begin(), index.samples.end(), sample_less);
   if (!index.layout_problems.empty()) return index;  // collected: the caller reports them
@@ -158,7 +158,6 @@ DatasetIndex index_class_folders_unchecked(const fs::path& dir, const IndexOptio
                               << ")";
   ASLNET_CHECK(!index.samples.empty()) << "data folder " << dir.string() << " holds no .jpg images"
                                        << (options.origins.empty() ? "" : " of the selected origins");
-  std::sort(index.samples.begin(), index.samples.end(), sample_less);
   return index;
 }
 
@@ -174,6 +173,14 @@ DatasetIndex with_fs_errors(Fn fn) {
 }
 
 }  // namespace
+
+std::string one_class_problem(const DatasetIndex& index) {
+  if (index.samples.empty()) return "";
+  const int label = index.samples.front().label;
+  for (const Sample& sample : index.samples)
+    if (sample.label != label) return "";
+  return "images of one class only (" + index.classes[size_t(label)] + "): a classifier needs at least two";
+}
 
 std::string file_origin(const std::string& path) {
   const std::string name = fs::path(path).filename().string();

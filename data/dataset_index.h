@@ -61,6 +61,10 @@ DatasetIndex index_class_folders(const std::string& dir, const IndexOptions& opt
 // A test folder: class folders (as above), or flat files named `<class>_test.jpg` (case-insensitive).
 DatasetIndex index_test_folder(const std::string& dir, const IndexOptions& options = {});
 
+// When every sample of `index` has one label: the message saying so (a classifier trained on it reads every
+// photo as that letter; train refuses it, check-data reports it); otherwise "".
+std::string one_class_problem(const DatasetIndex& index);
+
 // Every .jpg/.jpeg file under `dir` (recursively, hidden entries skipped), sorted: a folder of photos
 // without classes (backgrounds for composition). An Error when the folder is missing or holds none.
 std::vector<std::string> list_jpegs(const std::string& dir);

@@ -123,12 +123,13 @@ std::string serialise_header(const json& header, const std::string& path) {
 
 // The temporary file a write goes to, "<path>.tmp.<pid>". Until commit() has renamed it over the
 // target, leaving the write (by an Error) closes and removes it, so a failed write leaves no litter.
+constexpr const char* kTempInfix = ".tmp.";  // between the target's name and the writer's pid
 struct TempFile {
   std::string path;
   std::FILE* fp = nullptr;
   bool committed = false;
 
-  explicit TempFile(const std::string& target) : path(target + ".tmp." + std::to_string(::getpid())) {}
+  explicit TempFile(const std::string& target) : path(target + kTempInfix + std::to_string(::getpid())) {}
   ~TempFile() {
     if (fp != nullptr) std::fclose(fp);
     if (!committed) std::remove(path.c_str());
@@ -307,7 +308,7 @@ namespace {
 void remove_stale_temp_files(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path target(path);
-  const std::string prefix = target.filename().string() + ".tmp.";
+  const std::string prefix = target.filename().string() + kTempInfix;
   std::error_code ec;
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
