@@ -46,42 +46,64 @@ Image render_line_chart(const LineChart& chart) {
   const std::vector<double> yt = y_ticks(y_hi * 1.05);
   const double y_top = yt.back();
 
-  constexpr int kScale = 2, kMargin = 16, kPlotW = 640, kPlotH = 400, kLegendRow = 22;
+  constexpr int kScale = 2, kMargin = 16, kLegendRow = 22, kSwatch = 52, kLegendGap = 24;
   size_t widest = 0;
   for (double t : yt) widest = std::max(widest, tick_label(t).size());
   const int left = kMargin + Canvas::text_height(kScale) + kMargin +
                    Canvas::text_width(std::string(widest, '0'), kScale) + 8;
   const int top = kMargin + Canvas::text_height(kScale) + kMargin;
-  const int legend_h = int(chart.series.size()) * kLegendRow + kMargin;
-  const int width = left + kPlotW + kMargin * 2;
-  const int height = top + kPlotH + 8 + Canvas::text_height(kScale) * 2 + kMargin * 3 + legend_h;
-  Canvas canvas(std::max(width, Canvas::text_width(chart.title, kScale) + 2 * kMargin), height);
+  const int plot_w = chart.width > 0 ? chart.width - left - kMargin * 2 : 640;
+  const int width = chart.width > 0 ? chart.width
+                                    : std::max(left + plot_w + kMargin * 2,
+                                               Canvas::text_width(chart.title, kScale) + 2 * kMargin);
+  // The legend's entries, placed in rows as wide as the picture allows.
+  struct Entry {
+    const ChartSeries* series;
+    int x, row;
+  };
+  std::vector<Entry> legend;
+  int rows = 0;
+  for (int x = width; const auto& s : chart.series) {
+    if (s.name.empty()) continue;
+    const int w = kSwatch + Canvas::text_width(s.name, kScale);
+    if (x > left && x + w > width - kMargin) x = left, ++rows;
+    legend.push_back({&s, x, rows - 1});
+    x += w + kLegendGap;
+  }
+  const int legend_h = rows * kLegendRow + kMargin;
+  const int below = 8 + Canvas::text_height(kScale) * 2 + kMargin * 3 + legend_h;  // x ticks, x label, legend
+  const int plot_h = chart.height > 0 ? chart.height - top - below : 400;
+  ASLNET_CHECK(plot_w >= 100 && plot_h >= 60)
+      << "a " << width << " x " << (chart.height > 0 ? chart.height : top + plot_h + below) << " chart ('"
+      << chart.title << "') leaves a " << plot_w << " x " << plot_h
+      << " plot for its axes and legend; make the picture larger";
+  Canvas canvas(width, top + plot_h + below);
   const Rgb ink{20, 20, 20}, grid{228, 228, 228};
 
   auto fx = [&](double x) {
     const double a = chart.log2_x ? std::log2(std::max(x, 1e-9)) : x;
     const double lo = chart.log2_x ? std::log2(std::max(x_lo, 1e-9)) : x_lo;
     const double hi = chart.log2_x ? std::log2(std::max(x_hi, 1e-9)) : x_hi;
-    return left + (hi > lo ? int(std::lround((a - lo) / (hi - lo) * (kPlotW - 20))) + 10 : kPlotW / 2);
+    return left + (hi > lo ? int(std::lround((a - lo) / (hi - lo) * (plot_w - 20))) + 10 : plot_w / 2);
   };
-  auto fy = [&](double y) { return top + kPlotH - int(std::lround(y / y_top * kPlotH)); };
+  auto fy = [&](double y) { return top + plot_h - int(std::lround(y / y_top * plot_h)); };
 
   canvas.text(kMargin, kMargin, chart.title, kScale, ink);
   // Grid, y ticks and x ticks.
   for (double t : yt) {
-    canvas.line(left, fy(t), left + kPlotW, fy(t), grid);
+    canvas.line(left, fy(t), left + plot_w, fy(t), grid);
     const std::string s = tick_label(t);
     canvas.text(left - 8 - Canvas::text_width(s, kScale), fy(t) - Canvas::text_height(kScale) / 2, s, kScale, ink);
   }
   for (double t : chart.x_ticks) {
-    canvas.line(fx(t), top, fx(t), top + kPlotH, grid);
+    canvas.line(fx(t), top, fx(t), top + plot_h, grid);
     const std::string s = tick_label(t);
-    canvas.text(fx(t) - Canvas::text_width(s, kScale) / 2, top + kPlotH + 8, s, kScale, ink);
+    canvas.text(fx(t) - Canvas::text_width(s, kScale) / 2, top + plot_h + 8, s, kScale, ink);
   }
-  canvas.line(left, top, left, top + kPlotH, ink, 2);
-  canvas.line(left, top + kPlotH, left + kPlotW, top + kPlotH, ink, 2);
-  const int x_label_y = top + kPlotH + 8 + Canvas::text_height(kScale) + kMargin;
-  canvas.text(left + (kPlotW - Canvas::text_width(chart.x_label, kScale)) / 2, x_label_y, chart.x_label, kScale, ink);
+  canvas.line(left, top, left, top + plot_h, ink, 2);
+  canvas.line(left, top + plot_h, left + plot_w, top + plot_h, ink, 2);
+  const int x_label_y = top + plot_h + 8 + Canvas::text_height(kScale) + kMargin;
+  canvas.text(left + (plot_w - Canvas::text_width(chart.x_label, kScale)) / 2, x_label_y, chart.x_label, kScale, ink);
   // The y label runs down the left edge, one character under another.
   canvas.text(kMargin, top, chart.y_label, kScale, ink, /*vertical=*/true);
 
@@ -96,13 +118,32 @@ Image render_line_chart(const LineChart& chart) {
       for (size_t i = 0; i < s.x.size(); ++i) canvas.fill(fx(s.x[i]) - 4, fy(s.y[i]) - 4, 9, 9, s.colour);
     }
   // Legend.
-  int y = x_label_y + Canvas::text_height(kScale) + kMargin;
-  for (const auto& s : chart.series) {
-    canvas.line(left, y + 7, left + 40, y + 7, s.colour, 3, s.dashed ? 8 : 0);
-    canvas.text(left + 52, y, s.name, kScale, ink);
-    y += kLegendRow;
+  const int legend_y = x_label_y + Canvas::text_height(kScale) + kMargin;
+  for (const Entry& e : legend) {
+    const int y = legend_y + e.row * kLegendRow;
+    canvas.line(e.x, y + 7, e.x + 40, y + 7, e.series->colour, 3, e.series->dashed ? 8 : 0);
+    canvas.text(e.x + kSwatch, y, e.series->name, kScale, ink);
   }
   return canvas.take();
+}
+
+Image render_chart_panels(const std::vector<LineChart>& panels) {
+  std::vector<Image> images;
+  int width = 0, height = 0;
+  for (const LineChart& chart : panels) {
+    images.push_back(render_line_chart(chart));
+    width = std::max(width, images.back().width);
+    height += images.back().height;
+  }
+  Canvas canvas(width, height);
+  Image out = canvas.take();
+  int y0 = 0;
+  for (const Image& image : images) {
+    for (int y = 0; y < image.height; ++y)
+      std::copy(image.at(0, y), image.at(0, y) + size_t(image.width) * 3, out.at(0, y0 + y));
+    y0 += image.height;
+  }
+  return out;
 }
 
 void write_line_chart_png(const std::string& path, const LineChart& chart, const std::string& what) {
