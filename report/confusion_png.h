@@ -1,7 +1,8 @@
 // The confusion matrix as a PNG picture: one cell per (true class, predicted class), shaded by the
 // share of the true class's images that went to that prediction (row-normalised, so rare classes show
-// as clearly as common ones), the diagonal in blue and the errors in red, class names along both axes
-// and a title line. Drawn with report/raster.h (no image library): the picture is a few kilobytes.
+// as clearly as common ones), the diagonal in blue and the errors in red, class names as they are spelled
+// (del, nothing, space) along both axes under the axis titles "true class" and "predicted class", and a
+// title line. Drawn with report/raster.h (no image library): the picture is a few kilobytes.
 #pragma once
 
 #include <cstdint>

@@ -25,7 +25,7 @@ class Canvas {
   // A straight line `thickness` pixels wide; with `dash` > 0, drawn `dash` pixels on, `dash` off.
   void line(int x0, int y0, int x1, int y1, Rgb c, int thickness = 1, int dash = 0);
   // Draws `text` with its top-left corner at (x, y), each font pixel `scale` x `scale` pixels (5x7 glyphs,
-  // 6 pixels apart; lower case is drawn as capitals). `vertical` stacks the characters downwards.
+  // 6 pixels apart: digits, A-Z, a-z and . % : ( ) - / _ ,). `vertical` stacks the characters downwards.
   void text(int x, int y, const std::string& s, int scale, Rgb c, bool vertical = false);
   static int text_width(const std::string& s, int scale) { return int(s.size()) * 6 * scale; }
   static int text_height(int scale) { return 7 * scale; }
