@@ -81,8 +81,22 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
     report.train_accuracy = run.epoch_images ? double(run.epoch_hits) / double(run.epoch_images) : 0.0;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (hooks.on_epoch) hooks.on_epoch(report);
+    if (end_after_epoch(run, epoch, hooks)) break;
   }
   return true;
+}
+
+bool Trainer::end_after_epoch(Run& run, int64_t epoch, const TrainerHooks& hooks) {
+  if (epoch + 1 == options_.epochs) return false;  // the last epoch: nothing to agree on
+  bool end = hooks.end_after_epoch && hooks.end_after_epoch();
+  if (run.comm != nullptr) {
+    // Only the validating replica knows; the others would otherwise start the next epoch's
+    // collectives without it. One small agreement per epoch, which also waits out its validation.
+    std::vector<double> votes{end ? 1.0 : 0.0};
+    run.comm->all_reduce_sum_host(votes);
+    end = votes[0] > 0;
+  }
+  return end;
 }
 
 bool Trainer::train_epoch(Run& run, int64_t epoch, const TrainerHooks& hooks) {

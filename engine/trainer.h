@@ -78,6 +78,10 @@ struct TrainerHooks {
   std::function<void(const EpochReport&)> on_epoch;  // after validation
   // Asked before every step (one replica) or at every reading (replicas, which must agree to stop).
   std::function<bool()> should_stop;
+  // Asked after on_epoch: true ends the run after this epoch as a finished one (early stopping; fit
+  // returns true). With replicas every one joins an agreement at each epoch's end and one yes ends them
+  // all at the same step, so only the replica that validates needs to answer.
+  std::function<bool()> end_after_epoch;
 };
 
 // Thrown when the loss stops being a finite number.
@@ -91,7 +95,8 @@ class Trainer {
   Trainer(Context& ctx, Model& model, Optimizer& optimizer, TrainerOptions options);
 
   // Trains from optimizer step `optimizer.step_count()` (0, or where a resumed checkpoint stopped) to
-  // the end of the last epoch. Returns false when should_stop() interrupted it.
+  // the end of the last epoch, or of the epoch after which end_after_epoch() said yes. Returns false
+  // when should_stop() interrupted it.
   bool fit(BatchSource& train, const std::vector<ValidationSet>& val, const TrainerHooks& hooks);
   // One validation set (or none: null), named "val".
   bool fit(BatchSource& train, BatchSource* val, const TrainerHooks& hooks);
@@ -106,6 +111,7 @@ class Trainer {
   int64_t queue_step(Run& run, double lr);  // returns this replica's images
   Reading read(Run& run, int64_t epoch, bool stop_requested);
   EpochReport validate(int64_t epoch, const std::vector<ValidationSet>& val);
+  bool end_after_epoch(Run& run, int64_t epoch, const TrainerHooks& hooks);
 
   Context& ctx_;
   Model& model_;

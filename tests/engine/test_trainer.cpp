@@ -49,8 +49,9 @@ struct Outcome {
   bool finished = false;
 };
 
+// end_after: the epochs after which the hooks' end_after_epoch says yes (0: never).
 Outcome fit(int64_t log_every, int64_t poisoned = -1, int64_t stop_after = 0, int64_t epochs = 2,
-            int64_t resumed_at = 0) {
+            int64_t resumed_at = 0, int64_t end_after = 0) {
   Context ctx(Device::cpu(), 0);
   Rng rng(11);
   auto model = make_initialised_model({"resnet18", "small", 0.125, kClasses, 3}, rng, DType::F32, Device::cpu());
@@ -68,6 +69,7 @@ Outcome fit(int64_t log_every, int64_t poisoned = -1, int64_t stop_after = 0, in
   TrainerHooks hooks;
   hooks.on_step = [&](const StepReport& r) { out.steps.push_back(r); };
   hooks.on_epoch = [&](const EpochReport& r) { out.epochs.push_back(r); };
+  if (end_after > 0) hooks.end_after_epoch = [&] { return int64_t(out.epochs.size()) >= end_after; };
   try {
     out.finished = trainer.fit(source, nullptr, hooks);
   } catch (const NonFiniteLoss& e) {
@@ -132,6 +134,17 @@ TEST(Trainer, ANonFiniteLossRightAfterAResumeSaysSo) {
   EXPECT_NE(later.error.find("at step 17"), std::string::npos) << later.error;
   EXPECT_EQ(later.error.find("resuming"), std::string::npos) << later.error;
   EXPECT_NE(later.error.find("--warmup-epochs"), std::string::npos) << later.error;
+}
+
+// Early stopping (--early-stop) ends the run after an epoch as a finished one, its weights those of
+// that epoch's last step.
+TEST(Trainer, EndAfterEpochEndsTheRunAsAFinishedOne) {
+  const Outcome ended = fit(5, -1, 0, /*epochs=*/3, 0, /*end_after=*/1);
+  EXPECT_TRUE(ended.finished);
+  EXPECT_EQ(ended.epochs.size(), 1u);
+  ASSERT_EQ(ended.steps.size(), 12u);
+  const Outcome one_epoch = fit(5, -1, 0, /*epochs=*/1);
+  EXPECT_TRUE(test::same_bytes(ended.weights, one_epoch.weights));
 }
 
 TEST(Trainer, StopAfterStopsAtExactlyThatStepBetweenReadings) {
