@@ -15,5 +15,6 @@ void register_check_data(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_translate(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_plot(CLI::App& app);
 
 }  // namespace aslnet::app

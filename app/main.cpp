@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   aslnet::bench::register_bench(app);
   aslnet::app::register_translate(app);
   aslnet::app::register_serve(app);
+  aslnet::app::register_plot(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

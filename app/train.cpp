@@ -110,6 +110,7 @@ void train_replica(const TrainOptions& o, const RunDescription& description, con
   reporter.start();
   hooks.on_step = [&](const StepReport& r) { reporter.step(r); };
   hooks.on_epoch = [&](const EpochReport& r) { reporter.epoch(r); };
+  hooks.end_after_epoch = [&] { return reporter.stopping_early(); };
   bool finished = false;
   try {
     finished = run->trainer->fit(*run->train, run->val_sets, hooks);
@@ -182,6 +183,9 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints")->check(non_negative());
   cmd.add_option("--stop-after", o.stop_after, "stop as Ctrl-C does after this many optimizer steps (tests resume)")
       ->check(non_negative());
+  cmd.add_option("--early-stop", o.early_stop,
+                 "stop once this many epochs in a row have not beaten the best validation accuracy (0: never)")
+      ->check(non_negative());
   cmd.add_option("--log-every", o.log_every,
                  "optimizer steps between readings of the loss (progress, log.jsonl; a non-finite loss is found "
                  "at the next reading)")
@@ -231,6 +235,8 @@ int run_train(const TrainOptions& o) {
     const int loader_threads = std::max(1, cores / local);
 
     const RunData data = load_run_data(o);
+    ASLNET_CHECK(o.early_stop == 0 || data.val_images() > 0)
+        << "--early-stop needs validation images: give --val-fraction above 0 or --val-dir";
     const RunDescription description = describe_run(o, data, dtype);
 
     g_stop_signal = 0;

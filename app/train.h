@@ -50,6 +50,7 @@ struct TrainOptions {
   int threads = 0;
   int64_t checkpoint_every = 1;
   int64_t stop_after = 0;
+  int64_t early_stop = 0;  // epochs without a better validation accuracy before stopping; 0: never
   int64_t log_every = 10;
   bool quiet = false;
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -77,6 +79,7 @@ TrainReporter::TrainReporter(const TrainOptions& options, const RunData& data, R
 
 void TrainReporter::resume_best_scores(const std::string& checkpoint) {
   const CheckpointMeta resumed = read_checkpoint_meta(checkpoint);
+  resumed_epochs_ = resumed.epoch;
   const auto score = [&](const char* key, double& best) {
     const auto it = resumed.extra.find(key);
     if (it == resumed.extra.end()) return;
@@ -86,8 +89,20 @@ void TrainReporter::resume_best_scores(const std::string& checkpoint) {
       ASLNET_CHECK(false) << checkpoint << ": metadata " << key << " is '" << it->second << "', not a number";
     }
   };
-  score("best_val_accuracy", best_);
+  double best = -1.0;
+  score("best_val_accuracy", best);
   score("best_ema_val_accuracy", best_ema_);
+  // The best's epoch; a checkpoint written before it was recorded counts from its own epoch, so that
+  // --early-stop's patience starts again at the resume rather than stopping at once.
+  int64_t best_epoch = resumed.epoch;
+  if (const auto it = resumed.extra.find("best_val_epoch"); it != resumed.extra.end()) {
+    const std::string& text = it->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), best_epoch);
+    ASLNET_CHECK(ec == std::errc() && end == text.data() + text.size() && best_epoch >= 0 &&
+                 best_epoch <= resumed.epoch)
+        << checkpoint << ": metadata best_val_epoch is '" << text << "', not an epoch in 0.." << resumed.epoch;
+  }
+  best_ = best >= 0 ? ValidationBest(best, best_epoch) : ValidationBest();
 }
 
 std::string TrainReporter::path(const std::string& file) const {
@@ -96,7 +111,8 @@ std::string TrainReporter::path(const std::string& file) const {
 
 // Where the run stands, in the metadata of the checkpoint about to be written.
 void TrainReporter::stamp_meta() {
-  meta_.extra["best_val_accuracy"] = fmt::format("{}", best_);
+  meta_.extra["best_val_accuracy"] = fmt::format("{}", best_.accuracy());
+  meta_.extra["best_val_epoch"] = std::to_string(best_.epoch());
   meta_.extra["best_ema_val_accuracy"] = fmt::format("{}", best_ema_);
   meta_.step = run_.optimizer->step_count();
   meta_.epoch = meta_.step / run_.steps_per_epoch;
@@ -127,6 +143,7 @@ void TrainReporter::write_validation_files() const {
 
 void TrainReporter::start() {
   write_validation_files();
+  open_metrics();
   for (const std::string& note : run_.load_notes) progress_.line(note);
   for (const std::string& note : data_.notes) progress_.line(note);
   const ModelInfo& info = run_.model->info();
@@ -159,6 +176,8 @@ void TrainReporter::step(const StepReport& r) {
   images_this_epoch_ += r.images;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start_).count();
   const double rate = seconds > 0 ? double(images_this_epoch_) / seconds : 0.0;
+  last_lr_ = r.lr;
+  last_rate_ = rate;
   progress_.bar(fmt::format("epoch {}/{}", r.epoch + 1, o_.epochs), r.step_in_epoch + 1, r.steps_per_epoch, r.loss,
                 r.accuracy, rate);
   if (r.measured)
@@ -181,6 +200,9 @@ std::string TrainReporter::epoch_line(const EpochReport& r) {
     if (r.ema_val_sets.size() > 1) text += sets_text(r.ema_val_sets);
   }
   text += fmt::format("  {:.0f}s", r.seconds);
+  if (stopping_early_)
+    text += fmt::format("  stopping early: no better validation accuracy in {} epoch(s) since epoch {}", o_.early_stop,
+                        best_.epoch());
   std::vector<std::string> fresh;
   for (const std::string& file : skipped_files())
     if (reported_skips_.insert(file).second) fresh.push_back(file);
@@ -204,7 +226,14 @@ std::vector<std::string> TrainReporter::skipped_files() const {
 
 void TrainReporter::epoch(const EpochReport& r) {
   images_this_epoch_ = 0;
+  // The scores first, so that the line says whether the run stops and every checkpoint written below
+  // records them.
+  const bool better = r.has_val && best_.offer(r.epoch + 1, r.val.accuracy());
+  const bool better_ema = r.has_ema_val && r.ema_val.accuracy() > best_ema_;
+  if (better_ema) best_ema_ = r.ema_val.accuracy();
+  stopping_early_ = r.has_val && r.epoch + 1 < o_.epochs && best_.patience_ran_out(r.epoch + 1, o_.early_stop);
   progress_.line(epoch_line(r));
+  write_metrics(r);
   nlohmann::json record{{"event", "epoch"},           {"epoch", r.epoch + 1},
                         {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
                         {"seconds", r.seconds},       {"skipped_files", reported_skips_.size()}};
@@ -217,12 +246,7 @@ void TrainReporter::epoch(const EpochReport& r) {
     record["ema_val_sets"] = sets_json(r.ema_val_sets);
   }
   progress_.json(record);
-  // The scores first, so that every checkpoint written below records them.
-  const bool better = r.has_val && r.val.accuracy() > best_;
-  const bool better_ema = r.has_ema_val && r.ema_val.accuracy() > best_ema_;
-  if (better) best_ = r.val.accuracy();
-  if (better_ema) best_ema_ = r.ema_val.accuracy();
-  const bool last = r.epoch + 1 == o_.epochs;
+  const bool last = r.epoch + 1 == o_.epochs || stopping_early_;
   if (last || (o_.checkpoint_every > 0 && (r.epoch + 1) % o_.checkpoint_every == 0)) {
     save("last.safetensors");
     if (run_.optimizer->has_ema()) save_ema("last-ema.safetensors");
@@ -243,9 +267,58 @@ void TrainReporter::interrupted() {
 
 void TrainReporter::done() {
   const int64_t step = run_.optimizer->step_count();
-  progress_.json({{"event", "done"}, {"step", step}, {"best_val_accuracy", best_}});
-  fmt::print("done: {} steps; checkpoints in {}{}\n", step, o_.out,
-             best_ >= 0 ? fmt::format(" (best validation accuracy {:.2f}%)", 100.0 * best_) : "");
+  const int64_t epochs = step / run_.steps_per_epoch;
+  nlohmann::json record{{"event", "done"}, {"step", step}, {"epoch", epochs}, {"best_val_accuracy", best_.accuracy()}};
+  if (best_.any()) record["best_epoch"] = best_.epoch();
+  record["stopped_early"] = stopping_early_;
+  progress_.json(record);
+  const std::string early =
+      stopping_early_ ? fmt::format("; stopped early after epoch {} of {} (--early-stop {})", epochs, o_.epochs,
+                                    o_.early_stop)
+                      : "";
+  fmt::print("done: {} steps{}; checkpoints in {}{}\n", step, early, o_.out,
+             best_.any() ? fmt::format(" (best validation accuracy {:.2f}% at epoch {})", 100.0 * best_.accuracy(),
+                                       best_.epoch())
+                         : "");
+}
+
+// OUT/metrics.csv; a resumed run keeps the rows of the epochs its checkpoint finished, from OUT's own
+// file or, when the run goes on in another folder, from the file beside the checkpoint.
+void TrainReporter::open_metrics() {
+  run_start_ = std::chrono::steady_clock::now();
+  std::vector<std::string> set_names;
+  for (const NamedIndex& v : data_.val) set_names.push_back(v.name);
+  const std::string file = path("metrics.csv");
+  if (o_.resume.empty()) {
+    metrics_.emplace(file, metrics_columns(set_names));
+    return;
+  }
+  std::string previous = file, note;
+  if (std::error_code error; !std::filesystem::exists(previous, error))
+    previous = (std::filesystem::path(o_.resume).parent_path() / "metrics.csv").string();
+  metrics_.emplace(file, metrics_columns(set_names), previous, resumed_epochs_, note);
+  if (!note.empty()) progress_.line(note);
+}
+
+void TrainReporter::write_metrics(const EpochReport& r) {
+  EpochMetrics m;
+  m.epoch = r.epoch + 1;
+  m.train_loss = r.train_loss;
+  m.train_accuracy = r.train_accuracy;
+  if (r.has_val) {
+    m.val_loss = r.val.loss;
+    m.val_accuracy = r.val.accuracy();
+  }
+  if (r.has_ema_val) m.ema_val_accuracy = r.ema_val.accuracy();
+  if (data_.val.size() > 1)  // metrics_columns names each set only when there are several
+    for (size_t i = 0; i < data_.val.size(); ++i)
+      m.set_accuracy.push_back(i < r.val_sets.size() ? r.val_sets[i].second.accuracy() : NAN);
+  m.lr = last_lr_;
+  m.images_per_second = last_rate_;
+  m.seconds = r.seconds;
+  m.elapsed_seconds = metrics_->elapsed_before() +
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start_).count();
+  metrics_->append(m);
 }
 
 }  // namespace aslnet::app

@@ -4,11 +4,16 @@
 // call it; it never changes what is trained.
 //
 // The best validation accuracies so far travel in every checkpoint's metadata (best_val_accuracy,
-// best_ema_val_accuracy), so a resumed run replaces OUT/best only with a better model than the run
-// before the interruption saw, not with its first validated epoch.
+// best_val_epoch, best_ema_val_accuracy), so a resumed run replaces OUT/best only with a better model
+// than the run before the interruption saw, not with its first validated epoch, and --early-stop
+// keeps counting from the best epoch before the interruption.
+//
+// OUT/metrics.csv (report/metrics_csv.h) gets one row per epoch; a resumed run keeps the rows of the
+// epochs its checkpoint finished.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -16,6 +21,8 @@
 #include "app/train.h"
 #include "app/train_data.h"
 #include "engine/checkpoint.h"
+#include "engine/early_stop.h"
+#include "report/metrics_csv.h"
 #include "run/replica_run.h"
 
 namespace aslnet::app {
@@ -30,6 +37,8 @@ class TrainReporter {
   void stopped(const std::string& why);  // a non-finite loss: the checkpoints on disk stay as they are
   void interrupted();                    // Ctrl-C or --stop-after: writes last.safetensors to resume from
   void done();
+  // After epoch(): --early-stop's patience ran out (never after the last epoch).
+  bool stopping_early() const { return stopping_early_; }
 
  private:
   std::string path(const std::string& file) const;
@@ -40,6 +49,8 @@ class TrainReporter {
   std::string epoch_line(const EpochReport& report);
   std::vector<std::string> skipped_files() const;
   void resume_best_scores(const std::string& checkpoint);
+  void open_metrics();
+  void write_metrics(const EpochReport& report);
 
   const TrainOptions& o_;
   const RunData& data_;
@@ -47,7 +58,13 @@ class TrainReporter {
   const ReplicaPlace& place_;
   Progress progress_;
   CheckpointMeta meta_;
-  double best_ = -1.0, best_ema_ = -1.0;
+  ValidationBest best_;
+  double best_ema_ = -1.0;
+  int64_t resumed_epochs_ = 0;  // epochs the resumed checkpoint had finished
+  bool stopping_early_ = false;
+  std::optional<MetricsWriter> metrics_;
+  std::chrono::steady_clock::time_point run_start_;
+  double last_lr_ = 0.0, last_rate_ = 0.0;  // the latest step's learning rate and images/s
   std::set<std::string> reported_skips_;  // unreadable files named in an epoch line so far
   std::chrono::steady_clock::time_point epoch_start_;
   int64_t images_this_epoch_ = 0;
