@@ -3,14 +3,15 @@
 # also after a --stop-after interruption and --resume (from the last checkpoint and from an earlier one:
 # the interrupted run's later rows are dropped); `aslnet plot` draws two runs into one PNG and names bad
 # input; --early-stop ends a run whose validation accuracy stays flat before --epochs, normally (exit 0,
-# last.safetensors, a done record saying so), also with two replicas, and is refused without validation.
+# last.safetensors, a done record saying so), also with two replicas (threads, and MPI ranks where there
+# is mpirun), and is refused without validation.
 source "$(dirname "$0")/common.sh"
 work="$WORK-run-curves"
 rm -rf "$work" && mkdir -p "$work"
 "$ASLNET" synth --out "$work/data" --per-class 8 --size 32 --seed 4 > /dev/null
 # 29 classes x 6 training images = 174, batch 16: 10 steps an epoch.
 tiny=(--arch resnet18 --width 0.125 --image-size 32 --batch 16 --seed 3 --quiet
-      --val-fraction 0.25 --split random --threads 2)
+      --val-fraction 0.25 --split random)
 
 # epochs(CSV, EXPECTED...): the file's header and exactly one row per expected epoch, in order.
 epochs() {
@@ -34,19 +35,20 @@ assert elapsed == sorted(elapsed), elapsed
 PY
 }
 
+three=("${tiny[@]}" --threads 2 --lr 0.05 --epochs 3)
 # A run of 3 epochs, straight through.
-"$ASLNET" train "$work/data" "${tiny[@]}" --lr 0.05 --epochs 3 --out "$work/a" > /dev/null
+"$ASLNET" train "$work/data" "${three[@]}" --out "$work/a" > /dev/null
 epochs "$work/a/metrics.csv" 1 2 3
 
 # The same run interrupted twice and resumed: first at step 12 (epoch 1's checkpoint is kept aside), then
 # at step 25 (rows 1 and 2 written); resumed from epoch 1's checkpoint, row 2 is written again, once.
-"$ASLNET" train "$work/data" "${tiny[@]}" --lr 0.05 --epochs 3 --out "$work/b" --stop-after 12 > /dev/null
+"$ASLNET" train "$work/data" "${three[@]}" --out "$work/b" --stop-after 12 > /dev/null
 epochs "$work/b/metrics.csv" 1
 cp "$work/b/last.safetensors" "$work/b/epoch1.safetensors"
-"$ASLNET" train "$work/data" "${tiny[@]}" --lr 0.05 --epochs 3 --out "$work/b" --resume "$work/b/last.safetensors" \
+"$ASLNET" train "$work/data" "${three[@]}" --out "$work/b" --resume "$work/b/last.safetensors" \
     --stop-after 25 > /dev/null
 epochs "$work/b/metrics.csv" 1 2
-"$ASLNET" train "$work/data" "${tiny[@]}" --lr 0.05 --epochs 3 --out "$work/b" --resume "$work/b/epoch1.safetensors" \
+"$ASLNET" train "$work/data" "${three[@]}" --out "$work/b" --resume "$work/b/epoch1.safetensors" \
     --stop-after 0 > /dev/null
 epochs "$work/b/metrics.csv" 1 2 3
 echo "metrics.csv: one row per epoch, straight through and resumed"
@@ -82,7 +84,7 @@ echo "plot: 2 runs drawn, bad input named"
 flat=(--lr 1e-9 --schedule constant --freeze-bn --epochs 5 --early-stop 1)
 for replicas in 1 2; do
   out="$work/flat$replicas"
-  "$ASLNET" train "$work/data" "${tiny[@]}" "${flat[@]}" --replicas "$replicas" --out "$out" > "$out.txt"
+  "$ASLNET" train "$work/data" "${tiny[@]}" --threads 2 "${flat[@]}" --replicas "$replicas" --out "$out" > "$out.txt"
   grep -q "stopped early after epoch 2 of 5" "$out.txt" || { cat "$out.txt"; exit 1; }
   [[ -f "$out/last.safetensors" ]] || { echo "no last.safetensors after an early stop" >&2; exit 1; }
   epochs "$out/metrics.csv" 1 2
@@ -95,6 +97,14 @@ assert len([r for r in records if r["event"] == "epoch"]) == 2
 PY
 done
 echo "--early-stop: stopped after epoch 2 of 5 (1 and 2 replicas)"
+# Under mpirun, where there is one: both processes stop after the same epoch, and the job ends normally.
+if command -v mpirun > /dev/null && "$ASLNET" info | grep -q '^replication:.*mpi'; then
+  timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$ASLNET" train "$work/data" "${tiny[@]}" \
+      --threads 1 "${flat[@]}" --out "$work/flat-mpi" > "$work/flat-mpi.txt"
+  grep -q "stopped early after epoch 2 of 5" "$work/flat-mpi.txt" || { cat "$work/flat-mpi.txt"; exit 1; }
+  epochs "$work/flat-mpi/metrics.csv" 1 2
+  echo "--early-stop: stopped after epoch 2 of 5 (2 MPI ranks)"
+fi
 expect_error "--early-stop needs validation" "$ASLNET" train "$work/data" --width 0.125 --image-size 32 --quiet \
     --val-fraction 0 --early-stop 2 --epochs 2 --out "$work/refused"
 echo "--early-stop without validation: refused"
