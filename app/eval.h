@@ -15,11 +15,12 @@ struct EvalOptions {
   std::string misread_png;           // a contact sheet of the misread photos (report/contact_sheet.h)
   int64_t misread_max = 64;          // the most confident mistakes shown on it
   std::string tta = "none";          // test-time augmentation: none, flip or crops (data/tta.h)
-  int64_t batch = 64;
-  int threads = 0;
+  std::string device = "auto";       // auto (the first GPU when there is one), cpu or cuda
+  int64_t batch = 64;                // images per forward pass
+  int threads = 0;                   // CPU threads (0: all cores)
   bool json = false;
-  bool by_origin = false;            // one reported source per file origin (file_origin) of each source
-  bool matrix = false;               // print the total's confusion matrix too
+  bool by_origin = false;  // one reported source per file origin (file_origin) of each source
+  bool matrix = false;     // print the total's confusion matrix too
 };
 
 void run_eval(const EvalOptions& options);

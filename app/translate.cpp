@@ -1,4 +1,4 @@
-// aslnet translate: from a sequence of frames (image files, or a folder of them in name order) to
+// aslnet translate: from a sequence of frames (JPEG or PNG files, or a folder of them in name order) to
 // text, and with --speak to speech. Frames are classified in batches (GPU or CPU; with --tta, each frame's
 // views averaged, data/tta.h), then the sign decoder (translate/sign_decoder.h) turns the per-frame
 // letters into text: a sign counts once it has been the
@@ -9,14 +9,13 @@
 
 #include <algorithm>
 #include <exception>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "app/classify_files.h"
 #include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
-#include "data/jpeg.h"
-#include "engine/evaluate.h"
+#include "data/image_files.h"
 #include "models/inference_model.h"
 #include "translate/sign_decoder.h"
 #include "translate/speech.h"
@@ -24,8 +23,6 @@
 namespace aslnet::app {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 struct TranslateOptions {
   std::string checkpoint, speak, voice = "en", device = "auto", tta = "none";
@@ -37,92 +34,21 @@ struct TranslateOptions {
   bool json = false;
 };
 
-// The frames in order: files as given; a folder's image files sorted by name (numbers in names sort by
-// value, so frame2 comes before frame10).
-std::vector<std::string> frame_list(const std::vector<std::string>& given) {
-  std::vector<std::string> frames;
-  for (const auto& g : given) {
-    ASLNET_CHECK(fs::exists(g)) << "frame " << g << " does not exist";
-    if (!fs::is_directory(g)) {
-      frames.push_back(g);
-      continue;
-    }
-    std::vector<std::string> inside;
-    for (const auto& e : fs::directory_iterator(g)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) inside.push_back(e.path().string());
-    }
-    std::sort(inside.begin(), inside.end(), [](const std::string& a, const std::string& b) {
-      // Natural order: compare digit runs by value.
-      size_t i = 0, j = 0;
-      while (i < a.size() && j < b.size()) {
-        if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-          size_t ie = i, je = j;
-          while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
-          while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
-          const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
-          if (na.size() != nb.size()) return na.size() < nb.size();
-          if (na != nb) return na < nb;
-          i = ie, j = je;
-        } else {
-          if (a[i] != b[j]) return a[i] < b[j];
-          ++i, ++j;
-        }
-      }
-      return a.size() - i < b.size() - j;
-    });
-    ASLNET_CHECK(!inside.empty()) << "folder " << g << " holds no .jpg or .jpeg frames";
-    frames.insert(frames.end(), inside.begin(), inside.end());
-  }
-  ASLNET_CHECK(!frames.empty()) << "no frames given: pass image files or a folder of them";
-  return frames;
-}
-
-struct FrameResult {
-  std::string error;  // why the frame could not be read
-  std::vector<double> probabilities;
-};
-
-// Classifies every frame, `batch` frames at a time (each with the views of `tta`, their probabilities
-// averaged); unreadable frames keep their error and no probabilities.
-std::vector<FrameResult> classify(Context& ctx, InferenceModel& m, const std::vector<std::string>& frames,
-                                  int64_t batch, TtaMode tta) {
-  std::vector<FrameResult> results(frames.size());
-  JpegDecoder decoder;
-  const int decode_side = min_decode_side(m.image_size, /*train=*/false);
-  for (size_t first = 0; first < frames.size(); first += size_t(batch)) {
-    const size_t count = std::min(frames.size() - first, size_t(batch));
-    std::vector<Image> photos;
-    std::vector<size_t> readable;
-    for (size_t i = first; i < first + count; ++i) {
-      try {
-        photos.push_back(decoder.decode_file(frames[i], decode_side, decode_side));
-        readable.push_back(i);
-      } catch (const DecodeError& e) {
-        results[i].error = e.what();
-      }
-    }
-    std::vector<std::vector<double>> probs = classify_photos(ctx, m, photos, tta);
-    for (size_t j = 0; j < readable.size(); ++j) results[readable[j]].probabilities = std::move(probs[j]);
-  }
-  return results;
-}
-
 void run_translate(const TranslateOptions& o) {
-  const std::vector<std::string> frames = frame_list(o.frames);
+  // Files as given, a folder's photos in name order with numbers by value (frame2 before frame10).
+  const std::vector<std::string> frames = expand_image_arguments(o.frames, photo_extensions(), "frame");
   SignDecoder decoder(o.decoder);  // checks the thresholds before any work
   if (o.threads > 0) Context::set_cpu_threads(o.threads);
   Context ctx(inference_device(o.device));
   const TtaMode tta = parse_tta(o.tta);
   const int64_t batch = std::min<int64_t>(o.batch, int64_t(frames.size()));
   InferenceModel m = load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()));
-  const std::vector<FrameResult> results = classify(ctx, m, frames, batch, tta);
+  const std::vector<FileResult> results = classify_files(ctx, m, frames, batch, tta);
 
   nlohmann::json per_frame = nlohmann::json::array();
   std::vector<std::string> unreadable;
   for (size_t i = 0; i < frames.size(); ++i) {
-    const FrameResult& r = results[i];
+    const FileResult& r = results[i];
     if (!r.error.empty()) {
       unreadable.push_back(frames[i]);
       decoder.push_unreadable();
