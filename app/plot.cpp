@@ -67,8 +67,7 @@ void register_plot(CLI::App& app) {
   auto o = std::make_shared<PlotOptions>();
   auto* cmd = app.add_subcommand(
       "plot", "Draw training curves (loss, accuracy, learning rate per epoch) of one or more runs into a PNG");
-  cmd->add_option("runs", o->runs, "run folders of aslnet train (their metrics.csv), or metrics.csv files")
-      ->required();
+  cmd->add_option("runs", o->runs, "run folders of aslnet train (their metrics.csv), or metrics.csv files")->required();
   cmd->add_option("--out", o->out, "the PNG to write");
   cmd->add_option("--width", o->width, "picture width in pixels")->check(in_range(400, 8000));
   cmd->add_option("--height", o->height, "picture height in pixels (three panels)")->check(in_range(720, 8000));

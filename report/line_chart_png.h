@@ -12,7 +12,7 @@
 namespace aslnet {
 
 struct ChartSeries {
-  std::string name;  // in the legend; "" leaves the series out of it (e.g. a run's dashed twin)
+  std::string name;          // in the legend; "" leaves the series out of it (e.g. a run's dashed twin)
   std::vector<double> x, y;  // points in order of x; a series may have gaps (fewer points)
   Rgb colour{30, 90, 200};
   bool dashed = false;  // e.g. a model's predictions next to measured points

@@ -17,9 +17,9 @@ using namespace metrics_column;
 
 // The fixed columns, in order; set columns follow.
 const std::vector<std::string>& fixed_columns() {
-  static const std::vector<std::string> columns = {
-      kEpoch, kTrainLoss, kTrainAccuracy, kValLoss,    kValAccuracy, kEmaValAccuracy,
-      kLearningRate, "images_per_s", "epoch_s", "elapsed_s"};
+  static const std::vector<std::string> columns = {kEpoch,       kTrainLoss,      kTrainAccuracy, kValLoss,
+                                                   kValAccuracy, kEmaValAccuracy, kLearningRate,  "images_per_s",
+                                                   "epoch_s",    "elapsed_s"};
   return columns;
 }
 

@@ -13,7 +13,7 @@ namespace {
 using namespace metrics_column;
 
 // Distinct colours for up to eight runs, then again.
-const Rgb kColours[] = {{30, 90, 200}, {220, 60, 40}, {40, 150, 60}, {230, 140, 20},
+const Rgb kColours[] = {{30, 90, 200},  {220, 60, 40},  {40, 150, 60}, {230, 140, 20},
                         {130, 60, 170}, {20, 150, 160}, {140, 90, 50}, {110, 110, 110}};
 
 // Epoch ticks: every epoch up to ten, then every 2, 5, 10, 20, 50... epochs.

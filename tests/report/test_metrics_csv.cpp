@@ -123,8 +123,9 @@ TEST(MetricsCsv, AResumedRunKeepsTheEpochsItsCheckpointFinished) {
     MetricsWriter writer(path, metrics_columns({"a", "b"}), path, 2, note);
     EXPECT_NE(note.find("other columns"), std::string::npos) << note;
   }
-  EXPECT_EQ(text_of(path), "epoch,train_loss,train_acc,val_loss,val_acc,ema_val_acc,lr,images_per_s,epoch_s,"
-                           "elapsed_s,val_a_acc,val_b_acc\n");
+  EXPECT_EQ(text_of(path),
+            "epoch,train_loss,train_acc,val_loss,val_acc,ema_val_acc,lr,images_per_s,epoch_s,"
+            "elapsed_s,val_a_acc,val_b_acc\n");
   // A damaged file: starts afresh too, naming the line.
   write_text(path, text_of(moved) + "2,oops\n");
   std::string note;
