@@ -57,6 +57,7 @@ void run_demo(const DemoOptions& o) {
   TrainOptions t;
   t.data = {train_dir};
   t.out = (work / "run").string();
+  t.overwrite = true;  // the demo's own folder: a demo run again replaces its run
   t.arch = o.arch;
   t.stem = o.stem;
   t.width = o.width;
@@ -113,15 +114,16 @@ void register_demo(CLI::App& app) {
                                  "few minutes on 2 CPU cores, seconds on a GPU)");
   cmd->add_option("--data", o->data, "train on this folder of class folders instead of synthetic images");
   cmd->add_option("--out", o->out, "work folder (default: a new folder under the system's temporary folder)");
-  cmd->add_option("--arch", o->arch)->check(CLI::IsMember(resnet_architectures()));
-  cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
+  cmd->add_option("--arch", o->arch, "resnet18, resnet34 or resnet50")->check(CLI::IsMember(resnet_architectures()));
+  cmd->add_option("--stem", o->stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
+      ->check(CLI::IsMember({"imagenet", "small"}));
   cmd->add_option("--width", o->width, "channel multiplier")->check(width_check());
   cmd->add_option("--per-class", o->per_class, "synthetic training images per class")->check(in_range(10, 10000));
   cmd->add_option("--image-size", o->image_size, "training input size in pixels")->check(in_range(16, 512));
-  cmd->add_option("--epochs", o->epochs)->check(positive());
-  cmd->add_option("--batch", o->batch)->check(positive());
-  cmd->add_option("--lr", o->lr)->check(positive());
-  cmd->add_option("--seed", o->seed);
+  cmd->add_option("--epochs", o->epochs, "passes over the training images")->check(positive());
+  cmd->add_option("--batch", o->batch, "images per step")->check(positive());
+  cmd->add_option("--lr", o->lr, "AdamW's peak learning rate")->check(positive());
+  cmd->add_option("--seed", o->seed, "seed of the synthetic images and of training");
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
   cmd->add_option("--device", o->device, "auto (a GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

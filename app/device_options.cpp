@@ -10,16 +10,22 @@
 
 namespace aslnet::app {
 
-std::vector<Device> training_devices(const std::string& device, const std::string& devices, int replicas,
+std::string resolve_device(const std::string& flag) {
+  return flag != "auto" ? flag : gpu_count() > 0 ? "cuda" : "cpu";
+}
+
+std::vector<Device> training_devices(const std::string& flag, const std::string& devices, int replicas,
                                      int process_count, int local_rank) {
   ASLNET_CHECK(replicas >= 1) << "--replicas " << replicas << ": expected at least 1";
+  // --replicas N asks for CPU replicas: auto does not turn it into an error on a GPU machine.
+  const std::string device = flag == "auto" && replicas > 1 ? "cpu" : resolve_device(flag);
   if (device == "cpu") {
     ASLNET_CHECK(devices.empty()) << "--devices " << devices << " needs --device cuda (CPU replicas: --replicas N)";
     ASLNET_CHECK(process_count == 1 || replicas == 1)
         << "--replicas " << replicas << " under mpirun: each process is one replica (start more processes instead)";
     return std::vector<Device>(size_t(replicas), Device::cpu());
   }
-  ASLNET_CHECK(device == "cuda") << "--device " << device << ": expected cpu or cuda";
+  ASLNET_CHECK(device == "cuda") << "--device " << device << ": expected auto, cpu or cuda";
   ASLNET_CHECK(replicas == 1)
       << "--replicas is for CPU replicas; GPU replicas are listed with --devices (e.g. 0,1 or 0,0)";
   std::vector<int> indices;

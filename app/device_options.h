@@ -12,7 +12,11 @@ namespace aslnet::app {
 
 // This process's replicas: --device cpu with --replicas N (N CPU replicas), or --device cuda with
 // --devices LIST (one replica per entry; an index may repeat for replicas sharing a GPU; default 0).
-// Under mpirun (process_count > 1) a process is one replica: its GPU is the local rank's.
+// --device auto is cuda when this machine has a GPU and no CPU replicas are asked for (--replicas 1),
+// else cpu. Under mpirun (process_count > 1) a process is one replica: its GPU is the local rank's.
+// --device auto|cpu|cuda as cpu or cuda: auto is cuda when this machine has a GPU.
+std::string resolve_device(const std::string& flag);
+
 std::vector<Device> training_devices(const std::string& device, const std::string& devices, int replicas,
                                      int process_count, int local_rank);
 // --precision fp32|bf16 on that device (bf16 is mixed precision and needs a GPU).

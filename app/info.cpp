@@ -1,7 +1,9 @@
-// aslnet info: what this build can use (CPU threads, GPUs) and the size of each architecture.
+// aslnet info: which aslnet this is and what it runs on (versions of the code and of every library), what
+// it can use (CPU threads, GPUs, communicators) and the size of each architecture.
 #include <fmt/core.h>
 
 #include "app/commands.h"
+#include "app/versions.h"
 #include "engine/core/context.h"
 #include "engine/replication/launch.h"
 #include "models/resnet.h"
@@ -9,8 +11,10 @@
 namespace aslnet::app {
 
 void register_info(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Show the devices this build can use and the models it can build");
+  auto* cmd = app.add_subcommand(
+      "info", "Show the version, the library versions, the devices this build can use and the models it can build");
   cmd->callback([] {
+    fmt::print("{}", version_text());
     fmt::print("cpu threads: {}\n", Context::cpu_threads());
     const int gpus = gpu_count();
     fmt::print("cuda gpus:   {}\n", gpus);

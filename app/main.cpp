@@ -7,12 +7,29 @@
 #include <string>
 
 #include "app/commands.h"
+#include "app/suggestion.h"
+#include "app/versions.h"
 #include "bench/commands/bench.h"
 #include "engine/core/error.h"
+
+namespace {
+
+// An empty list's captured default ("[]") says nothing in --help: show none.
+void drop_empty_defaults(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options())
+    if (opt->get_default_str() == "[]") opt->default_str("");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) drop_empty_defaults(*sub);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"aslnet: a ResNet training engine on CUDA, cuDNN, cuBLAS and NCCL, for the ASL alphabet"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] { return aslnet::app::version_text(); },
+                       "print the version, the commit and the library versions, and exit");
+  // --help shows every option's default, as the option's variable holds it before parsing.
+  app.option_defaults()->always_capture_default();
   bool verbose = std::getenv("ASLNET_VERBOSE") != nullptr && std::string(std::getenv("ASLNET_VERBOSE")) != "0";
   app.add_flag("--verbose", verbose,
                "errors also name the failed check and its source line (aslnet --verbose train ...)");
@@ -27,10 +44,17 @@ int main(int argc, char** argv) {
   aslnet::app::register_translate(app);
   aslnet::app::register_serve(app);
   aslnet::app::register_plot(app);
+  drop_empty_defaults(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // A typo (an unknown option or command) gets the nearest name, not CLI11's "arguments were not expected"
+    // or "A subcommand is required".
+    const bool unknown = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr ||
+                         (app.get_subcommands().empty() && !app.remaining(true).empty());
+    if (!unknown) return app.exit(e);
+    std::fprintf(stderr, "aslnet: error: %s\n", aslnet::app::unknown_arguments_message(app, app.remaining(true)).c_str());
+    return e.get_exit_code();
   } catch (const aslnet::Error& e) {
     std::fprintf(stderr, "aslnet: error: %s\n", verbose ? e.what() : e.message().c_str());
     return 1;

@@ -20,14 +20,19 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/device_options.h"
+#include "app/run_folder.h"
+#include "app/run_options.h"
+#include "app/run_record.h"
 #include "app/train_data.h"
 #include "app/train_recipe.h"
 #include "app/train_reporter.h"
+#include "app/train_resume.h"
 #include "data/augment_policy.h"
 #include "data/classes.h"
 #include "engine/checkpoint.h"
@@ -97,7 +102,7 @@ RunDescription describe_run(const TrainOptions& o, const RunData& data, DType dt
 }
 
 void train_replica(const TrainOptions& o, const RunDescription& description, const RunData& data,
-                   const ReplicaPlace& place) {
+                   const nlohmann::json& record, const ReplicaPlace& place) {
   auto run = build_replica_run(description, place);
   TrainerHooks hooks;
   hooks.should_stop = [] { return g_stop_signal.load() != 0; };
@@ -106,7 +111,7 @@ void train_replica(const TrainOptions& o, const RunDescription& description, con
     run->trainer->fit(*run->train, std::vector<ValidationSet>{}, hooks);
     return;
   }
-  TrainReporter reporter(o, data, *run, place);
+  TrainReporter reporter(o, data, *run, place, record);
   reporter.start();
   hooks.on_step = [&](const StepReport& r) { reporter.step(r); };
   hooks.on_epoch = [&](const EpochReport& r) { reporter.epoch(r); };
@@ -131,28 +136,31 @@ void add_model_and_optimizer_flags(CLI::App& cmd, TrainOptions& o) {
       ->check(CLI::IsMember({"imagenet", "small"}));
   cmd.add_option("--width", o.width, "channel multiplier (1: torchvision's widths)")->check(width_check());
   cmd.add_option("--image-size", o.image_size, "input side in pixels")->check(in_range(8, 1024));
-  cmd.add_option("--epochs", o.epochs)->check(positive());
+  cmd.add_option("--epochs", o.epochs, "passes over the training data")->check(positive());
   cmd.add_option("--batch", o.batch,
-                 "images per micro-batch over all replicas (the global batch, split evenly among them)")
+                 "the global batch: images per forward and backward pass over all replicas, split evenly among them "
+                 "(an optimizer step sees --batch x --accum-steps images)")
       ->check(positive());
   cmd.add_option("--accum-steps", o.accum_steps, "micro-batches per optimizer step")->check(positive());
-  cmd.add_option("--optimizer", o.optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
+  cmd.add_option("--optimizer", o.optimizer, "sgd (momentum) or adamw (decoupled weight decay)")->check(CLI::IsMember({"sgd", "adamw"}));
   cmd.add_option("--lr", o.lr, "peak learning rate")->check(positive());
   cmd.add_option("--momentum", o.momentum, "sgd momentum (adamw: beta1 stays 0.9)")->check(in_range(0.0, 0.999));
-  cmd.add_flag("--nesterov", o.nesterov);
-  cmd.add_option("--weight-decay", o.weight_decay)->check(non_negative());
+  cmd.add_flag("--nesterov", o.nesterov, "sgd: Nesterov momentum");
+  cmd.add_option("--weight-decay", o.weight_decay, "L2 penalty (sgd) or decoupled decay (adamw)")->check(non_negative());
   cmd.add_flag("--no-decay-norm-bias", o.no_decay_norm_bias, "no weight decay on batch-norm and bias parameters");
-  cmd.add_option("--schedule", o.schedule)->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
+  cmd.add_option("--schedule", o.schedule, "learning-rate schedule over the run (onecycle: up, then down)")->check(CLI::IsMember({"cosine", "step", "onecycle", "constant"}));
   cmd.add_option("--warmup-epochs", o.warmup_epochs, "linear warm-up (cosine, step)")->check(non_negative());
   cmd.add_option("--min-lr", o.min_lr, "cosine: final learning rate");
   cmd.add_option("--step-epochs", o.step_epochs, "step: epochs between decays")->check(positive());
   cmd.add_option("--gamma", o.gamma, "step: decay factor");
-  cmd.add_option("--label-smoothing", o.label_smoothing)->check(in_range(0.0, 0.99));
+  cmd.add_option("--label-smoothing", o.label_smoothing, "share of the target spread over the other classes")->check(in_range(0.0, 0.99));
 }
 
 // Where it trains: devices, replicas, precision.
 void add_device_flags(CLI::App& cmd, TrainOptions& o) {
-  cmd.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd.add_option("--device", o.device,
+                 "auto (a GPU when there is one and --replicas is 1), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd.add_option("--devices", o.devices,
                  "GPUs to train on, one replica each: 0, 0,1,2,3, or 0,0 (two replicas sharing a GPU); under "
                  "mpirun, one entry per process of a machine (default: the local rank)");
@@ -174,10 +182,19 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
 
 // The run itself: seed, threads, outputs, resuming, stopping, logging.
 void add_run_flags(CLI::App& cmd, TrainOptions& o) {
-  cmd.add_option("--seed", o.seed);
+  cmd.add_option("--config", o.config,
+                 "read options from a file: TOML or INI (key = value, keys as the flags without dashes, e.g. epochs "
+                 "= 20) or JSON (a run's run.json replays that run); flags on the command line win");
+  cmd.add_option("--seed", o.seed, "seed of the weights' initialisation, the split, the augmentation and the order");
   cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(non_negative());
-  cmd.add_option("--out", o.out, "output folder for checkpoints and log.jsonl");
-  cmd.add_option("--resume", o.resume, "continue a run from its checkpoint (same options)");
+  cmd.add_option("--out", o.out,
+                 "the run's folder (checkpoints, run.json, log.jsonl, metrics.csv); default: a new folder "
+                 "runs/<date>-<time>-<arch>, with runs/latest pointing at it");
+  cmd.add_flag("--overwrite", o.overwrite,
+               "let a new run replace the run in a --out folder that holds one (its files are removed)");
+  cmd.add_option("--resume", o.resume,
+                 "continue the run that wrote this checkpoint, with its options and in its folder (options that "
+                 "contradict it are refused, except --epochs and those of where it runs; see README)");
   cmd.add_option("--init-from", o.init_from, "start from a checkpoint's weights (fine-tuning)");
   cmd.add_flag("--reset-head", o.reset_head, "with --init-from: re-initialise the classifier");
   cmd.add_option("--checkpoint-every", o.checkpoint_every, "epochs between checkpoints")->check(non_negative());
@@ -193,35 +210,33 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--quiet", o.quiet, "no progress bar or epoch lines");
 }
 
-// --resume continues a run with the same options. The network and input size come from the checkpoint;
-// one given now that differs is refused (it used to be replaced silently by the checkpoint's).
-void adopt_resumed_options(TrainOptions& o, const CLI::App& cmd) {
-  // The pair is refused by the run builder, which owns that rule; checked against this run, the
-  // checkpoint would earn a misleading message first.
-  if (!o.init_from.empty()) return;
-  const CheckpointMeta meta = read_checkpoint_meta(o.resume);
-  const auto same = [&](const char* flag, bool equal, const std::string& theirs) {
-    ASLNET_CHECK(cmd.count(flag) == 0 || equal)
-        << "--resume " << o.resume << ": that run trained with " << flag << " " << theirs
-        << "; continue it with the same options (or start a new run from its weights with --init-from)";
-  };
-  same("--arch", o.arch == meta.model.arch, meta.model.arch);
-  same("--stem", o.stem == meta.model.stem, meta.model.stem);
-  same("--width", o.width == meta.model.width, fmt::format("{}", meta.model.width));
-  if (meta.input_height > 0) {
-    same("--image-size", o.image_size == meta.input_height, std::to_string(meta.input_height));
-    o.image_size = int(meta.input_height);
+// The run's folder: the one given (refused when it holds another run, unless --overwrite), the folder
+// of the checkpoint a resumed run continues, or a new one under runs/.
+std::string run_folder(const TrainOptions& o) {
+  namespace fs = std::filesystem;
+  if (!o.resume.empty() && o.init_from.empty()) {
+    const std::string own = fs::path(o.resume).parent_path().string();
+    if (o.out.empty()) return own.empty() ? "." : own;
+    std::error_code error;
+    if (fs::equivalent(o.out, own.empty() ? "." : own, error)) return o.out;
   }
-  // A run resumed at its end would train nothing and write nothing (it used to say it wrote checkpoints).
-  ASLNET_CHECK(meta.epoch < o.epochs) << "--resume " << o.resume << ": that run already finished " << meta.epoch
-                                      << " epochs; give --epochs above " << meta.epoch << " to train it further";
+  if (o.out.empty()) {
+    const std::string out = new_run_folder("runs", o.arch);
+    if (const std::string note = point_latest(out); !note.empty()) fmt::print(stderr, "aslnet: note: {}\n", note);
+    return out;
+  }
+  prepare_run_folder(o.out, o.overwrite);
+  return o.out;
 }
 
 }  // namespace
 
-int run_train(const TrainOptions& o) {
+int run_train(const TrainOptions& options, const nlohmann::json& recorded_options) {
+  TrainOptions o = options;
   ProcessGroup group(CommOptions{o.comm_timeout});
   try {
+    // Only the lead process writes; the others never look at the folder.
+    if (group.rank() == 0) o.out = run_folder(o);
     const std::vector<Device> devices =
         training_devices(o.device, o.devices, o.replicas, group.size(), group.local_rank());
     const DType dtype = training_dtype(o.precision, devices[0]);
@@ -238,6 +253,7 @@ int run_train(const TrainOptions& o) {
     ASLNET_CHECK(o.early_stop == 0 || data.val_images() > 0)
         << "--early-stop needs validation images: give --val-fraction above 0 or --val-dir";
     const RunDescription description = describe_run(o, data, dtype);
+    const nlohmann::json record = run_record(recorded_options, o, data, devices, group.size(), cores);
 
     g_stop_signal = 0;
     catch_stop_signals(true);
@@ -246,11 +262,11 @@ int run_train(const TrainOptions& o) {
     };
     try {
       if (total == 1) {
-        train_replica(o, description, data, place_of(0, nullptr));
+        train_replica(o, description, data, record, place_of(0, nullptr));
       } else {
         const auto comms = group.communicators(devices);
         run_replica_threads(comms,
-                            [&](int r) { train_replica(o, description, data, place_of(r, comms[size_t(r)].get())); });
+                            [&](int r) { train_replica(o, description, data, record, place_of(r, comms[size_t(r)].get())); });
       }
     } catch (...) {
       catch_stop_signals(false);
@@ -272,8 +288,8 @@ void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a ResNet on one or more folders of class folders (Kaggle ASL layout)");
   cmd->add_option("data", o->data,
                   "training sources: folders of class folders (any subset of A..Z, del, nothing, space), each "
-                  "DIR, DIR@ORIGIN[+ORIGIN...] (only files named ORIGIN_*.jpg) or NAME=DIR[@...]")
-      ->required();
+                  "DIR, DIR@ORIGIN[+ORIGIN...] (only files named ORIGIN_*.jpg) or NAME=DIR[@...] (required unless "
+                  "--config or --resume gives them)");
   auto* val_dirs = cmd->add_option("--val-dir", o->val_dirs,
                                    "validation sources (same forms), each reported by name; alone, they replace the "
                                    "split of the training sources (repeatable)");
@@ -295,11 +311,19 @@ void register_train(CLI::App& app) {
   add_device_flags(*cmd, *o);
   add_run_flags(*cmd, *o);
   cmd->callback([o, val_dirs, val_fraction, recipe, cmd] {
+    // The file's options, then the resumed run's, each only where the command line said nothing.
+    if (!o->config.empty()) apply_settings(*cmd, read_option_file(o->config, "train"), "--config " + o->config);
+    if (!o->resume.empty()) adopt_resumed_run(*cmd, *o);
+    ASLNET_CHECK(!o->data.empty()) << "aslnet train needs training sources (folders of class folders): aslnet train "
+                                      "DIR [options] (see aslnet train --help)";
     // --val-dir alone validates on those folders only, as it always did; with --val-fraction too, on both.
     if (val_dirs->count() > 0 && val_fraction->count() == 0) o->split.val_fraction = 0.0;
-    if (!o->resume.empty()) adopt_resumed_options(*o, *cmd);
     recipe->resolve(*o);
-    if (const int status = run_train(*o); status != 0) throw CLI::RuntimeError(status);  // exits quietly
+    // The record of every option as resolved (the value of --val-fraction above, the preset's choices),
+    // less what belongs to this invocation alone.
+    nlohmann::json record = option_values(*cmd, {"config", "resume", "overwrite", "out"});
+    recipe->record(record, *o);
+    if (const int status = run_train(*o, record); status != 0) throw CLI::RuntimeError(status);  // exits quietly
   });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,9 @@ struct TrainOptions {
   // Training sources (data/sources.h: DIR, DIR@ORIGIN[+ORIGIN...], NAME=DIR) and validation sources.
   std::vector<std::string> data, val_dirs;
   std::vector<double> source_weights;  // one per training source: its share of each epoch; empty: by size
-  std::string out = "runs/latest", resume, init_from;
+  std::string out;  // "": a new folder under runs/ (app/run_folder.h)
+  bool overwrite = false;
+  std::string config, resume, init_from;
   bool reset_head = false;
   SplitOptions split;
   std::string arch = "resnet18", stem = "imagenet";
@@ -40,7 +43,7 @@ struct TrainOptions {
   double compose_probability = 1.0, clutter_probability = 0.3;
   ComposeOptions compose;
   std::string preset;  // a named recipe (--preset), applied under the flags given
-  std::string device = "cpu", precision = "fp32";
+  std::string device = "auto", precision = "fp32";
   std::string devices;  // "0", "0,1", "0,0": one replica per entry (GPU index)
   int replicas = 1;     // CPU replicas of this process
   double bucket_mb = 25.0, comm_timeout = 600.0;
@@ -56,7 +59,9 @@ struct TrainOptions {
 };
 
 // Returns the exit status: 0, or 128 + the signal (SIGINT, SIGTERM) that stopped the run after it wrote
-// its last checkpoint.
-int run_train(const TrainOptions& options);
+// its last checkpoint. `recorded_options` is the command line's record of every option
+// (app/run_options.h), written into OUT/run.json and every checkpoint so that --config and --resume can
+// replay the run.
+int run_train(const TrainOptions& options, const nlohmann::json& recorded_options = nlohmann::json::object());
 
 }  // namespace aslnet::app

@@ -15,6 +15,30 @@ namespace {
 
 bool given(const CLI::App& cmd, const std::string& flag) { return cmd.get_option(flag)->count() > 0; }
 
+// Each single-augmentation flag and the fields of AugmentOptions it sets (--jitter sets three equal ones).
+struct AugmentFlag {
+  const char* name;
+  std::vector<double AugmentOptions::*> fields;
+};
+const std::vector<AugmentFlag>& augment_flags() {
+  using A = AugmentOptions;
+  static const std::vector<AugmentFlag> flags = {
+      {"--crop-scale", {&A::crop_scale_min, &A::crop_scale_max}},
+      {"--crop-ratio", {&A::crop_ratio_min, &A::crop_ratio_max}},
+      {"--rotation", {&A::rotation_degrees}},
+      {"--shear", {&A::shear_degrees}},
+      {"--perspective", {&A::perspective}},
+      {"--perspective-prob", {&A::perspective_probability}},
+      {"--jitter", {&A::brightness, &A::contrast, &A::saturation}},
+      {"--hue", {&A::hue}},
+      {"--grayscale", {&A::grayscale_probability}},
+      {"--blur", {&A::blur_probability}},
+      {"--blur-sigma", {&A::blur_sigma_min, &A::blur_sigma_max}},
+      {"--erase", {&A::erase_probability}},
+  };
+  return flags;
+}
+
 // A MIN,MAX pair into two fields.
 CLI::Option* add_range(CLI::App& cmd, const std::string& flag, double& lo, double& hi, const std::string& help,
                        double floor, double ceiling) {
@@ -121,23 +145,22 @@ void RecipeFlags::resolve(TrainOptions& o) const {
   // The policy, then each augmentation flag that was given.
   const AugmentOptions& a = *parsed_;
   AugmentOptions out = augment_policy(o.augment_policy);
-  auto take = [&](const std::string& flag, std::initializer_list<double AugmentOptions::*> fields) {
-    if (!given(cmd_, flag)) return;
-    for (double AugmentOptions::*field : fields) out.*field = a.*field;
-  };
-  take("--crop-scale", {&AugmentOptions::crop_scale_min, &AugmentOptions::crop_scale_max});
-  take("--crop-ratio", {&AugmentOptions::crop_ratio_min, &AugmentOptions::crop_ratio_max});
-  take("--rotation", {&AugmentOptions::rotation_degrees});
-  take("--shear", {&AugmentOptions::shear_degrees});
-  take("--perspective", {&AugmentOptions::perspective});
-  take("--perspective-prob", {&AugmentOptions::perspective_probability});
-  take("--jitter", {&AugmentOptions::brightness, &AugmentOptions::contrast, &AugmentOptions::saturation});
-  take("--hue", {&AugmentOptions::hue});
-  take("--grayscale", {&AugmentOptions::grayscale_probability});
-  take("--blur", {&AugmentOptions::blur_probability});
-  take("--blur-sigma", {&AugmentOptions::blur_sigma_min, &AugmentOptions::blur_sigma_max});
-  take("--erase", {&AugmentOptions::erase_probability});
+  for (const AugmentFlag& flag : augment_flags()) {
+    if (!given(cmd_, flag.name)) continue;
+    for (double AugmentOptions::*field : flag.fields) out.*field = a.*field;
+  }
   o.augment = out;
+}
+
+void RecipeFlags::record(nlohmann::json& options, const TrainOptions& o) const {
+  for (const AugmentFlag& flag : augment_flags()) {
+    const std::string key = std::string(flag.name).substr(2);
+    // --jitter's three fields are equal in every policy and after the flag: one value stands for them.
+    const size_t shown = flag.fields.size() == 3 ? 1 : flag.fields.size();
+    nlohmann::json value = nlohmann::json::array();
+    for (size_t i = 0; i < shown; ++i) value.push_back(o.augment.*flag.fields[i]);
+    options[key] = shown == 1 ? value[0] : value;
+  }
 }
 
 }  // namespace aslnet::app

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "app/train.h"
 
@@ -18,6 +19,9 @@ class RecipeFlags {
   // After parsing: the preset's values where no flag was given, then the augmentation policy with the
   // augmentation flags given on top.
   void resolve(TrainOptions& o) const;
+  // Into a record of the options (app/run_options.h): the resolved value of each augmentation flag,
+  // given or not, so that the record replays the same augmentation whatever the policy's defaults become.
+  void record(nlohmann::json& options, const TrainOptions& o) const;
 
  private:
   CLI::App& cmd_;

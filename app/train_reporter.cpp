@@ -63,8 +63,15 @@ std::string log_path(const TrainOptions& o) {
 }  // namespace
 
 TrainReporter::TrainReporter(const TrainOptions& options, const RunData& data, ReplicaRun& run,
-                             const ReplicaPlace& place)
-    : o_(options), data_(data), run_(run), place_(place), progress_(options.quiet, log_path(options)) {
+                             const ReplicaPlace& place, const nlohmann::json& record)
+    : o_(options),
+      data_(data),
+      run_(run),
+      place_(place),
+      record_(record),
+      progress_(options.quiet, log_path(options)) {
+  // --resume reads the run's options back from here (app/train_resume.h).
+  meta_.extra["run"] = record_.dump();
   meta_.classes = asl_classes();
   meta_.input_height = meta_.input_width = o_.image_size;
   const Normalization& norm = run_.train->options().norm;
@@ -141,7 +148,16 @@ void TrainReporter::write_validation_files() const {
   ASLNET_CHECK(out.good()) << "cannot write " << list;
 }
 
+// OUT/run.json: the run's record, for people and for `aslnet train --config OUT/run.json`.
+void TrainReporter::write_run_record() const {
+  const std::string file = path("run.json");
+  std::ofstream out(file);
+  out << record_.dump(2) << "\n";
+  ASLNET_CHECK(out.good()) << "cannot write " << file;
+}
+
 void TrainReporter::start() {
+  write_run_record();
   write_validation_files();
   open_metrics();
   for (const std::string& note : run_.load_notes) progress_.line(note);

@@ -29,9 +29,11 @@ namespace aslnet::app {
 
 class TrainReporter {
  public:
-  TrainReporter(const TrainOptions& options, const RunData& data, ReplicaRun& run, const ReplicaPlace& place);
+  // `record`: the run's record (app/run_record.h), written as OUT/run.json and into every checkpoint.
+  TrainReporter(const TrainOptions& options, const RunData& data, ReplicaRun& run, const ReplicaPlace& place,
+                const nlohmann::json& record);
 
-  void start();  // the first line, notes, the start record and validation-files.txt
+  void start();  // the first line, notes, the start record, run.json and validation-files.txt
   void step(const StepReport& report);
   void epoch(const EpochReport& report);
   void stopped(const std::string& why);  // a non-finite loss: the checkpoints on disk stay as they are
@@ -46,6 +48,7 @@ class TrainReporter {
   void save(const std::string& file);      // a training checkpoint (optimizer state included)
   void save_ema(const std::string& file);  // the averaged weights, as an inference checkpoint
   void write_validation_files() const;
+  void write_run_record() const;
   std::string epoch_line(const EpochReport& report);
   std::vector<std::string> skipped_files() const;
   void resume_best_scores(const std::string& checkpoint);
@@ -56,6 +59,7 @@ class TrainReporter {
   const RunData& data_;
   ReplicaRun& run_;
   const ReplicaPlace& place_;
+  const nlohmann::json& record_;
   Progress progress_;
   CheckpointMeta meta_;
   ValidationBest best_;

@@ -34,7 +34,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kClassList = "A..Z, del, nothing, space";
-constexpr const char* kDataHint = "pass the folder that holds A/, B/, ... or extract asl200-sample.tar";
+constexpr const char* kDataHint =
+    "pass the folder that holds the class folders A/, B/, ..., such as asl_alphabet_train/ of Kaggle's \"ASL "
+    "Alphabet\" (README: The data), or make one with aslnet synth --out DIR";
 
 std::string lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));

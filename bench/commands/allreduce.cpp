@@ -50,11 +50,11 @@ namespace aslnet::bench {
 namespace {
 
 struct AllreduceOptions {
-  std::string device = "cpu", devices;
+  std::string device = "auto", devices;
   std::vector<int> gpu_counts, replicas;  // empty: the defaults (1,2,4,8 GPUs; 1,2,4 CPU replicas)
   int iters = 20, warmup = 5;
   int64_t min_bytes = 8, max_bytes = 0;  // 0: 1 GiB on a GPU, 64 MiB on the CPU
-  std::string json;
+  std::string json, out = "runs/bench-allreduce";
 };
 
 // One all-reduce size, as measured.
@@ -264,6 +264,7 @@ void measure(const AllreduceOptions& o, ProcessGroup& group, Table& t, double co
 }
 
 void run_bench_allreduce(AllreduceOptions o) {
+  o.device = app::resolve_device(o.device);
   if (o.max_bytes <= 0) o.max_bytes = o.device == "cuda" ? int64_t(1) << 30 : int64_t(64) << 20;
   ASLNET_CHECK(o.min_bytes <= o.max_bytes) << "--min-bytes " << o.min_bytes << " is above --max-bytes " << o.max_bytes;
   // MPI starts here when mpirun launched this process (several ranks); a plain process needs none.
@@ -274,7 +275,8 @@ void run_bench_allreduce(AllreduceOptions o) {
     const bool lead = group.rank() == 0;
     // Opened now, so that an unwritable path stops the run before the measurements rather than after.
     std::ofstream json;
-    if (lead && !o.json.empty()) {
+    if (lead) {
+      o.json = results_file(o.out, o.json, "allreduce");
       json.open(o.json);
       ASLNET_CHECK(json.good()) << "--json " << o.json << ": cannot write this file";
     }
@@ -313,7 +315,8 @@ void register_bench_allreduce(CLI::App& bench) {
   auto o = std::make_shared<AllreduceOptions>();
   auto* cmd = bench.add_subcommand(
       "allreduce", "All-reduce (average, f32) bus bandwidth per message size and GPU count, nccl-tests' definitions");
-  cmd->add_option("--device", o->device, "cuda or cpu")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", o->device, "auto (cuda when there is a GPU), cuda or cpu")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--gpu-counts", o->gpu_counts,
                   "GPU counts to measure, NCCL over the first k GPUs for each (default 1,2,4,8; counts beyond this "
                   "machine's GPUs are reported as not run)")
@@ -329,8 +332,10 @@ void register_bench_allreduce(CLI::App& bench) {
       ->check(app::non_negative());
   cmd->add_option("--iters", o->iters, "timed all-reduces per size")->check(app::positive());
   cmd->add_option("--warmup", o->warmup, "untimed all-reduces per size first")->check(app::non_negative());
-  cmd->add_option("--json", o->json,
-                  "also write every row here (device, date, command line; per count: bytes, time, algbw, busbw)");
+  cmd->add_option("--out", o->out,
+                  "folder for bench-allreduce.json: every row (device, date, command line; per count: bytes, time, "
+                  "algbw, busbw)");
+  cmd->add_option("--json", o->json, "write the rows to this file instead of OUT/bench-allreduce.json");
   cmd->callback([o] { run_bench_allreduce(*o); });
 }
 

@@ -3,7 +3,10 @@
 #include <fmt/chrono.h>
 
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+
+#include "engine/core/error.h"
 
 namespace aslnet::bench {
 
@@ -25,6 +28,17 @@ std::string command_line(const std::string& fallback) {
     text += (text.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
   }
   return text.empty() ? fallback : text;
+}
+
+std::string results_file(const std::string& out, const std::string& file, const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path path = file.empty() ? fs::path(out) / ("bench-" + name + ".json") : fs::path(file);
+  std::error_code error;
+  fs::create_directories(fs::absolute(path).parent_path(), error);
+  ASLNET_CHECK(!error && fs::is_directory(fs::absolute(path).parent_path()))
+      << (file.empty() ? "--out " + out : "--json " + file) << ": cannot make the folder "
+      << fs::absolute(path).parent_path().string();
+  return path.string();
 }
 
 std::string utc_now() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))); }

@@ -20,6 +20,11 @@ void register_bench_serve(CLI::App& bench);
 // For the records each benchmark writes: this process's command line as the shell passed it (CLI11's
 // callbacks do not see argv; `fallback` when /proc has none), and the time now, UTC, ISO 8601.
 std::string command_line(const std::string& fallback);
+
+// Where a benchmark writes its results: `file` when given (the --json FILE of kernels and allreduce),
+// else OUT/bench-<name>.json, as bench train and serve write theirs; the folder is made now, so that an
+// unwritable path stops the benchmark before it measures.
+std::string results_file(const std::string& out, const std::string& file, const std::string& name);
 std::string utc_now();
 
 }  // namespace aslnet::bench

@@ -42,7 +42,8 @@ namespace aslnet::bench {
 namespace {
 
 struct KernelOptions {
-  std::string arch = "resnet18", stem = "imagenet", device = "cpu", precision = "fp32", json;
+  std::string arch = "resnet18", stem = "imagenet", device = "auto", precision = "fp32", json,
+              out = "runs/bench-kernels";
   double width = 1.0;
   int64_t batch = 64;
   int image_size = 64, iters = 10, warmup = 3, threads = 0;
@@ -292,14 +293,8 @@ void write_json(const std::string& path, const KernelOptions& o, Device device, 
 }
 
 // A bad --json path fails before the measurements, not after them.
-void check_json_path(const std::string& path) {
-  if (path.empty()) return;
-  const std::filesystem::path parent = std::filesystem::absolute(path).parent_path();
-  ASLNET_CHECK(std::filesystem::is_directory(parent)) << "--json " << path << ": no folder " << parent.string();
-}
-
-void run_bench_kernels(const KernelOptions& o) {
-  check_json_path(o.json);
+void run_bench_kernels(KernelOptions o) {
+  o.json = results_file(o.out, o.json, "kernels");
   const Device device = app::training_devices(o.device, "", 1, 1, 0).front();
   const DType dtype = app::training_dtype(o.precision, device);
   ASLNET_CHECK(!o.tf32 || device.is_cuda()) << "--tf32 is tensor-core math on the GPU (hint: --device cuda)";
@@ -334,10 +329,8 @@ void run_bench_kernels(const KernelOptions& o) {
   const auto [fwd, bwd] = total_ms(rows);
   fmt::print("\nall {} layers: {:.3f} ms forward, {:.3f} ms backward (each row's time x its count)\n",
              layer_counts(rows), fwd, bwd);
-  if (!o.json.empty()) {
-    write_json(o.json, o, device, peaks, dtype, rows);
-    fmt::print("wrote {}\n", o.json);
-  }
+  write_json(o.json, o, device, peaks, dtype, rows);
+  fmt::print("wrote {}\n", o.json);
 }
 
 }  // namespace
@@ -357,11 +350,13 @@ void register_bench_kernels(CLI::App& bench) {
   cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--tf32", o->tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");
-  cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", o->device, "auto (cuda when there is a GPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--iters", o->iters, "timed calls per pass")->check(app::in_range(1, 100000));
   cmd->add_option("--warmup", o->warmup, "untimed calls per pass first")->check(app::in_range(0, 100000));
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(app::non_negative());
-  cmd->add_option("--json", o->json, "also write the results to this JSON file");
+  cmd->add_option("--out", o->out, "folder for bench-kernels.json");
+  cmd->add_option("--json", o->json, "write the results to this file instead of OUT/bench-kernels.json");
   cmd->callback([o] { run_bench_kernels(*o); });
 }
 

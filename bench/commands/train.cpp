@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "app/cli_checks.h"
+#include "app/device_options.h"
 #include "bench/commands/bench.h"
 #include "bench/scaling/scaling_model.h"
 #include "engine/core/device.h"
@@ -40,7 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct BenchTrainOptions {
-  std::string data, out = "runs/bench-train", preset, device = "cuda", mode = "single", precision = "fp32";
+  std::string data, out = "runs/bench-train", preset, device = "auto", mode = "single", precision = "fp32";
   std::string counts = "1,2,4,8";
   std::string arch = "resnet18", stem = "imagenet", optimizer = "adamw";
   double width = 1.0, lr = 1e-3, weight_decay = 0.0, val_fraction = 0.1;
@@ -49,7 +50,7 @@ struct BenchTrainOptions {
   uint64_t seed = 0;
   bool peer = false, augment = false;
   std::string peer_script, python = "/usr/bin/python3";
-  bool model = true;  // the scaling model's prediction beside the measured points
+  bool no_model = false;  // no scaling model's prediction beside the measured points
   std::string model_counts = "1,2,4,8,16,32,64";
   ScalingFlags scaling;
 };
@@ -179,13 +180,14 @@ RunResult run_aslnet(const BenchTrainOptions& o, const std::string& data, const 
     r.why_not = fmt::format("not run (this machine has {} {})", have, o.device == "cuda" ? "GPU(s)" : "cores");
     return r;
   }
+  // Made afresh; --overwrite below because the run's output.txt is there before the run starts.
   const fs::path run_dir = out / fmt::format("aslnet-{}-{}", o.mode, count);
   fs::remove_all(run_dir);
   const int threads = o.threads > 0 ? o.threads : have;
   std::string args = fmt::format(
       " train {} --arch {} --stem {} --width {} --image-size {} --batch {} --epochs {} --optimizer {} --lr {} "
       "--weight-decay {} --schedule constant --warmup-epochs 0 --label-smoothing 0 --split random --val-fraction {} "
-      "--seed {} --device {} --precision {} --checkpoint-every 0 --quiet --out {}",
+      "--seed {} --device {} --precision {} --checkpoint-every 0 --quiet --out {} --overwrite",
       quote(data), o.arch, o.stem, o.width, o.image_size, o.batch, o.epochs, o.optimizer, o.lr, o.weight_decay,
       o.val_fraction, o.seed, o.device, o.precision, quote(run_dir.string()));
   if (!o.augment) args += " --no-augment";
@@ -546,7 +548,7 @@ void run_bench_train(BenchTrainOptions o) {
                         {"date", date},           {"mode", o.mode},          {"data", data},
                         {"aslnet", to_json(ours)}};
   if (o.peer) report["torchvision"] = to_json(theirs);
-  if (o.model) {
+  if (!o.no_model) {
     int64_t steps = 0;
     for (const auto& r : ours) steps = std::max(steps, r.steps_per_epoch);
     fmt::print("scaling model: measuring the step at batch / n for n in {}\n", o.model_counts);
@@ -568,34 +570,40 @@ void register_bench_train(CLI::App& bench) {
       ->required();
   cmd->add_option("--preset", o->preset,
                   "seed: the seed project's experiment (resnet50, 64 px, batch 32, Adam 1e-3, 5 epochs)");
-  cmd->add_option("--device", o->device, "cuda, or cpu (counts are then CPU replicas)")
-      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--device", o->device, "auto (cuda when there is a GPU), cuda, or cpu (counts are then CPU replicas)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--gpu-counts", o->counts, "replica counts to run, e.g. 1,2,4,8 (beyond the machine: not run)");
   cmd->add_option("--mode", o->mode, "single: one process drives them all; multi: one process each (mpirun)")
       ->check(CLI::IsMember({"single", "multi"}));
-  cmd->add_option("--arch", o->arch);
-  cmd->add_option("--stem", o->stem)->check(CLI::IsMember({"imagenet", "small"}));
-  cmd->add_option("--width", o->width)->check(app::positive());
-  cmd->add_option("--image-size", o->image_size)->check(app::in_range(8, 1024));
+  cmd->add_option("--arch", o->arch, "the network each run trains (aslnet train --arch)")
+      ->check(CLI::IsMember(resnet_architectures()));
+  cmd->add_option("--stem", o->stem, "imagenet (7x7/2 convolution + max pool) or small (3x3/1)")
+      ->check(CLI::IsMember({"imagenet", "small"}));
+  cmd->add_option("--width", o->width, "channel multiplier (1: torchvision's widths)")->check(app::width_check());
+  cmd->add_option("--image-size", o->image_size, "input side in pixels")->check(app::in_range(8, 1024));
   cmd->add_option("--batch", o->batch, "global batch, split over the replicas")->check(app::positive());
-  cmd->add_option("--epochs", o->epochs)->check(app::positive());
-  cmd->add_option("--optimizer", o->optimizer)->check(CLI::IsMember({"sgd", "adamw"}));
-  cmd->add_option("--lr", o->lr)->check(app::positive());
-  cmd->add_option("--weight-decay", o->weight_decay)->check(app::non_negative());
-  cmd->add_option("--precision", o->precision)->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--epochs", o->epochs, "epochs of each run")->check(app::positive());
+  cmd->add_option("--optimizer", o->optimizer, "sgd or adamw, for both sides")->check(CLI::IsMember({"sgd", "adamw"}));
+  cmd->add_option("--lr", o->lr, "learning rate (constant, no warm-up), for both sides")->check(app::positive());
+  cmd->add_option("--weight-decay", o->weight_decay, "weight decay, for both sides")->check(app::non_negative());
+  cmd->add_option("--precision", o->precision, "fp32, or bf16 (mixed precision, GPU only)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--val-fraction", o->val_fraction, "random split held out for validation")
       ->check(app::in_range(0.0, 0.9));
   cmd->add_flag("--augment", o->augment, "train with aslnet's default augmentation (the seed had none)");
-  cmd->add_option("--seed", o->seed);
+  cmd->add_option("--seed", o->seed, "seed of every run");
   cmd->add_option("--threads", o->threads, "CPU threads for each run (0: every core)")->check(app::non_negative());
   cmd->add_option("--out", o->out, "folder for the runs, bench-train.json, .md and .png");
   cmd->add_flag("--peer", o->peer, "also run torchvision (bench/peers/torch_seed_experiment.py) on the same data");
   cmd->add_option("--peer-script", o->peer_script, "path of torch_seed_experiment.py");
   cmd->add_option("--python", o->python, "the Python that has torch and torchvision");
-  cmd->add_flag("!--no-model", o->model, "skip the scaling model's prediction (docs/scaling-model.md)");
+  cmd->add_flag("--no-model", o->no_model, "skip the scaling model's prediction (docs/scaling-model.md)");
   cmd->add_option("--model-counts", o->model_counts, "GPU counts the scaling model predicts (dividing --batch)");
   add_scaling_flags(*cmd, o->scaling);
-  cmd->callback([o] { run_bench_train(*o); });
+  cmd->callback([o] {
+    o->device = app::resolve_device(o->device);
+    run_bench_train(*o);
+  });
 }
 
 }  // namespace aslnet::bench

@@ -104,7 +104,8 @@ run_row() {  # row, description, train flags...
   local dir=$work/$row
   rm -rf "$dir"
   mkdir -p "$dir"
-  local cmd=("$aslnet" train "$@" "${common[@]}" "${extra[@]}" --out "$dir" --quiet)
+  # --overwrite: the folder already holds what.txt and command.txt, written below.
+  local cmd=("$aslnet" train "$@" "${common[@]}" "${extra[@]}" --out "$dir" --overwrite --quiet)
   echo "row $row: $what"
   echo "  ${cmd[*]}"
   printf '%s\n' "$what" > "$dir/what.txt"

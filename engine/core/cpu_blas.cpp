@@ -17,6 +17,8 @@ struct Library {
   decltype(&cblas_dgemm) dgemm = nullptr;
   void (*set_threads)(int) = nullptr;
   char* (*core_name)() = nullptr;
+  char* (*config)() = nullptr;
+  const char* file = "";
 };
 
 // What OpenBLAS would choose on a CPU it knew: AVX-512 (with bf16: Cooper Lake and later) or AVX2.
@@ -38,6 +40,7 @@ const Library& library() {
     void* handle = nullptr;
     for (const char* name : {"libopenblas.so.0", "libopenblas.so", "libblas.so.3"}) {
       handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      lib.file = name;
       if (handle != nullptr) break;
     }
     ASLNET_CHECK(handle != nullptr) << "cannot load OpenBLAS (libopenblas.so.0): install libopenblas0";
@@ -45,6 +48,7 @@ const Library& library() {
     lib.dgemm = reinterpret_cast<decltype(lib.dgemm)>(dlsym(handle, "cblas_dgemm"));
     lib.set_threads = reinterpret_cast<decltype(lib.set_threads)>(dlsym(handle, "openblas_set_num_threads"));
     lib.core_name = reinterpret_cast<decltype(lib.core_name)>(dlsym(handle, "openblas_get_corename"));
+    lib.config = reinterpret_cast<decltype(lib.config)>(dlsym(handle, "openblas_get_config"));
     ASLNET_CHECK(lib.sgemm != nullptr && lib.dgemm != nullptr) << "the loaded BLAS has no cblas_sgemm/cblas_dgemm";
   });
   return lib;
@@ -69,5 +73,12 @@ void set_threads(int threads) {
 }
 
 std::string core_name() { return library().core_name != nullptr ? library().core_name() : "unknown"; }
+
+std::string library_version() {
+  if (library().config == nullptr) return library().file;
+  std::string text = library().config();
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
 
 }  // namespace aslnet::cpu_blas

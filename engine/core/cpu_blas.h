@@ -20,5 +20,8 @@ void dgemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const 
 void set_threads(int threads);
 // The kernel family OpenBLAS runs ("SkylakeX", "Haswell", ...).
 std::string core_name();
+// The library's own description of itself ("OpenBLAS 0.3.21 DYNAMIC_ARCH ..."), or its file name when it
+// does not say (a reference BLAS).
+std::string library_version();
 
 }  // namespace aslnet::cpu_blas

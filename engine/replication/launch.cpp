@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/core.h>
+
 #include "engine/core/cuda_check.h"
 #include "engine/replication/in_process.h"
 
@@ -44,6 +46,31 @@ LaunchEnvironment launch_environment() {
 
 bool built_with_mpi() { return ASLNET_HAVE_MPI != 0; }
 bool built_with_nccl() { return ASLNET_HAVE_NCCL != 0; }
+
+std::string nccl_version() {
+#if ASLNET_HAVE_NCCL
+  int code = 0;
+  if (ncclGetVersion(&code) != ncclSuccess) return "unknown";
+  // NCCL 2.9 and later: major * 10000 + minor * 100 + patch.
+  return fmt::format("{}.{}.{}", code / 10000, code / 100 % 100, code % 100);
+#else
+  return "";
+#endif
+}
+
+std::string mpi_version() {
+#if ASLNET_HAVE_MPI
+  // One of the few MPI calls allowed before MPI_Init.
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  if (MPI_Get_library_version(text, &length) != MPI_SUCCESS) return "unknown";
+  std::string version(text, size_t(length));
+  if (const size_t end = version.find_first_of(",\n"); end != std::string::npos) version.resize(end);
+  return version;
+#else
+  return "";
+#endif
+}
 
 ProcessGroup::ProcessGroup(CommOptions options) : env_(launch_environment()), options_(options) {
   if (!multi_process()) return;

@@ -33,6 +33,10 @@ LaunchEnvironment launch_environment();
 
 bool built_with_mpi();
 bool built_with_nccl();
+// The versions of the libraries in use ("2.28.3"; MPI's own one-line description), or "" when the build
+// has none.
+std::string nccl_version();
+std::string mpi_version();
 
 // This process's place in a run. Initialises MPI (and finalises it on destruction) when the
 // environment names several ranks; a plain process has rank 0 of 1.

@@ -26,3 +26,23 @@ use_random_split_fixture() {
   held_out_list="$WORK/random/validation-files.txt"
   [[ -f $checkpoint && -f $held_out_list ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
 }
+
+# Whether two checkpoints hold the same tensors, bit for bit (their metadata, which records when and how
+# each run was started, may differ). Reads the safetensors layout with the standard library.
+same_weights() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def tensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    header.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in header.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+if differ:
+    print(f"{sys.argv[1]} and {sys.argv[2]} differ in {len(differ)} tensors, e.g. {differ[0]}", file=sys.stderr)
+    sys.exit(1)
+PY
+}

@@ -11,6 +11,6 @@ tiny=(--arch resnet18 --width 0.125 --image-size 32 --batch 64 --epochs 2 --lr 0
 "$ASLNET" train "$train_dir" --out "$out/straight" "${tiny[@]}"
 "$ASLNET" train "$train_dir" --out "$out/stopped" --stop-after 100 "${tiny[@]}"
 "$ASLNET" train "$train_dir" --out "$out/stopped" --resume "$out/stopped/last.safetensors" "${tiny[@]}"
-cmp "$out/straight/last.safetensors" "$out/stopped/last.safetensors" ||
+same_weights "$out/straight/last.safetensors" "$out/stopped/last.safetensors" ||
   { echo "the resumed run's weights differ from the uninterrupted run's" >&2; exit 1; }
 echo "stopped at step 100 and resumed: identical final checkpoint"
