@@ -91,6 +91,7 @@ void run_demo(const DemoOptions& o) {
     e.data = test_dir;
     e.png = (work / "run" / "confusion.png").string();
     e.threads = o.threads;
+    e.device = t.device;  // where the demo trained
     run_eval(e);
     fmt::print("(confusion matrix picture: {})\n", e.png);
 
@@ -99,6 +100,7 @@ void run_demo(const DemoOptions& o) {
     p.checkpoint = checkpoint;
     for (const char* cls : {"A", "L", "Y", "space"})
       p.images.push_back((fs::path(test_dir) / cls / fmt::format("{}1.jpg", cls)).string());
+    p.device = t.device;
     run_predict(p);
   }
   fmt::print("\ndone in {:.0f} s; everything is in {}\n",

@@ -402,11 +402,17 @@ struct Server::Impl {
     // Errors httplib raises itself (a body over the limit: 413; a malformed request: 400) get a JSON
     // body too; the handlers' own errors already have one.
     http.set_error_handler(
-        httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
+        httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
           std::string message = fmt::format("HTTP {}", res.status);
+          // A well-formed POST whose body has no length (`curl -X POST URL` sends none) is read as far as
+          // its headers: say what it lacks rather than that it is not HTTP.
+          const bool unsized_post = req.method == "POST" && !req.has_header("Content-Length") &&
+                                    req.get_header_value("Transfer-Encoding") != "chunked";
           if (res.status == 413)
             message = fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes);
+          else if (res.status == 400 && unsized_post)
+            message = "a POST needs a Content-Length header (0 for an empty body, as curl -d '' sends) or a chunked body";
           else if (res.status == 400)
             message = "the request is not HTTP/1.1 that this server reads (a request line such as "
                       "'GET /healthz HTTP/1.1', header lines of 'Name: value', and a POST's body after its "

@@ -32,8 +32,11 @@ print(f"{sys.argv[2]}: train loss {first:.3f} -> {last:.3f}")
 PY
 done
 # A checkpoint trained on the GPU is a plain checkpoint: the CPU evaluates it.
-"$ASLNET" eval "$work/fp32/last.safetensors" "$work/synth" --json --threads 2 > "$work/eval.json"
+"$ASLNET" eval "$work/fp32/last.safetensors" "$work/synth" --device cpu --json --threads 2 > "$work/eval.json"
 "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['images'] > 0; print('cpu eval of the gpu checkpoint:', r['accuracy'])" "$work/eval.json"
+# eval on the GPU (its default here, --device auto) reads the checkpoint as the CPU does.
+"$ASLNET" eval "$work/fp32/last.safetensors" "$work/synth" --json > "$work/eval-gpu.json"
+"$py" -c "import json,sys; c,g=(json.load(open(p)) for p in sys.argv[1:]); assert g['images']==c['images'] and abs(g['accuracy']-c['accuracy'])<=0.01, (c['accuracy'], g['accuracy']); print('gpu eval:', g['accuracy'])" "$work/eval.json" "$work/eval-gpu.json"
 # Two replicas sharing the GPU (the in-process communicator, the reducer's communication stream and
 # events): the run trains, replica 0 logs for both.
 "$ASLNET" train "$work/synth" --device cuda --devices 0,0 --arch resnet18 --width 0.5 --stem small \
