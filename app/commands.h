@@ -16,5 +16,6 @@ void register_synth(CLI::App& app);
 void register_translate(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace aslnet::app

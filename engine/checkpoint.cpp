@@ -444,4 +444,10 @@ CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_he
   return load_checkpoint_impl(path, model, nullptr, reset_head);
 }
 
+std::vector<float> filter_to_oihw(const Shape& krsc, const float* values) {
+  std::vector<float> oihw(size_t(krsc.numel()));
+  permute_filter(krsc, sizeof(float), values, oihw.data(), /*to_torch=*/true);
+  return oihw;
+}
+
 }  // namespace aslnet

@@ -44,4 +44,8 @@ CheckpointMeta load_checkpoint(const std::string& path, Model& model, Optimizer*
 // another number of classes): it keeps the model's own initialisation.
 CheckpointMeta load_weights(const std::string& path, Model& model, bool reset_head);
 
+// A convolution filter of the engine's KRSC shape `krsc` as torch's OIHW (the layout PyTorch and ONNX
+// take): the checkpoint's own conversion, for exporters (models/export/).
+std::vector<float> filter_to_oihw(const Shape& krsc, const float* values);
+
 }  // namespace aslnet

@@ -2,7 +2,8 @@
 # Installs what aslnet needs from Debian 12's archive, skipping what is already there.
 # Usage: scripts/install-deps.sh [--with-torch] [--with-browser]
 #   --with-torch    also Debian's PyTorch, torchvision and Pillow (CPU): the references of the golden and
-#                   JPEG tests and the peers of the benchmarks.
+#                   JPEG tests and the peers of the benchmarks; and python3-onnx, whose checker the export
+#                   test runs on aslnet's ONNX files.
 #   --with-browser  also Chromium, its WebDriver and selenium (with numpy and Pillow): the browser test of
 #                   aslnet serve's page (tests/e2e/serve_browser.sh).
 # The CUDA toolkit (with cuDNN and NCCL) is not in Debian's archive: it must already be in
@@ -12,10 +13,10 @@ set -euo pipefail
 # openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libpng-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin openssh-client procps
-  libespeak-ng-dev)
+  libespeak-ng-dev libprotobuf-dev protobuf-compiler)
 for option in "$@"; do
   case "$option" in
-    --with-torch) packages+=(python3-torch python3-torchvision python3-pil) ;;
+    --with-torch) packages+=(python3-torch python3-torchvision python3-pil python3-onnx) ;;
     --with-browser) packages+=(chromium chromium-driver python3-selenium python3-numpy python3-pil) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "usage: scripts/install-deps.sh [--with-torch] [--with-browser] [--with-fuzz] (not: $option)" >&2

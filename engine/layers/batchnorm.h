@@ -18,6 +18,8 @@ class BatchNorm2d : public KernelLayer {
   size_t workspace_bytes() const override { return workspace_bytes_; }
   // The input the last forward kept (benchmarks re-run this layer alone on it).
   const Tensor& input() const { return input_; }
+  // The epsilon added to the variance (exporters fold it into the preceding convolution).
+  double eps() const { return eps_; }
 
   // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
   bool closes_residual_branch = false;

@@ -12,6 +12,8 @@ class MaxPool2d : public KernelLayer {
   MaxPool2d(int64_t window, int64_t stride, int64_t pad);
   std::string kind() const override { return "maxpool2d"; }
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
+  // The window, stride and padding (from construction; the sizes once set up).
+  const kernels::PoolShape& pool_shape() const { return shape_; }
 
  private:
   const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
