@@ -25,10 +25,10 @@ build_dir=${ASLNET_ASAN_BUILD_DIR:-build-asan}
 archs=${ASLNET_CUDA_ARCHS:-90}
 suites=(core kernels engine models data report replication run translate serve)
 excluded='^Synth\.SmallResNetLearnsTheClassesFromShapes$'
-e2e_tests='^e2e\.(eval_sources|eval_faults|fault_matrix|resume_best|check_data|train_sources|convert|serve_faults|bench_kernels|train_cuda)$'
+e2e_tests='^e2e\.(eval_sources|eval_faults|fault_matrix|resume_best|check_data|train_sources|convert|serve_faults|bench_kernels|train_cuda|run_management|eval_metrics|first_hour)$'
 # OpenMPI does not free what it allocates (and unloads the plugins that allocated it), so under mpirun
 # only LeakSanitizer is off.
-mpi_tests='^e2e\.(replication|bench_allreduce|bench_train)$'
+mpi_tests='^e2e\.(replication|bench_allreduce|bench_train|run_curves)$'
 
 # -O1 -g1: AddressSanitizer's recommended optimisation, and line tables for its reports (no variables),
 # which compile faster than -O2 -g.

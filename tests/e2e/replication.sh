@@ -21,7 +21,7 @@ rm -rf "$work" && mkdir -p "$work"
 # gradient is a sum of nearly cancelling terms, so rounding alone (one replica on 1 or on 2 threads)
 # moves it by about 1e-3 relative, and later steps amplify that. After three steps the weights of a
 # correct run agree to about 1e-6; a replica on the wrong images would be off by about 1e-3.
-common=(--arch resnet18 --stem small --width 0.25 --image-size 24 --batch 64 --lr 0.01 --freeze-bn
+common=(--device cpu --arch resnet18 --stem small --width 0.25 --image-size 24 --batch 64 --lr 0.01 --freeze-bn
   --split random --val-fraction 0.2 --seed 9 --quiet)
 
 # 1. Same weights three ways.

@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 train_dir="$WORK/asl_alphabet_train"
 out="$WORK/resume"
 rm -rf "$out"
-tiny=(--arch resnet18 --width 0.125 --image-size 32 --batch 64 --epochs 2 --lr 0.05 --seed 3 --quiet
+tiny=(--device cpu --arch resnet18 --width 0.125 --image-size 32 --batch 64 --epochs 2 --lr 0.05 --seed 3 --quiet
       --val-fraction 0.05 --threads 2)
 "$ASLNET" train "$train_dir" --out "$out/straight" "${tiny[@]}"
 "$ASLNET" train "$train_dir" --out "$out/stopped" --stop-after 100 "${tiny[@]}"

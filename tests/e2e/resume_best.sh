@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 work="$WORK/resume_best"
 rm -rf "$work"
 "$ASLNET" synth --out "$work/data" --per-class 8 --size 32 --seed 4 > /dev/null
-tiny=(--arch resnet18 --width 0.125 --image-size 32 --batch 16 --epochs 3 --lr 0.05 --seed 3 --quiet
+tiny=(--device cpu --arch resnet18 --width 0.125 --image-size 32 --batch 16 --epochs 3 --lr 0.05 --seed 3 --quiet
       --val-fraction 0.25 --split random --threads 2 --out "$work/run")
 # 29 classes x 6 training images = 174, 10 steps an epoch: stop one step into epoch 2.
 "$ASLNET" train "$work/data" "${tiny[@]}" --stop-after 11 > /dev/null

@@ -10,7 +10,7 @@ work="$WORK-run-curves"
 rm -rf "$work" && mkdir -p "$work"
 "$ASLNET" synth --out "$work/data" --per-class 8 --size 32 --seed 4 > /dev/null
 # 29 classes x 6 training images = 174, batch 16: 10 steps an epoch.
-tiny=(--arch resnet18 --width 0.125 --image-size 32 --batch 16 --seed 3 --quiet
+tiny=(--device cpu --arch resnet18 --width 0.125 --image-size 32 --batch 16 --seed 3 --quiet
       --val-fraction 0.25 --split random)
 
 # epochs(CSV, EXPECTED...): the file's header and exactly one row per expected epoch, in order.

@@ -11,7 +11,7 @@ work="$WORK-run-management"
 rm -rf "$work" && mkdir -p "$work"
 data="$work/hands"
 "$ASLNET" synth --out "$data" --per-class 6 --size 32 --seed 4 > /dev/null
-tiny=(--batch 16 --width 0.25 --image-size 32 --stem small --threads 2 --seed 5 --lr 0.05 --nesterov --split random
+tiny=(--device cpu --batch 16 --width 0.25 --image-size 32 --stem small --threads 2 --seed 5 --lr 0.05 --nesterov --split random
       --quiet)
 
 fail() { echo "FAILED: $*" >&2; exit 1; }
