@@ -144,10 +144,10 @@ TEST(OnnxWriter, AWriteIntoAMissingFolderNamesTheFile) {
   EXPECT_FALSE(std::filesystem::exists(good + ".partial"));
 }
 
-// A tiny trained-looking ResNet of either stem, as load_for_inference returns one.
-InferenceModel tiny_resnet(const std::string& stem) {
+// A tiny ResNet of either stem, as load_for_inference returns one.
+InferenceModel tiny_resnet(const std::string& stem, const std::string& arch = "resnet18") {
   InferenceModel m;
-  m.meta.model = {"resnet18", stem, 0.125, 29, 3};
+  m.meta.model = {arch, stem, 0.125, 29, 3};
   m.meta.mean = {0.5, 0.5, 0.5};
   m.meta.std = {0.25, 0.25, 0.25};
   m.meta.input_height = m.meta.input_width = 32;
@@ -160,16 +160,19 @@ InferenceModel tiny_resnet(const std::string& stem) {
 }
 
 TEST(ResnetOnnx, GraphHasFoldedBatchNormAndThePromisedInterface) {
-  for (const std::string stem : {"small", "imagenet"}) {
-    SCOPED_TRACE(stem);
-    InferenceModel m = tiny_resnet(stem);
+  for (const auto& [arch, stem] : std::vector<std::pair<std::string, std::string>>{
+           {"resnet18", "small"}, {"resnet18", "imagenet"}, {"resnet50", "imagenet"}}) {
+    SCOPED_TRACE(arch + " " + stem);
+    InferenceModel m = tiny_resnet(stem, arch);
     const onnx::Model g = onnx::resnet_to_onnx(m, {/*softmax=*/true, "test"});
     std::map<std::string, int> ops;
     for (const onnx::Node& n : g.nodes) ++ops[n.op];
-    // resnet18: the stem, 16 block convolutions and 3 downsampling ones; 8 residual joins.
-    EXPECT_EQ(ops["Conv"], 20);
-    EXPECT_EQ(ops["Add"], 8);
-    EXPECT_EQ(ops["Relu"], 17);
+    // resnet18: the stem, 8 blocks of 2 convolutions and 3 downsampling ones; resnet50: the stem, 16
+    // blocks of 3 and 4 downsampling ones. One join (an Add and a ReLU) per block.
+    const bool r50 = arch == "resnet50";
+    EXPECT_EQ(ops["Conv"], r50 ? 53 : 20);
+    EXPECT_EQ(ops["Add"], r50 ? 16 : 8);
+    EXPECT_EQ(ops["Relu"], r50 ? 49 : 17);
     EXPECT_EQ(ops["MaxPool"], stem == "imagenet" ? 1 : 0);
     EXPECT_EQ(ops["Sub"], 1);
     EXPECT_EQ(ops["Softmax"], 1);
