@@ -1,12 +1,15 @@
 #include "engine/replication/launch.h"
 
+#include <fmt/core.h>
+
 #include <cstdio>
 #include <cstdlib>
 
-#include <fmt/core.h>
-
 #include "engine/core/cuda_check.h"
 #include "engine/replication/in_process.h"
+#include "engine/replication/tcp_communicator.h"
+#include "engine/replication/tcp_rendezvous.h"
+#include "engine/replication/tcp_ring.h"
 
 #if ASLNET_HAVE_MPI
 #include "engine/replication/mpi_communicator.h"
@@ -16,33 +19,6 @@
 #endif
 
 namespace aslnet {
-
-namespace {
-
-int env_int(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
-}
-
-}  // namespace
-
-LaunchEnvironment launch_environment() {
-  LaunchEnvironment env;
-  if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {  // Open MPI's mpirun
-    env.size = env_int("OMPI_COMM_WORLD_SIZE", 1);
-    env.rank = env_int("OMPI_COMM_WORLD_RANK", 0);
-    env.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", 0);
-    env.local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1);
-    env.launcher = "mpirun";
-  } else if (std::getenv("PMI_SIZE") != nullptr) {  // MPICH / Intel MPI (Hydra)
-    env.size = env_int("PMI_SIZE", 1);
-    env.rank = env_int("PMI_RANK", 0);
-    env.local_rank = env_int("MPI_LOCALRANKID", 0);
-    env.local_size = env_int("MPI_LOCALNRANKS", 1);
-    env.launcher = "mpirun";
-  }
-  return env;
-}
 
 bool built_with_mpi() { return ASLNET_HAVE_MPI != 0; }
 bool built_with_nccl() { return ASLNET_HAVE_NCCL != 0; }
@@ -72,8 +48,36 @@ std::string mpi_version() {
 #endif
 }
 
+#if ASLNET_HAVE_NCCL
+namespace {
+
+// One NCCL rank per process: rank 0 makes the unique id and `carrier` (MPI or the TCP ring) takes it
+// to the others. The broadcast waits under the carrier's watchdog, so a rank that never starts stops
+// the others there rather than inside NCCL's (blocking) initialisation, which has none.
+std::unique_ptr<Communicator> nccl_rank(const LaunchEnvironment& env, Device device, Communicator& carrier,
+                                        CommOptions options) {
+  ncclUniqueId id;
+  if (env.rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+  Tensor id_bytes = Tensor::view(&id, Shape{int64_t(sizeof(id))}, DType::U8);
+  carrier.broadcast(id_bytes, 0, nullptr);
+  CUDA_CHECK(cudaSetDevice(device.index));
+  ncclComm_t comm;
+  NCCL_CHECK(ncclCommInitRank(&comm, env.size, id, env.rank));
+  return std::make_unique<NcclCommunicator>(comm, device, options);
+}
+
+}  // namespace
+#endif
+
 ProcessGroup::ProcessGroup(CommOptions options) : env_(launch_environment()), options_(options) {
   if (!multi_process()) return;
+  if (!env_.uses_mpi()) {
+    // torchrun or srun: aslnet's own rendezvous and ring; MPI is never initialised.
+    RingLinks links =
+        tcp_rendezvous(env_.rank, env_.size, env_.master_addr, env_.master_port, options_.timeout_seconds);
+    ring_ = std::make_shared<TcpRing>(env_.rank, env_.size, std::move(links), options_.timeout_seconds);
+    return;
+  }
 #if ASLNET_HAVE_MPI
   // One thread per process makes MPI calls (the replica's); loader threads never do.
   int provided = 0;
@@ -117,27 +121,30 @@ std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std
 #endif
   }
   // Multi-process mode: one replica per process.
-  ASLNET_CHECK(devices.size() == 1) << "under mpirun each process drives one replica (got " << devices.size()
-                                    << "): start one process per GPU instead";
+  ASLNET_CHECK(devices.size() == 1) << "under " << env_.launcher << " each process drives one replica (got "
+                                    << devices.size() << "): start one process per GPU instead";
   std::vector<std::unique_ptr<Communicator>> out;
+  if (ring_ != nullptr) {
+    if (devices[0].is_cpu()) {
+      out.push_back(std::make_unique<TcpCommunicator>(ring_, env_.launcher));
+      return out;
+    }
+#if ASLNET_HAVE_NCCL
+    TcpCommunicator tcp(ring_, env_.launcher);
+    out.push_back(nccl_rank(env_, devices[0], tcp, options_));
+    return out;
+#else
+    ASLNET_CHECK(false) << "GPU ranks need NCCL, and aslnet was built without it";
+#endif
+  }
 #if ASLNET_HAVE_MPI
   if (devices[0].is_cpu()) {
     out.push_back(std::make_unique<MpiCommunicator>(MPI_COMM_WORLD, options_));
     return out;
   }
 #if ASLNET_HAVE_NCCL
-  // Rank 0 makes the unique id; MPI carries it to the others. The broadcast waits under the watchdog,
-  // so a rank that never starts stops the others here rather than inside NCCL's (blocking)
-  // initialisation, which has none.
   MpiCommunicator mpi(MPI_COMM_WORLD, options_);
-  ncclUniqueId id;
-  if (env_.rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-  Tensor id_bytes = Tensor::view(&id, Shape{int64_t(sizeof(id))}, DType::U8);
-  mpi.broadcast(id_bytes, 0, nullptr);
-  CUDA_CHECK(cudaSetDevice(devices[0].index));
-  ncclComm_t comm;
-  NCCL_CHECK(ncclCommInitRank(&comm, env_.size, id, env_.rank));
-  out.push_back(std::make_unique<NcclCommunicator>(comm, devices[0], options_));
+  out.push_back(nccl_rank(env_, devices[0], mpi, options_));
   return out;
 #else
   ASLNET_CHECK(false) << "GPU ranks need NCCL, and aslnet was built without it";
@@ -147,6 +154,15 @@ std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std
 }
 
 void ProcessGroup::abort_run(const std::string& why) noexcept {
+  if (ring_ != nullptr) {
+    // The peers' errors already name a rank; this rank's own failure gets its number.
+    const std::string line = why.rfind("rank ", 0) == 0 ? why : "rank " + std::to_string(env_.rank) + ": " + why;
+    std::fprintf(stderr, "error: %s\n", line.c_str());
+    std::fflush(stderr);
+    std::fflush(stdout);
+    ring_->abort(line);
+    std::_Exit(1);
+  }
 #if ASLNET_HAVE_MPI
   if (mpi_initialised_) {
     std::fprintf(stderr, "error: rank %d: %s\n", env_.rank, why.c_str());

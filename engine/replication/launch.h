@@ -5,12 +5,17 @@
 //     --devices 0,1,2,3   NCCL, ncclCommInitAll, one host thread per GPU
 //     --devices 0,0       replicas sharing one GPU: the in-process communicator (NCCL refuses)
 //     --replicas N (CPU)  the in-process communicator over CPU threads
-//   one process per replica (like DistributedDataParallel), started by mpirun on one or many machines:
-//     GPU                 NCCL, ncclCommInitRank; rank 0 makes the unique id and MPI broadcasts it
-//     CPU                 MPI's own collectives
+//   one process per replica (like DistributedDataParallel), on one machine or many:
+//     started by mpirun:
+//       GPU               NCCL, ncclCommInitRank; rank 0 makes the unique id and MPI broadcasts it
+//       CPU               MPI's own collectives
+//     started by torchrun or srun (no MPI in the process):
+//       GPU               NCCL, ncclCommInitRank; the unique id goes round aslnet's TCP ring
+//       CPU               the TCP ring (tcp_communicator.h)
 //
-// MPI is initialised only when the launcher's environment says this process is one of several ranks,
-// so single-process runs need no MPI runtime.
+// launch_environment.h says which launcher started this process. MPI is initialised only under
+// mpirun with several ranks, and the TCP rendezvous runs only under torchrun or srun with several, so
+// single-process runs need neither.
 #pragma once
 
 #include <memory>
@@ -19,17 +24,9 @@
 
 #include "engine/core/device.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/launch_environment.h"
 
 namespace aslnet {
-
-// What the launcher's environment says (Open MPI's OMPI_COMM_WORLD_*, or MPICH/Hydra's PMI_*).
-struct LaunchEnvironment {
-  int rank = 0, size = 1;  // this process among all processes of the run
-  int local_rank = 0;      // among the processes on this machine: which GPU to take
-  int local_size = 1;      // processes on this machine (they share its cores)
-  std::string launcher;    // "mpirun", or empty for a plain process
-};
-LaunchEnvironment launch_environment();
 
 bool built_with_mpi();
 bool built_with_nccl();
@@ -38,8 +35,11 @@ bool built_with_nccl();
 std::string nccl_version();
 std::string mpi_version();
 
-// This process's place in a run. Initialises MPI (and finalises it on destruction) when the
-// environment names several ranks; a plain process has rank 0 of 1.
+class TcpRing;
+
+// This process's place in a run. When the environment names several ranks, joins them: MPI_Init under
+// mpirun (MPI_Finalize on destruction), the TCP rendezvous under torchrun or srun (every rank connects
+// within --comm-timeout, or this throws naming who waited for whom). A plain process has rank 0 of 1.
 class ProcessGroup {
  public:
   explicit ProcessGroup(CommOptions options = {});
@@ -52,6 +52,7 @@ class ProcessGroup {
   int local_rank() const { return env_.local_rank; }
   int local_size() const { return env_.local_size; }
   bool multi_process() const { return env_.size > 1; }
+  const LaunchEnvironment& environment() const { return env_; }
 
   // The communicators of this process's replicas, one per device (in order): several per process
   // (single-process mode) or exactly one (multi-process mode). Collective across processes: every
@@ -59,14 +60,16 @@ class ProcessGroup {
   // a single GPU an NCCL communicator of one rank (benchmarks and tests of the NCCL path).
   std::vector<std::unique_ptr<Communicator>> communicators(const std::vector<Device>& devices,
                                                            bool nccl_in_process = false);
-  // Ends every process of the run after printing `why` (multi-process runs; MPI_Abort). A process
-  // alone just returns.
+  // Ends this process after printing `why` (with its rank) and stops the others: MPI_Abort under
+  // mpirun; under torchrun or srun the ring's abort (the others stop at once with `why`), then exit
+  // status 1. A process alone just returns.
   void abort_run(const std::string& why) noexcept;
 
  private:
   LaunchEnvironment env_;
   CommOptions options_;
   bool mpi_initialised_ = false;
+  std::shared_ptr<TcpRing> ring_;  // torchrun and srun
 };
 
 }  // namespace aslnet

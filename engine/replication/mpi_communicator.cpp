@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "engine/core/parallel.h"
+#include "engine/replication/sum_to_average.h"
 
 namespace aslnet {
 
@@ -67,18 +67,7 @@ void MpiCommunicator::finish(cudaStream_t) {
   for (auto& p : pending_) {
     wait(p.request, "an all-reduce of gradients");
     // MPI sums; the average divides once, on every rank alike.
-    if (p.buffer.dtype() == DType::F64) {
-      double* x = p.buffer.data<double>();
-      parallel_for(p.buffer.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) x[i] /= double(size_);
-      });
-    } else {
-      float* x = p.buffer.data<float>();
-      const float scale = 1.0f / float(size_);
-      parallel_for(p.buffer.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) x[i] *= scale;
-      });
-    }
+    sum_to_average(p.buffer, size_);
   }
   pending_.clear();
 }
