@@ -239,7 +239,7 @@ void write_json(std::ofstream& out, const AllreduceOptions& o, const ProcessGrou
                                     : gpu_name(reference.index)},
       {"gpus_on_machine", gpu_count()},
       {"processes", group.size()},
-      {"launcher", group.multi_process() ? "mpirun" : "none"},
+      {"launcher", group.multi_process() ? group.environment().launcher : "none"},
       {"copy_gbs", copy},
       {"iters", o.iters},
       {"warmup", o.warmup}};
