@@ -18,34 +18,38 @@ NcclCommunicator::NcclCommunicator(ncclComm_t comm, Device device, CommOptions o
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (comm_ != nullptr && !aborted_) {
+  // No call can be in flight here (the replica threads have been joined), so an abort that was asked
+  // for has run, and the communicator is already freed.
+  if (comm_ != nullptr && !gate_.aborted()) {
     const ncclResult_t status = ncclCommDestroy(comm_);
     if (status != ncclSuccess) ASLNET_LOG_ERROR(std::string("ncclCommDestroy: ") + ncclGetErrorString(status));
   }
 }
 
 void NcclCommunicator::start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) {
-  if (aborted_) throw_aborted();
   ASLNET_CHECK(buffer.device() == device_ && buffer.dtype() == DType::F32)
       << "NCCL all-reduce of " << dtype_name(buffer.dtype()) << " on " << buffer.device().str() << " (rank on "
       << device_.str() << ", f32 only)";
   // ncclAvg: NCCL sums and divides by the rank count in one pass.
+  auto use = gate_.use();
   NCCL_CHECK(ncclAllReduce(buffer.raw(), buffer.raw(), size_t(buffer.numel()), ncclFloat32, ncclAvg, comm_, stream));
 }
 
 void NcclCommunicator::broadcast(const Tensor& buffer, int root, cudaStream_t stream) {
-  if (aborted_) throw_aborted();
+  auto use = gate_.use();
   NCCL_CHECK(ncclBroadcast(buffer.raw(), buffer.raw(), buffer.bytes(), ncclUint8, root, comm_, stream));
 }
 
 void NcclCommunicator::all_reduce_sum_host(std::vector<double>& values) {
-  if (aborted_) throw_aborted();
   ASLNET_CHECK(values.size() <= size_t(kMaxHostValues)) << "a host all-reduce of " << values.size() << " values";
   const size_t bytes = values.size() * sizeof(double);
   cudaStream_t s = host_stream_.get();
   CUDA_CHECK(cudaMemcpyAsync(host_values_device_.data(), values.data(), bytes, cudaMemcpyHostToDevice, s));
-  NCCL_CHECK(ncclAllReduce(host_values_device_.data(), host_values_device_.data(), values.size(), ncclFloat64, ncclSum,
-                           comm_, s));
+  {
+    auto use = gate_.use();
+    NCCL_CHECK(ncclAllReduce(host_values_device_.data(), host_values_device_.data(), values.size(), ncclFloat64,
+                             ncclSum, comm_, s));
+  }
   CUDA_CHECK(cudaMemcpyAsync(values.data(), host_values_device_.data(), bytes, cudaMemcpyDeviceToHost, s));
   synchronize(s);
 }
@@ -53,12 +57,16 @@ void NcclCommunicator::all_reduce_sum_host(std::vector<double>& values) {
 void NcclCommunicator::synchronize(cudaStream_t stream) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.timeout_seconds);
   for (int spins = 0;; ++spins) {
-    if (aborted_) throw_aborted();
-    const cudaError_t state = cudaStreamQuery(stream);
-    if (state == cudaSuccess) return;
-    if (state != cudaErrorNotReady) CUDA_CHECK(state);
     ncclResult_t async = ncclSuccess;
-    NCCL_CHECK(ncclCommGetAsyncError(comm_, &async));
+    {
+      // One use per poll, never one across the wait: a peer's abort runs between two polls (on the
+      // peer's thread) or as this poll ends (on this one), and the next use() throws its PeerFailure.
+      auto use = gate_.use();
+      const cudaError_t state = cudaStreamQuery(stream);
+      if (state == cudaSuccess) return;
+      if (state != cudaErrorNotReady) CUDA_CHECK(state);
+      NCCL_CHECK(ncclCommGetAsyncError(comm_, &async));
+    }
     if (async != ncclSuccess) {
       const std::string why = "rank " + std::to_string(rank_) + ": NCCL reported " + ncclGetErrorString(async) +
                               " (a peer failed or the network broke)";
@@ -77,21 +85,10 @@ void NcclCommunicator::synchronize(cudaStream_t stream) {
   }
 }
 
-void NcclCommunicator::throw_aborted() {
-  std::lock_guard<std::mutex> lock(abort_mutex_);
-  throw PeerFailure(abort_reason_);
-}
-
-void NcclCommunicator::abort(const std::string& why) noexcept {
-  {
-    std::lock_guard<std::mutex> lock(abort_mutex_);
-    if (aborted_) return;
-    abort_reason_ = why;
-    aborted_ = true;
-  }
-  // Frees the GPU from a collective that will never complete; the communicator is unusable after.
-  ncclCommAbort(comm_);
-}
+// ncclCommAbort frees the GPU from a collective that will never complete; the communicator is unusable
+// after. The gate runs it now if this communicator's thread is not inside an NCCL call on it, else as
+// that call ends.
+void NcclCommunicator::abort(const std::string& why) noexcept { gate_.abort(why); }
 
 std::vector<std::unique_ptr<Communicator>> make_nccl_communicators(const std::vector<Device>& devices,
                                                                    CommOptions options) {

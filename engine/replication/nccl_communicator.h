@@ -8,18 +8,22 @@
 // past it, the communicator is aborted (ncclCommAbort frees the GPU from the stuck kernel) and a
 // PeerFailure names the timeout. PyTorch's ProcessGroupNCCL watchdog does the same.
 //
+// abort() may come from another thread (a failing replica aborts every replica's communicator), while
+// this communicator's own thread is inside an NCCL call on it. ncclCommAbort frees the communicator,
+// so every NCCL call on it goes through an AbortGate (abort_gate.h): an abort never runs during a call,
+// and one asked for during a call runs as the call ends, on the owner's thread.
+//
 // Only engine/replication/launch.cpp includes this header (NCCL is an optional dependency).
 #pragma once
 
 #include <nccl.h>
 
-#include <atomic>
-#include <mutex>
 #include <vector>
 
 #include "engine/core/buffer.h"
 #include "engine/core/cuda_handles.h"
 #include "engine/core/device.h"
+#include "engine/replication/abort_gate.h"
 #include "engine/replication/communicator.h"
 
 #define NCCL_CHECK(call)                                                                              \
@@ -55,10 +59,8 @@ class NcclCommunicator : public Communicator {
   Device device_;
   int rank_ = 0, size_ = 1;
   CommOptions options_;
-  [[noreturn]] void throw_aborted();
-  std::atomic<bool> aborted_{false};
-  std::mutex abort_mutex_;  // abort() may come from another thread (the replica runner)
-  std::string abort_reason_;
+  // Every NCCL call on comm_ holds a use of the gate; its abort action is ncclCommAbort.
+  AbortGate gate_{[this] { ncclCommAbort(comm_); }};
   // all_reduce_sum_host: the values go through the GPU on a stream of their own.
   Stream host_stream_;
   Buffer host_values_device_;
