@@ -26,6 +26,7 @@ std::vector<Device> training_devices(const std::string& flag, const std::string&
     return std::vector<Device>(size_t(replicas), Device::cpu());
   }
   ASLNET_CHECK(device == "cuda") << "--device " << device << ": expected auto, cpu or cuda";
+  require_gpu_support();
   ASLNET_CHECK(replicas == 1)
       << "--replicas is for CPU replicas; GPU replicas are listed with --devices (e.g. 0,1 or 0,0)";
   std::vector<int> indices;

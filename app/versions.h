@@ -15,10 +15,15 @@ const char* aslnet_version();
 const char* aslnet_commit();  // `git describe --always --dirty`, or "unknown" outside a git checkout
 
 // Name and version of each library, in a fixed order; "none" for one this build or machine lacks
-// (no NCCL in the build, no GPU driver).
+// (no NCCL in the build, no GPU driver); "not built" for CUDA, cuDNN, cuBLAS and NCCL in a build
+// without CUDA.
 std::vector<std::pair<std::string, std::string>> library_versions();
 
-// "aslnet 0.9.0 (commit 1a2b3c4d5e6f)" and one "  name: version" line per library.
+// How this binary was built: "built with CUDA 13.0, cuDNN 9.19" (the headers it was compiled against),
+// or "built without CUDA (CPU only)".
+std::string build_text();
+
+// "aslnet 0.9.0 (commit 1a2b3c4d5e6f)", build_text(), and one "  name: version" line per library.
 std::string version_text();
 
 }  // namespace aslnet::app

@@ -17,10 +17,9 @@
 // the same kernels with the same algorithms (tests/engine/test_cuda_graph.cpp checks bit equality).
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <memory>
 
+#include "engine/core/gpu_types.h"
 #include "engine/train_step.h"
 
 namespace aslnet {

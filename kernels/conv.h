@@ -41,12 +41,11 @@ void conv2d_backward_filter(const ConvShape& shape, const T* x, const T* dy, T* 
 // CudnnConv per layer shape, built at setup: it owns the descriptors and the algorithm of each pass,
 // chosen once (cuDNN's measured find, or its heuristics, or a fixed deterministic choice), so a step
 // only launches. T is float or bf16 (bf16 data, fp32 accumulation).
-#include <cudnn.h>
-
 #include <memory>
 #include <vector>
 
 #include "engine/core/dtype.h"
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

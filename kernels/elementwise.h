@@ -20,7 +20,7 @@ void add_inplace(int64_t count, const T* x, T* y);
 
 // The CUDA versions: launched on `stream` over device buffers. T is float or bf16 (mixed precision's
 // activations); bf16 math happens in fp32 registers and rounds once on the store.
-#include <cuda_runtime.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

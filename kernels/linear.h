@@ -23,7 +23,7 @@ void linear_backward(int64_t batch, int64_t in, int64_t out, const T* x, const T
 // The CUDA versions, on cuBLAS (row-major here, so the calls swap operands). T is float or bf16 (bf16
 // inputs, fp32 accumulation). The handle's math mode decides TF32 (the Context sets it: pedantic fp32
 // for the comparison tests, TF32 when asked). The handle must be bound to the caller's stream.
-#include <cublas_v2.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

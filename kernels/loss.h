@@ -31,7 +31,7 @@ int64_t top1_correct(int64_t batch, int64_t classes, const T* logits, const int3
 // on the device (loss_sum: the sum over rows of the per-row loss, as one float; correct: the hit count),
 // so the host reads them only when it wants to (every N steps) and a step never waits on the host.
 // Deterministic: one block, a fixed reduction order.
-#include <cuda_runtime.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

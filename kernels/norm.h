@@ -49,7 +49,7 @@ void batchnorm_frozen_statistics(int64_t c, const T* running_mean, const T* runn
 // precision keeps parameters in fp32). Statistics are accumulated in fp32 over a fixed reduction tree,
 // so results do not depend on timing. `scratch` is device memory of batchnorm_scratch_floats(shape)
 // floats, taken from the Context's workspace (nothing is allocated inside a step).
-#include <cuda_runtime.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

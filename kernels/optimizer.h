@@ -14,11 +14,10 @@
 // batch-norm statistics, alignment padding). ema_update does the same for the batch-norm statistics.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
 
 #include "engine/core/dtype.h"
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

@@ -32,7 +32,7 @@ void global_avgpool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* d
 
 // The CUDA versions, over device buffers; T is float or bf16. Same semantics and argmax convention as
 // the CPU kernels (first maximum in window order wins), so the two can be compared exactly.
-#include <cuda_runtime.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

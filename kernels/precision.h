@@ -5,9 +5,8 @@
 
 #include <cstdint>
 
-#include <cuda_runtime.h>
-
 #include "engine/core/dtype.h"
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 

@@ -24,7 +24,7 @@ void average_replicas(const ReplicaBuffers& buffers, int64_t begin, int64_t end)
 
 }  // namespace aslnet::kernels
 
-#include <cuda_runtime.h>
+#include "engine/core/gpu_types.h"
 
 namespace aslnet::kernels::cuda {
 // The same over float buffers of one GPU, launched on `stream`.

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/core/build_config.h"
+#include "engine/core/device.h"
 #include "engine/core/rng.h"
 #include "engine/core/tensor.h"
 #include "report/raster.h"
@@ -81,7 +83,9 @@ uint64_t fresh_seed();
                           "real ASL data not found at " + std::string(path) + " (set ASLNET_DATA)"); \
   } while (0)
 
+// A CPU-only build (ASLNET_CUDA off) skips with its own reason: no machine would give it a GPU.
 #define ASLNET_REQUIRE_GPU_OR_SKIP()                                                                    \
   do {                                                                                                  \
+    if (!::aslnet::kBuiltWithCuda) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_GPU", "built without CUDA");     \
     if (::aslnet::gpu_count() == 0) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_GPU", "no CUDA GPU available"); \
   } while (0)

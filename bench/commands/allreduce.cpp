@@ -23,7 +23,6 @@
 // For scale it also prints the device's measured copy bandwidth (GPU: a 256 MiB device-to-device
 // cudaMemcpyAsync; CPU: a 64 MiB memcpy on one thread), counting bytes read plus bytes written as the
 // training benchmarks do, and each row's busbw as a percentage of it. Nothing is asserted.
-#include <cuda_runtime.h>
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -41,6 +40,7 @@
 #include "engine/core/cuda_check.h"
 #include "engine/core/cuda_handles.h"
 #include "engine/core/device_peaks.h"
+#include "engine/core/gpu_api.h"
 #include "engine/core/tensor.h"
 #include "engine/replication/launch.h"
 #include "engine/replication/replica_threads.h"

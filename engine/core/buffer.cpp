@@ -1,13 +1,12 @@
 #include "engine/core/buffer.h"
 
-#include <cuda_runtime.h>
-
 #include <cstdlib>
 #include <new>
 #include <string>
 #include <utility>
 
 #include "engine/core/cuda_check.h"
+#include "engine/core/gpu_api.h"
 
 namespace aslnet {
 

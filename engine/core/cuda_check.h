@@ -3,13 +3,10 @@
 // where those optional libraries are confined.
 #pragma once
 
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <cudnn.h>
-
 #include <string>
 
 #include "engine/core/error.h"
+#include "engine/core/gpu_api.h"
 
 #define CUDA_CHECK(call)                                                                   \
   do {                                                                                     \

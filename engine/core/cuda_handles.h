@@ -2,11 +2,9 @@
 // instead of throwing (a destructor may run while an exception is already in flight).
 #pragma once
 
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-#include <cudnn.h>
-
 #include <utility>
+
+#include "engine/core/gpu_api.h"
 
 namespace aslnet {
 

@@ -1,8 +1,7 @@
 #include "engine/core/device.h"
 
-#include <cuda_runtime.h>
-
 #include "engine/core/error.h"
+#include "engine/core/gpu_api.h"
 
 namespace aslnet {
 
@@ -17,6 +16,10 @@ Device Device::parse(const std::string& text) {
   }
   ASLNET_CHECK(false) << "bad device '" << text << "': expected cpu, cuda or cuda:N";
   return cpu();
+}
+
+void require_gpu_support() {
+  if (!kBuiltWithCuda) throw Error(kNoGpuSupport);
 }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }

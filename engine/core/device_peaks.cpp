@@ -1,7 +1,5 @@
 #include "engine/core/device_peaks.h"
 
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include "engine/core/cpu_blas.h"
 #include "engine/core/cuda_check.h"
 #include "engine/core/cuda_handles.h"
+#include "engine/core/gpu_api.h"
 #include "engine/core/parallel.h"
 #include "engine/core/rng.h"
 

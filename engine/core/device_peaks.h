@@ -5,14 +5,13 @@
 // timing a call the device's way, inputs that are not zeros, and the device's name for its results.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "engine/core/context.h"
+#include "engine/core/gpu_types.h"
 #include "engine/core/tensor.h"
 
 namespace aslnet {

@@ -1,11 +1,10 @@
 #include "engine/core/tensor.h"
 
-#include <cuda_runtime.h>
-
 #include <cstring>
 #include <sstream>
 
 #include "engine/core/cuda_check.h"
+#include "engine/core/gpu_api.h"
 
 namespace aslnet {
 

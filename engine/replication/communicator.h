@@ -18,12 +18,11 @@
 // at once with its reason.
 #pragma once
 
-#include <cuda_runtime.h>
-
 #include <string>
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/core/gpu_types.h"
 #include "engine/core/tensor.h"
 
 namespace aslnet {

@@ -6,8 +6,10 @@
 # without a GPU (fails under ASLNET_REQUIRE_GPU=1).
 source "$(dirname "$0")/common.sh"
 if ! "$ASLNET" info | grep -q '^  cuda:0'; then
-  if [[ -n "${ASLNET_REQUIRE_GPU:-}" && "${ASLNET_REQUIRE_GPU}" != 0 ]]; then echo "no CUDA GPU (and ASLNET_REQUIRE_GPU is set)" >&2; exit 1; fi
-  echo "skipped: train_cuda: no CUDA GPU available"; exit 77
+  reason="no CUDA GPU available"
+  "$ASLNET" --version | grep -q '^built without CUDA' && reason="built without CUDA"
+  if [[ -n "${ASLNET_REQUIRE_GPU:-}" && "${ASLNET_REQUIRE_GPU}" != 0 ]]; then echo "$reason (and ASLNET_REQUIRE_GPU is set)" >&2; exit 1; fi
+  echo "skipped: train_cuda: $reason"; exit 77
 fi
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
 work="$WORK-cuda"
