@@ -3,8 +3,10 @@
 # browser test of aslnet serve), build, run every test suite through ctest, and list each skipped test
 # with its reason; then run the CPU code's test suites again under AddressSanitizer and
 # UndefinedBehaviorSanitizer (scripts/sanitize.sh, its own build in build-asan; ASLNET_SANITIZE_TESTS=0
-# skips it); then fuzz the upload path and the checkpoint reader for ASLNET_FUZZ_SECONDS each
-# (default 60; 0 skips it: scripts/fuzz.sh).
+# skips it); then build and test the CPU-only build, configured with the CUDA toolkit hidden
+# (scripts/test-cpu-only.sh, its own build in build-cpu; ASLNET_CPU_ONLY_TESTS=0 skips it); then fuzz the
+# upload path and the checkpoint reader for ASLNET_FUZZ_SECONDS each (default 60; 0 skips it:
+# scripts/fuzz.sh).
 # ASLNET_REQUIRE_GPU=1 / ASLNET_REQUIRE_DATA=1 / ASLNET_REQUIRE_TORCH=1 turn the matching skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,9 @@ status=0
 scripts/print-skips.sh "$build_dir/Testing/Temporary/LastTest.log"
 if [[ ${ASLNET_SANITIZE_TESTS:-1} != 0 ]]; then
   scripts/sanitize.sh || status=1
+fi
+if [[ ${ASLNET_CPU_ONLY_TESTS:-1} != 0 ]]; then
+  scripts/test-cpu-only.sh || status=1
 fi
 fuzz_seconds=${ASLNET_FUZZ_SECONDS:-60}
 if [[ $fuzz_seconds != 0 ]]; then
