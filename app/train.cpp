@@ -235,8 +235,6 @@ int run_train(const TrainOptions& options, const nlohmann::json& recorded_option
   TrainOptions o = options;
   ProcessGroup group(CommOptions{o.comm_timeout});
   try {
-    // Only the lead process writes; the others never look at the folder.
-    if (group.rank() == 0) o.out = run_folder(o);
     const std::vector<Device> devices =
         training_devices(o.device, o.devices, o.replicas, group.size(), group.local_rank());
     const DType dtype = training_dtype(o.precision, devices[0]);
@@ -252,6 +250,9 @@ int run_train(const TrainOptions& options, const nlohmann::json& recorded_option
     const RunData data = load_run_data(o);
     ASLNET_CHECK(o.early_stop == 0 || data.val_images() > 0)
         << "--early-stop needs validation images: give --val-fraction above 0 or --val-dir";
+    // The folder once the data has loaded, so that a mistyped source leaves no empty run folder behind.
+    // Only the lead process writes; the others never look at it.
+    if (group.rank() == 0) o.out = run_folder(o);
     const RunDescription description = describe_run(o, data, dtype);
     const nlohmann::json record = run_record(recorded_options, o, data, devices, group.size(), cores);
 

@@ -31,7 +31,8 @@ missing = sorted(flags - per_invocation - set(record["options"]))
 assert not missing, f"run.json lacks {missing}"
 o = record["options"]
 assert o["epochs"] == 2 and o["lr"] == 0.05 and o["nesterov"] is True and o["weight-decay"] == 0.0005, o
-assert o["device"] == "auto" and o["augment"] == "light" and o["rotation"] == 10, o  # defaults, resolved
+assert o["device"] == "cpu" and o["precision"] == "fp32", o
+assert o["augment"] == "light" and o["rotation"] == 10 and o["optimizer"] == "sgd", o  # defaults, resolved
 assert o["crop-scale"] == [0.35, 1], o["crop-scale"]
 assert record["aslnet"]["version"] and record["aslnet"]["commit"], record["aslnet"]
 assert {"cudnn", "nccl", "openblas", "libjpeg-turbo"} <= set(record["libraries"]), record["libraries"]
@@ -91,6 +92,7 @@ expect_error "already holds files"
 
 # --- without --out: a new folder each run, runs/latest at the newest ---
 (cd "$work" && "$ASLNET" train "$data" "${tiny[@]}" --epochs 1 && "$ASLNET" train "$data" "${tiny[@]}" --epochs 1)
+must_fail bash -c "cd '$work' && '$ASLNET' train '$work/no-such-folder' --epochs 1"  # leaves no folder
 runs=("$work"/runs/*-resnet18*)
 (( ${#runs[@]} == 2 )) || fail "expected two run folders, got: ${runs[*]}"
 [[ -L "$work/runs/latest" && $(readlink "$work/runs/latest") == "$(basename "${runs[1]}")" ]] ||
