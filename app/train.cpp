@@ -95,6 +95,7 @@ RunDescription describe_run(const TrainOptions& o, const RunData& data, DType dt
   run.warmup_epochs = o.warmup_epochs;
   run.step_epochs = o.step_epochs;
   run.bucket_mb = o.bucket_mb;
+  run.find_unused = o.find_unused;
   run.seed = o.seed;
   run.tf32 = o.tf32;
   run.deterministic = o.deterministic;
@@ -168,6 +169,13 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
       ->check(positive());
   cmd.add_option("--bucket-mb", o.bucket_mb, "gradient all-reduce bucket size in MiB (the first bucket is at most 1)")
       ->check(positive());
+  cmd.add_flag("--find-unused", o.find_unused,
+               "replicas: a parameter that backward never reaches gets a zero gradient (DDP's "
+               "find_unused_parameters) instead of stopping the run with an error naming it");
+  cmd.add_flag("--print-buckets", o.print_buckets,
+               "replicas: the lead prints the gradient all-reduce buckets (parameters, bytes, first and last "
+               "parameter, the layer whose backward completes each) after the first step's backward, then "
+               "trains on");
   cmd.add_option("--comm-timeout", o.comm_timeout,
                  "seconds any replica waits for the others before the run stops with an error")
       ->check(positive());

@@ -10,6 +10,7 @@
 #include "app/device_options.h"
 #include "data/classes.h"
 #include "engine/ema_weights.h"
+#include "engine/replication/bucket_table.h"
 
 namespace aslnet::app {
 
@@ -162,6 +163,12 @@ void TrainReporter::start() {
   open_metrics();
   for (const std::string& note : run_.load_notes) progress_.line(note);
   for (const std::string& note : data_.notes) progress_.line(note);
+  if (o_.print_buckets) {
+    if (run_.reducer != nullptr)
+      run_.reducer->on_backward_reduced = [this] { print_buckets(); };
+    else
+      progress_.line("--print-buckets: one replica all-reduces nothing, so there are no buckets");
+  }
   const ModelInfo& info = run_.model->info();
   const int64_t replica_batch = run_.train->options().batch;
   progress_.line(fmt::format(
@@ -182,6 +189,20 @@ void TrainReporter::start() {
                   {"epochs", o_.epochs},
                   {"replicas", place_.total()},
                   {"steps_per_epoch", run_.steps_per_epoch}});
+}
+
+// The table is printed once the first reduced backward has run, because which layer completes a bucket
+// is observed there (engine/replication/bucket_table.h); no weight has changed yet. Asked for, so printed
+// even with --quiet.
+void TrainReporter::print_buckets() {
+  if (buckets_printed_) return;
+  buckets_printed_ = true;
+  const GradientReducer& reducer = *run_.reducer;
+  fmt::print(
+      "gradient buckets: {} (--bucket-mb {}), all-reduced in this order over {} replicas ({}); seen in "
+      "the first step's backward:\n{}",
+      reducer.buckets().size(), o_.bucket_mb, place_.total(), place_.comm->name(), bucket_table(reducer));
+  std::fflush(stdout);
 }
 
 void TrainReporter::step(const StepReport& r) {

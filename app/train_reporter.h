@@ -1,7 +1,7 @@
 // What aslnet train shows and writes while the lead replica trains: the run's first line and the
 // loading notes, the progress bar, one line and one log.jsonl record per epoch, the held-out file
-// list, and the checkpoints (OUT/last, best, last-ema, best-ema .safetensors). The Trainer's hooks
-// call it; it never changes what is trained.
+// list, the bucket table (--print-buckets), and the checkpoints (OUT/last, best, last-ema, best-ema
+// .safetensors). The Trainer's hooks call it; it never changes what is trained.
 //
 // The best validation accuracies so far travel in every checkpoint's metadata (best_val_accuracy,
 // best_val_epoch, best_ema_val_accuracy), so a resumed run replaces OUT/best only with a better model
@@ -54,6 +54,7 @@ class TrainReporter {
   void resume_best_scores(const std::string& checkpoint);
   void open_metrics();
   void write_metrics(const EpochReport& report);
+  void print_buckets();  // --print-buckets, after the first reduced backward
 
   const TrainOptions& o_;
   const RunData& data_;
@@ -72,6 +73,7 @@ class TrainReporter {
   std::set<std::string> reported_skips_;  // unreadable files named in an epoch line so far
   std::chrono::steady_clock::time_point epoch_start_;
   int64_t images_this_epoch_ = 0;
+  bool buckets_printed_ = false;
 };
 
 }  // namespace aslnet::app

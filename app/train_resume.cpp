@@ -78,9 +78,8 @@ void check_model(const CLI::App& cmd, TrainOptions& o, const CheckpointMeta& met
 
 const std::set<std::string>& may_change_on_resume() {
   static const std::set<std::string> keys = {
-      "epochs",      "early-stop", "threads",   "device",           "devices",       "replicas",
-      "bucket-mb",   "comm-timeout", "log-every", "checkpoint-every", "quiet",         "cuda-graph",
-      "deterministic"};
+      "epochs",       "early-stop", "threads",          "device", "devices",    "replicas",      "bucket-mb",
+      "comm-timeout", "log-every",  "checkpoint-every", "quiet",  "cuda-graph", "deterministic", "print-buckets"};
   return keys;
 }
 

@@ -103,9 +103,11 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
   setup_model(*r, train.batch, train.image_size);
   if (place.comm != nullptr) {
     const auto bucket = int64_t(run.bucket_mb * double(1 << 20));
-    r->reducer = std::make_unique<GradientReducer>(
-        *r->model, *place.comm,
-        ReducerOptions{.bucket_bytes = bucket, .first_bucket_bytes = std::min<int64_t>(1 << 20, bucket)});
+    r->reducer =
+        std::make_unique<GradientReducer>(*r->model, *place.comm,
+                                          ReducerOptions{.bucket_bytes = bucket,
+                                                         .first_bucket_bytes = std::min<int64_t>(1 << 20, bucket),
+                                                         .find_unused = run.find_unused});
   }
   r->steps_per_epoch = r->train->batches_per_epoch() / run.trainer.accum_steps;
   r->trainer = std::make_unique<Trainer>(r->ctx, *r->model, *r->optimizer, trainer_options(run, *r));

@@ -40,7 +40,8 @@ struct RunDescription {
   // epochs, once the steps of an epoch are known.
   TrainerOptions trainer;
   double warmup_epochs = 0.0, step_epochs = 30.0;
-  double bucket_mb = 25.0;  // gradient all-reduce buckets (the first is at most 1 MiB)
+  double bucket_mb = 25.0;   // gradient all-reduce buckets (the first is at most 1 MiB)
+  bool find_unused = false;  // a parameter without a gradient counts as zero (ReducerOptions::find_unused)
   uint64_t seed = 0;
   bool tf32 = false, deterministic = false;
 };

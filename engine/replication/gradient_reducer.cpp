@@ -1,13 +1,14 @@
 #include "engine/replication/gradient_reducer.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/core/cuda_check.h"
 
 namespace aslnet {
 
 GradientReducer::GradientReducer(Model& model, Communicator& communicator, ReducerOptions options)
-    : model_(model), comm_(communicator) {
+    : model_(model), comm_(communicator), options_(options) {
   ASLNET_CHECK(options.bucket_bytes > 0 && options.first_bucket_bytes > 0) << "bucket sizes must be positive";
   const Tensor& arena = model_.gradient_arena();
   const auto& params = model_.parameters();
@@ -17,24 +18,29 @@ GradientReducer::GradientReducer(Model& model, Communicator& communicator, Reduc
   };
   // Parameters in arena order: the order backward finishes them (roughly: a residual block's main
   // branch finishes before its shortcut, which sits in front of it in the arena).
-  std::vector<const Parameter*> order(params.begin(), params.end());
-  std::sort(order.begin(), order.end(),
+  order_.assign(params.begin(), params.end());
+  std::sort(order_.begin(), order_.end(),
             [&](const Parameter* a, const Parameter* b) { return offset_of(a) < offset_of(b); });
 
   // Buckets tile the arena [0, numel) at parameter boundaries (alignment padding included).
   int64_t cap = options.first_bucket_bytes / int64_t(elem);
-  for (size_t k = 0; k < order.size(); ++k) {
-    const int64_t begin = offset_of(order[k]);
-    const int64_t end = k + 1 < order.size() ? offset_of(order[k + 1]) : arena.numel();
+  for (size_t k = 0; k < order_.size(); ++k) {
+    const int64_t begin = offset_of(order_[k]);
+    const int64_t end = k + 1 < order_.size() ? offset_of(order_[k + 1]) : arena.numel();
     if (buckets_.empty() || (buckets_.back().count > 0 && buckets_.back().count + (end - begin) > cap)) {
       if (!buckets_.empty()) cap = options.bucket_bytes / int64_t(elem);
-      buckets_.push_back({begin, 0, 0});
+      buckets_.push_back({.offset = begin, .first = order_[k]});
     }
     buckets_.back().count += end - begin;
+    buckets_.back().bytes = buckets_.back().count * int64_t(elem);
     buckets_.back().parameters += 1;
-    bucket_of_[order[k]] = int(buckets_.size()) - 1;
+    buckets_.back().last = order_[k];
+    position_[order_[k]] = int(k);
+    bucket_at_.push_back(int(buckets_.size()) - 1);
   }
+  reported_.assign(order_.size(), 0);
   waiting_.assign(buckets_.size(), 0);
+  completed_by_.assign(buckets_.size(), nullptr);
   if (model_.device().is_cuda()) {
     comm_stream_ = make_stream();
     for (size_t b = 0; b < buckets_.size(); ++b) ready_.push_back(make_event());
@@ -50,13 +56,22 @@ void GradientReducer::begin_backward(Context& ctx, bool reduce) {
   ctx_ = &ctx;
   next_bucket_ = 0;
   for (size_t b = 0; b < buckets_.size(); ++b) waiting_[b] = buckets_[b].parameters;
+  std::fill(reported_.begin(), reported_.end(), 0);
 }
 
 void GradientReducer::gradients_finished(std::span<Parameter* const> finished) {
   if (!reducing_) return;
   // Each parameter is reported once per backward, by the layer that owns it (engine/layer.h), so a
-  // bucket is complete when its count reaches zero.
-  for (const Parameter* p : finished) --waiting_[size_t(bucket_of_.at(p))];
+  // bucket is complete when its count reaches zero. A second report would complete a bucket whose
+  // other gradients are not written yet: refused (a layer run twice in one backward, which a ResNet
+  // never does; DDP refuses it too).
+  for (const Parameter* p : finished) {
+    const size_t at = size_t(position_.at(p));
+    ASLNET_CHECK(!reported_[at]) << p->name << " reported its gradient twice in one backward (a layer used twice?)";
+    reported_[at] = 1;
+    const size_t b = size_t(bucket_at_[at]);
+    if (--waiting_[b] == 0) completed_by_[b] = p;
+  }
   start_ready_buckets();
 }
 
@@ -82,18 +97,57 @@ void GradientReducer::start_ready_buckets() {
 
 void GradientReducer::finish(Context& ctx) {
   if (!reducing_) return;
-  // A parameter backward never wrote (none in a ResNet) would hold its bucket back: send the rest now.
-  for (int& w : waiting_) w = 0;
-  start_ready_buckets();
   reducing_ = false;
+  // A parameter that backward never reported still holds its bucket back. Finding one costs a look at
+  // each bucket's count, so it is checked at every reduced backward, not only the first.
+  unused_ = unreported();
+  if (!unused_.empty()) {
+    if (!options_.find_unused) {
+      std::string names;
+      for (const Parameter* p : unused_) names += (names.empty() ? "" : ", ") + p->name;
+      ASLNET_CHECK(false) << "no gradient for " << names
+                          << ": backward never ran their layers (their output does not reach the loss), so their "
+                             "buckets cannot be all-reduced; pass --find-unused to count their gradients as zero";
+    }
+    count_as_zero(unused_);
+  }
+  start_ready_buckets();
+  ASLNET_CHECK(next_bucket_ == int(buckets_.size())) << "bucket " << next_bucket_ << " never completed";
   if (!model_.device().is_cuda()) {
     comm_.finish(nullptr);
-    return;
+  } else {
+    comm_.finish(comm_stream_.get());
+    // The optimizer runs next on the compute stream: it must see every bucket averaged.
+    CUDA_CHECK(cudaEventRecord(reduced_.get(), comm_stream_.get()));
+    CUDA_CHECK(cudaStreamWaitEvent(ctx.stream(), reduced_.get(), 0));
   }
-  comm_.finish(comm_stream_.get());
-  // The optimizer runs next on the compute stream: it must see every bucket averaged.
-  CUDA_CHECK(cudaEventRecord(reduced_.get(), comm_stream_.get()));
-  CUDA_CHECK(cudaStreamWaitEvent(ctx.stream(), reduced_.get(), 0));
+  if (on_backward_reduced) on_backward_reduced();
+}
+
+std::vector<const Parameter*> GradientReducer::unreported() const {
+  std::vector<const Parameter*> out;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (waiting_[b] == 0) continue;  // the usual case: nothing to look at in this bucket
+    for (size_t at = 0; at < order_.size(); ++at)
+      if (size_t(bucket_at_[at]) == b && !reported_[at]) out.push_back(order_[at]);
+  }
+  return out;
+}
+
+void GradientReducer::count_as_zero(const std::vector<const Parameter*>& unused) {
+  // Zeros, not whatever the arena held: a gradient from an earlier step (or an earlier micro-batch)
+  // must not be averaged and applied again. On the GPU the zeros are queued on the compute stream
+  // before the bucket's ready event, like any gradient backward writes.
+  for (const Parameter* p : unused) {
+    if (model_.device().is_cuda())
+      CUDA_CHECK(cudaMemsetAsync(p->grad.raw(), 0, p->grad.bytes(), ctx_->stream()));
+    else
+      std::memset(p->grad.raw(), 0, p->grad.bytes());
+    const size_t at = size_t(position_.at(p));
+    reported_[at] = 1;
+    const size_t b = size_t(bucket_at_[at]);
+    if (--waiting_[b] == 0) completed_by_[b] = nullptr;  // completed by the end of backward
+  }
 }
 
 void GradientReducer::broadcast_parameters(Context& ctx) {

@@ -15,6 +15,13 @@
 // Buckets start in arena order, on every rank the same, which is what collectives require. finish()
 // completes them all and (GPU) makes the compute stream wait for the communication stream, so the
 // optimizer, queued next on the compute stream, reads averaged gradients.
+//
+// Unused parameters. A parameter whose layer's backward never ran was never reported, so its bucket
+// never completes. finish() notices (every reduced backward: a glance at each bucket's count) and, as
+// PyTorch's DDP does by default, stops with an error naming each such parameter. With
+// `find_unused` (aslnet train --find-unused, DDP's find_unused_parameters=True) their gradients count
+// as zero instead: finish() writes zeros into them and marks them ready, so their buckets complete and
+// every replica all-reduces the same buckets in the same order.
 #pragma once
 
 #include <cstdint>
@@ -32,11 +39,18 @@ namespace aslnet {
 struct ReducerOptions {
   int64_t bucket_bytes = 25 << 20;       // DDP's bucket_cap_mb = 25
   int64_t first_bucket_bytes = 1 << 20;  // DDP's first bucket is 1 MB
+  // Parameters that a backward leaves without a gradient: false, an error naming them; true, their
+  // gradient is zero (DDP's find_unused_parameters).
+  bool find_unused = false;
 };
 
 struct GradientBucket {
   int64_t offset = 0, count = 0;  // elements of the gradient arena
+  int64_t bytes = 0;              // what its all-reduce moves (alignment padding included)
   int parameters = 0;             // how many parameters it holds
+  // Its first and last parameters in arena order (the classifier's `fc.bias` opens bucket 0).
+  const Parameter* first = nullptr;
+  const Parameter* last = nullptr;
 };
 
 class GradientReducer {
@@ -59,21 +73,44 @@ class GradientReducer {
 
   const std::vector<GradientBucket>& buckets() const { return buckets_; }
   Communicator& communicator() { return comm_; }
+  const ReducerOptions& options() const { return options_; }
+  // What the last reduced backward observed: the parameter whose report completed `bucket` (its layer's
+  // backward is the one that completed the bucket), or null when the bucket was completed by finish()
+  // marking unused parameters ready; and the parameters found unused (with find_unused), in arena order.
+  const Parameter* completed_by(int bucket) const { return completed_by_[size_t(bucket)]; }
+  const std::vector<const Parameter*>& unused() const { return unused_; }
   // Called with each bucket's index as its all-reduce starts (tests watch the order through it).
   std::function<void(int)> on_bucket_started;
+  // Called at the end of every backward that all-reduced, once every bucket has started: what it
+  // observed (completed_by, unused) is then final (aslnet train --print-buckets prints the table then).
+  std::function<void()> on_backward_reduced;
   // What the model's backward hook calls with a layer's finished parameters (public so a test can wrap
   // the hook).
   void gradients_finished(std::span<Parameter* const> finished);
 
  private:
   void start_ready_buckets();
+  // finish()'s check: the parameters this backward never reported, in arena order (empty: none).
+  std::vector<const Parameter*> unreported() const;
+  // Zeroes the gradients of `unused` (queued on the compute stream on a GPU) and marks them ready.
+  void count_as_zero(const std::vector<const Parameter*>& unused);
 
   Model& model_;
   Communicator& comm_;
+  ReducerOptions options_;
   std::vector<GradientBucket> buckets_;
-  std::unordered_map<const Parameter*, int> bucket_of_;  // the bucket that holds each parameter
-  std::vector<int> waiting_;  // per bucket: parameters whose gradient is not yet final, this backward
-  int next_bucket_ = 0;       // the next bucket to start
+  // Every parameter in arena order; each one's index there (its position), and per position the
+  // bucket that holds it and whether its gradient is final in this backward.
+  std::vector<const Parameter*> order_;
+  std::unordered_map<const Parameter*, int> position_;
+  std::vector<int> bucket_at_;
+  std::vector<char> reported_;
+  // Per bucket: parameters whose gradient is not yet final in this backward, and what completed it
+  // last time (completed_by()).
+  std::vector<int> waiting_;
+  std::vector<const Parameter*> completed_by_;
+  std::vector<const Parameter*> unused_;
+  int next_bucket_ = 0;  // the next bucket to start
   bool reducing_ = false;
   Context* ctx_ = nullptr;
   // GPU: the communication stream, and per bucket the event that says its gradients are written.

@@ -5,6 +5,12 @@
 
 #include "data/toy_task.h"
 #include "engine/core/batch_source.h"
+#include "engine/layers/batchnorm.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/linear.h"
+#include "engine/layers/pooling.h"
+#include "engine/layers/relu.h"
+#include "engine/layers/residual.h"
 #include "engine/replication/gradient_reducer.h"
 #include "engine/replication/in_process.h"
 #include "engine/trainer.h"
@@ -49,8 +55,36 @@ class ShardSource : public BatchSource {
   int64_t micro_, next_ = 0;
 };
 
+// Runs `inner` in forward and passes its input on unchanged; backward passes the gradient on and never
+// runs `inner`: a branch whose output the loss never sees.
+class SideBranch : public Layer {
+ public:
+  explicit SideBranch(std::unique_ptr<Layer> inner) : inner_(std::move(inner)) {}
+  std::string kind() const override { return "side_branch"; }
+  Shape setup(Context& ctx, const Shape& in, DType dtype) override {
+    inner_->setup(ctx, in, dtype);
+    return in;
+  }
+  const Tensor& forward(Context& ctx, const Tensor& x, bool training) override {
+    inner_->forward(ctx, x, training);  // computed, then dropped (an auxiliary output nobody reads)
+    return x;
+  }
+  const Tensor& backward(Context&, const Tensor& dy, bool) override { return dy; }
+  void collect_parameters(std::vector<Parameter*>& out) override { inner_->collect_parameters(out); }
+  size_t workspace_bytes() const override { return inner_->workspace_bytes(); }
+  void set_backward_hook(const BackwardHook* hook) override { inner_->set_backward_hook(hook); }
+
+ private:
+  std::unique_ptr<Layer> inner_;
+};
+
+std::unique_ptr<Model> make_case_network(const ReplicationCase& c) {
+  if (c.unused_head) return make_unused_head_model(c.classes);
+  return make_resnet({"resnet18", "small", 0.125, c.classes, 3});
+}
+
 std::unique_ptr<Model> make_case_model(const ReplicationCase& c, uint64_t seed) {
-  auto model = make_resnet({"resnet18", "small", 0.125, c.classes, 3});
+  auto model = make_case_network(c);
   Rng rng(seed);
   init_torchvision(*model, rng);
   // Non-trivial running statistics, so frozen batch norm is not the identity.
@@ -88,6 +122,25 @@ Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_
 
 }  // namespace
 
+std::unique_ptr<Model> make_unused_head_model(int64_t classes) {
+  const int64_t width = 8;
+  auto net = std::make_unique<Sequential>();
+  net->add<Conv2d>("conv1", 3, width, 3, 1, 1);
+  net->add<BatchNorm2d>("bn1", width);
+  net->add<ReLU>();
+  auto main = std::make_unique<Sequential>();
+  main->add<Conv2d>("layer1.0.conv1", width, width, 3, 1, 1);
+  main->add<BatchNorm2d>("layer1.0.bn1", width);
+  main->add<ReLU>();
+  main->add<Conv2d>("layer1.0.conv2", width, width, 3, 1, 1);
+  main->add<BatchNorm2d>("layer1.0.bn2", width);
+  net->append(std::make_unique<Residual>(std::move(main), std::make_unique<Sequential>()));
+  net->add<GlobalAvgPool>();
+  net->add<SideBranch>(std::make_unique<Linear>("aux", width, classes));
+  net->add<Linear>("fc", width, classes);
+  return std::make_unique<Model>(std::move(net), ModelInfo{"unused-head-test", "small", 1.0, classes, 3});
+}
+
 Tensor train_serial(const ReplicationCase& c, int shards) {
   auto model = place(c, make_case_model(c, 0));
   ShardSource source(c, shards, -1);
@@ -107,7 +160,9 @@ size_t replica_bucket_count(const ReplicationCase& c) {
 
 Tensor train_replica(const ReplicationCase& c, Communicator& comm) {
   auto model = place(c, make_case_model(c, uint64_t(comm.rank())));
-  GradientReducer reducer(*model, comm, kSmallBuckets);
+  ReducerOptions options = kSmallBuckets;
+  options.find_unused = c.find_unused;
+  GradientReducer reducer(*model, comm, options);
   ShardSource source(c, comm.size(), comm.rank());
   return train(c, *model, source, c.accum_steps, &reducer);
 }

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "engine/core/device.h"
 #include "engine/core/tensor.h"
+#include "engine/model.h"
 #include "engine/replication/communicator.h"
 
 namespace aslnet::test {
@@ -20,7 +22,16 @@ struct ReplicationCase {
   bool freeze_batch_norm = true;  // batch norm in eval mode (on non-trivial running statistics)
   int64_t accum_steps = 1;        // micro-batches per step for each replica
   Device device = Device::cpu();  // fp32 on a GPU: TF32 off
+  // The model: the small ResNet-18, or (true) make_unused_head_model's network, whose auxiliary head
+  // backward never reaches.
+  bool unused_head = false;
+  bool find_unused = false;  // the replicas' reducers count unused gradients as zero (--find-unused)
 };
+
+// A small residual network with an unused parameter, the way DDP users meet one: an auxiliary head
+// ("aux", a linear layer) that forward runs, but whose output never reaches the loss, so backward never
+// runs it and never reports aux.weight and aux.bias. (A ResNet as aslnet builds it has none.)
+std::unique_ptr<Model> make_unused_head_model(int64_t classes);
 
 // One replica, `shards` micro-batches per step (shard r of each global batch in turn, gradients
 // accumulated): shards = 1 is "one replica on the whole batch". Returns the final parameter arena.
