@@ -6,6 +6,8 @@
 #  2. A rank with bad input ends the whole job with its message, in seconds.
 #  3. A rank that stops answering (SIGSTOP) is caught by the others' watchdog (--comm-timeout).
 #  4. A rank that is killed ends the job.
+#  5. --print-buckets: the lead alone prints the bucket table, and its rows cover the model's parameters;
+#     --find-unused changes nothing for a ResNet (it has no unused parameter): the MPI ranks of 1 use it.
 # Skips without mpirun (fails under ASLNET_REQUIRE_MPI=1).
 source "$(dirname "$0")/common.sh"
 if ! command -v mpirun > /dev/null || ! "$ASLNET" info | grep -q '^replication:.*mpi'; then
@@ -26,8 +28,10 @@ common=(--device cpu --arch resnet18 --stem small --width 0.25 --image-size 24 -
 
 # 1. Same weights three ways.
 "$ASLNET" train "$work/synth" "${common[@]}" --epochs 1 --stop-after 3 --threads 2 --out "$work/one"
-"$ASLNET" train "$work/synth" "${common[@]}" --epochs 1 --stop-after 3 --threads 2 --replicas 2 --out "$work/threads"
-"${MPIRUN[@]}" -np 2 "$ASLNET" train "$work/synth" "${common[@]}" --epochs 1 --stop-after 3 --threads 1 --out "$work/ranks"
+"$ASLNET" train "$work/synth" "${common[@]}" --epochs 1 --stop-after 3 --threads 2 --replicas 2 --print-buckets \
+  --out "$work/threads" > "$work/threads.out"
+"${MPIRUN[@]}" -np 2 "$ASLNET" train "$work/synth" "${common[@]}" --epochs 1 --stop-after 3 --threads 1 \
+  --print-buckets --find-unused --bucket-mb 0.5 --out "$work/ranks" > "$work/ranks.out"
 "$py" - "$work/one/last.safetensors" "$work/threads/last.safetensors" "$work/ranks/last.safetensors" <<'PY'
 import json, math, struct, sys
 def load(path):
@@ -54,6 +58,28 @@ for other in sys.argv[2:]:
 PY
 grep -q '"replicas":2' "$work/ranks/log.jsonl"
 grep -q '"event":"interrupted","step":3' "$work/ranks/log.jsonl"
+
+# 5. The bucket table, printed once (by the lead), against the checkpoint's parameters.
+"$py" - "$work/one/last.safetensors" "$work/threads.out" "$work/ranks.out" <<'PY'
+import json, re, struct, sys
+raw = open(sys.argv[1], "rb").read()
+header = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+params = {k: v for k, v in header.items() if k != "__metadata__" and not k.startswith("optimizer.")
+          and v["dtype"] == "F32" and not k.split(".")[-1].startswith("running_")}
+numel = sum((v["data_offsets"][1] - v["data_offsets"][0]) // 4 for v in params.values())
+for out in sys.argv[2:]:
+    text = open(out).read().splitlines()
+    starts = [i for i, line in enumerate(text) if line.startswith("gradient buckets: ")]
+    assert len(starts) == 1, f"{out}: {len(starts)} bucket tables (the lead alone prints one)"
+    count = int(re.match(r"gradient buckets: (\d+) ", text[starts[0]]).group(1))
+    rows = [line.split() for line in text[starts[0] + 2:starts[0] + 2 + count]]
+    assert [int(r[0]) for r in rows] == list(range(count)), f"{out}: rows {rows}"
+    assert rows[0][3] == "fc.bias" and rows[-1][4] == "conv1.weight", f"{out}: {rows[0]} ... {rows[-1]}"
+    assert sum(int(r[1]) for r in rows) == len(params), f"{out}: parameters {sum(int(r[1]) for r in rows)}"
+    assert sum(int(r[2]) for r in rows) >= 4 * numel, f"{out}: bytes"
+    assert all(len(r) == 6 and r[5] != "-" for r in rows), f"{out}: a bucket without its completing layer"
+    print(f"{out.split('/')[-1]}: {count} buckets, {len(params)} parameters")
+PY
 
 # 2. Bad input on rank 1 only (MPMD): the job ends with rank 1's message.
 set +e
