@@ -38,8 +38,7 @@ TEST(UnusedParameters, WithoutFindUnusedTheFirstStepStopsNamingEachOne) {
     FAIL() << "replicas trained with parameters that never got a gradient";
   } catch (const Error& e) {
     const std::string message = e.message();
-    EXPECT_NE(message.find("aux.weight"), std::string::npos) << message;
-    EXPECT_NE(message.find("aux.bias"), std::string::npos) << message;
+    EXPECT_EQ(message.rfind("no gradient for aux.bias, aux.weight: ", 0), 0u) << message;
     EXPECT_NE(message.find("--find-unused"), std::string::npos) << message;
     EXPECT_EQ(message.find("fc."), std::string::npos) << "a used parameter is named: " << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
