@@ -3,7 +3,10 @@
 # Usage: scripts/install-deps.sh [--with-torch] [--with-browser]
 #   --with-torch    also Debian's PyTorch, torchvision and Pillow (CPU): the references of the golden and
 #                   JPEG tests and the peers of the benchmarks; and python3-onnx, whose checker the export
-#                   test runs on aslnet's ONNX files.
+#                   test runs on aslnet's ONNX files; and Node.js with npm, which install onnxruntime-node
+#                   (from the npm registry, into the build folder) for tests/e2e/export_onnxruntime.sh. A
+#                   node and npm already on PATH (NodeSource's nodejs, which conflicts with Debian's npm)
+#                   are kept.
 #   --with-browser  also Chromium, its WebDriver and selenium (with numpy and Pillow): the browser test of
 #                   aslnet serve's page (tests/e2e/serve_browser.sh).
 # The CUDA toolkit (with cuDNN and NCCL) is not in Debian's archive: for the GPU backend it must already
@@ -16,7 +19,8 @@ packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nl
   libespeak-ng-dev libprotobuf-dev protobuf-compiler)
 for option in "$@"; do
   case "$option" in
-    --with-torch) packages+=(python3-torch python3-torchvision python3-pil python3-onnx) ;;
+    --with-torch) packages+=(python3-torch python3-torchvision python3-pil python3-onnx python3-numpy)
+      command -v node > /dev/null && command -v npm > /dev/null || packages+=(nodejs npm) ;;
     --with-browser) packages+=(chromium chromium-driver python3-selenium python3-numpy python3-pil) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "usage: scripts/install-deps.sh [--with-torch] [--with-browser] [--with-fuzz] (not: $option)" >&2

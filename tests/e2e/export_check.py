@@ -6,10 +6,10 @@
 MODEL.onnx must pass onnx.checker and compute, on the IMAGEs preprocessed as the README says (centre crop
 of an image already at evaluation's resize, pixels / 255, NCHW; nothing else: the normalisation is folded
 into the graph), the class probabilities `aslnet predict --json --top-k <all>` printed for them
-(PREDICT.json), to 1e-4 relative (compare() says how that is measured); its 'probabilities' output is the softmax of its 'logits', and its
-metadata names the classes. WEIGHTS.safetensors (aslnet export --format safetensors) must load into
-torchvision's ResNet of the checkpoint's architecture and stem, with its layers sized as the checkpoint's
-width makes them, and give the same probabilities.
+(PREDICT.json), to 1e-4 relative (onnx_input.compare() says how that is measured); its 'probabilities'
+output is the softmax of its 'logits', and its metadata names the classes. WEIGHTS.safetensors (aslnet
+export --format safetensors) must load into torchvision's ResNet of the checkpoint's architecture and
+stem, with its layers sized as the checkpoint's width makes them, and give the same probabilities.
 
 Debian 12's python3-onnx (1.12) has no onnx.reference evaluator, so the graph runs here through a small
 interpreter of the few operators the exporter writes, on torch's functional ops in float64.
@@ -24,9 +24,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from onnx import numpy_helper
-from PIL import Image
 
-TOLERANCE = 1e-4
+from onnx_input import compare, preprocess  # shared with export_onnxruntime.sh (tests/e2e/onnx_input.py)
 
 
 def attributes(node):
@@ -74,14 +73,6 @@ def run_graph(model, feeds):
     return {o.name: values[o.name].numpy() for o in model.graph.output}
 
 
-def preprocess(path, size):
-    """The README's recipe for an image already at evaluation's resize: the centre crop, / 255, NCHW."""
-    image = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
-    h, w = image.shape[:2]
-    top, left = int(round((h - size) / 2)), int(round((w - size) / 2))
-    return image[top:top + size, left:left + size].transpose(2, 0, 1) / 255.0
-
-
 def read_safetensors(path):
     data = open(path, "rb").read()
     n = struct.unpack("<Q", data[:8])[0]
@@ -116,24 +107,6 @@ def torchvision_model(state, metadata):
             setattr(parent, leaf, torch.nn.Linear(i, o))
     model.load_state_dict(state, strict=True)
     return model.double().eval()
-
-
-def compare(what, logits, reference, images):
-    """`logits` (float64) against aslnet's float32 forward, seen through its probabilities: the log
-    probabilities (the logits less each row's log-sum-exp) agree within TOLERANCE relative to the logits'
-    magnitude (a barely trained model's logits reach hundreds, and float32 keeps 7 digits of them), and
-    the probabilities within TOLERANCE. Probabilities that underflow in aslnet's answer are left out of
-    the first measure."""
-    log_p = torch.log_softmax(torch.from_numpy(logits), 1).numpy()
-    scale = max(1.0, float(np.abs(logits).max()))
-    kept = reference > 1e-30
-    logit_error = float(np.abs(log_p - np.log(np.where(kept, reference, 1.0)))[kept].max()) / scale
-    probability_error = float(np.abs(np.exp(log_p) - reference).max())
-    if not (logit_error <= TOLERANCE and probability_error <= TOLERANCE):
-        raise SystemExit(f"{what} differs from aslnet predict: logits by {logit_error:.2e} relative, probabilities "
-                         f"by {probability_error:.2e} (images {images})")
-    print(f"{what}: {len(images)} images match aslnet predict (logits within {logit_error:.1e} relative, "
-          f"probabilities within {probability_error:.1e})")
 
 
 def main():
