@@ -24,7 +24,9 @@ function fail(message) {
 }
 
 const bytes = readFileSync(inputPath);
-if (bytes.length !== n * 3 * s * s * 4) fail(`${inputPath} holds ${bytes.length} bytes, not ${n} x 3 x ${s} x ${s} floats`);
+if (bytes.length !== n * 3 * s * s * 4) {
+  fail(`${inputPath} holds ${bytes.length} bytes, not ${n} x 3 x ${s} x ${s} floats`);
+}
 const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
 
 // One thread each: the answers do not depend on how the work is split, and the test shares 2 cores.
@@ -45,13 +47,15 @@ if (input && input.isTensor) {
 }
 
 const run = async (count, offset) => {
-  const x = new ort.Tensor("float32", data.subarray(offset * 3 * s * s, (offset + count) * 3 * s * s), [count, 3, s, s]);
+  const image = 3 * s * s;
+  const x = new ort.Tensor("float32", data.subarray(offset * image, (offset + count) * image), [count, 3, s, s]);
   return session.run({ input: x });
 };
 const out = await run(n, 0);
 const { logits, probabilities } = out;
 if (!same(logits.dims, probabilities.dims) || logits.dims.length !== 2 || logits.dims[0] !== n) {
-  fail(`logits ${JSON.stringify(logits.dims)} and probabilities ${JSON.stringify(probabilities.dims)} for ${n} images`);
+  fail(`logits ${JSON.stringify(logits.dims)} and probabilities ${JSON.stringify(probabilities.dims)} ` +
+    `for ${n} images`);
 }
 const classes = logits.dims[1];
 const rows = [];

@@ -27,16 +27,18 @@ if [[ ! -f $package_dir/node_modules/onnxruntime-node/package.json ]]; then
   rm -rf "$tmp" && mkdir -p "$tmp"
   start=$SECONDS
   if ! ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$tmp" --ignore-scripts --no-audit --no-fund \
-      "onnxruntime-node@$version" > "$tmp.log" 2>&1; then
-    rm -rf "$tmp"
-    missing "npm install onnxruntime-node@$version failed: $(grep -m1 -i "err" "$tmp.log" || tail -n1 "$tmp.log")"
+      --fetch-retries=1 "onnxruntime-node@$version" > "$tmp.log" 2>&1; then
+    error=$(grep -m1 -i "err" "$tmp.log" || tail -n1 "$tmp.log")
+    rm -rf "$tmp" "$tmp.log"
+    missing "npm install onnxruntime-node@$version failed: $error"
   fi
   rm -f "$tmp.log"
   mv -T "$tmp" "$package_dir" 2>/dev/null || rm -rf "$tmp"   # (a parallel run may have won)
   echo "installed onnxruntime-node@$version into $package_dir in $((SECONDS - start)) s"
 fi
 loaded=$(cd / && node -e "console.log(require(process.argv[1]).env.versions.node)" \
-  "$package_dir/node_modules/onnxruntime-node" 2>&1) || missing "onnxruntime-node does not load in node $(node --version): $loaded"
+  "$package_dir/node_modules/onnxruntime-node" 2>&1) ||
+  missing "onnxruntime-node does not load in node $(node --version): $(head -n1 <<< "$loaded")"
 [[ $loaded == "$version" ]] || { echo "$package_dir holds onnxruntime-node $loaded, not $version" >&2; exit 1; }
 
 work="$WORK-export-onnxruntime"
@@ -63,7 +65,8 @@ for stem in small imagenet; do
   ckpt="$work/run-$stem/last.safetensors"
   "$ASLNET" export "$ckpt" --format onnx "$work/$stem.onnx" --softmax > "$work/export-$stem.txt"
   "$ASLNET" predict "$ckpt" "${photos[@]}" --top-k 29 --json --device cpu --threads 2 > "$work/predict-$stem.json"
-  read -r n channels s _ < <(/usr/bin/python3 "$here/onnx_input.py" prepare "$ckpt" "$work/input-$stem.f32" "${photos[@]}")
+  read -r n channels s _ < <(/usr/bin/python3 "$here/onnx_input.py" prepare "$ckpt" "$work/input-$stem.f32" \
+    "${photos[@]}")
   [[ $n == "${#photos[@]}" && $channels == 3 && $s == 32 ]]
   node "$here/export_onnxruntime.mjs" "$package_dir" "$work/$stem.onnx" "$work/input-$stem.f32" "$n" "$s" \
     "$work/logits-$stem.json"
