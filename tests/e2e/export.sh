@@ -20,18 +20,9 @@ rm -rf "$work" && mkdir -p "$work"
 "$ASLNET" synth --out "$work/train" --per-class 6 --size 48 --seed 3 --quiet
 "$ASLNET" synth --out "$work/photos" --per-class 1 --size 48 --seed 9 --quiet
 
-# Photos already at evaluation's resize of a 32 px model (shorter side round(32 / 0.875) = 37), as lossless
-# PNGs: aslnet's resize then leaves them alone and only crops the centre, which the check repeats exactly.
-# Two are not square, so the crop's offsets are checked too.
-/usr/bin/python3 - "$work" <<'PY'
-import sys
-from PIL import Image
-work = sys.argv[1]
-for i, (letter, size) in enumerate([("A", (37, 37)), ("F", (45, 37)), ("L", (37, 48)), ("W", (37, 37)),
-                                     ("space", (37, 37))]):
-    Image.open(f"{work}/photos/{letter}/{letter}1.jpg").convert("RGB").resize(size, Image.BILINEAR) \
-        .save(f"{work}/photo{i}.png")
-PY
+# Photos at evaluation's resize of a 32 px model, some not square (onnx_input.py photos says why).
+/usr/bin/python3 "$(dirname "$0")/onnx_input.py" photos "$work/photos" "$work" \
+  A:37x37 F:45x37 L:37x48 W:37x37 space:37x37
 photos=("$work"/photo*.png)
 
 for stem in small imagenet; do

@@ -45,18 +45,9 @@ work="$WORK-export-onnxruntime"
 rm -rf "$work" && mkdir -p "$work"
 "$ASLNET" synth --out "$work/train" --per-class 4 --size 32 --seed 1 --quiet
 "$ASLNET" synth --out "$work/photos" --per-class 1 --size 48 --seed 9 --quiet
-# Photos already at evaluation's resize of a 32 px model (shorter side round(32 / 0.875) = 37), as lossless
-# PNGs: aslnet's resize then leaves them alone and only crops the centre, which onnx_input.py repeats
-# exactly. Three are not square, so the crop's offsets (even and odd margins) are checked too.
-/usr/bin/python3 - "$work" <<'PY'
-import sys
-from PIL import Image
-work = sys.argv[1]
-for i, (letter, size) in enumerate([("B", (37, 37)), ("G", (44, 37)), ("M", (37, 49)), ("Y", (37, 37)),
-                                     ("nothing", (37, 37)), ("del", (52, 37))]):
-    Image.open(f"{work}/photos/{letter}/{letter}1.jpg").convert("RGB").resize(size, Image.BILINEAR) \
-        .save(f"{work}/photo{i}.png")
-PY
+# Photos at evaluation's resize of a 32 px model, some not square (onnx_input.py photos says why).
+/usr/bin/python3 "$(dirname "$0")/onnx_input.py" photos "$work/photos" "$work" \
+  B:37x37 G:44x37 M:37x49 Y:37x37 nothing:37x37 del:52x37
 photos=("$work"/photo*.png)
 
 for stem in small imagenet; do

@@ -5,6 +5,11 @@ the README's input for an exported ONNX model, and how its answers are measured 
     onnx_input.py prepare CHECKPOINT OUT.f32 IMAGE...
         writes the IMAGEs as the model's input (float32 little-endian, NCHW, S from the checkpoint's
         input size) and prints 'N 3 S S'
+    onnx_input.py photos SYNTH_DIR OUT_DIR CLASS:WxH...
+        writes OUT_DIR/photo<i>.png, the first photo of each CLASS of an `aslnet synth` folder resized to
+        W x H: photos already at evaluation's resize of a 32 px model (shorter side round(32 / 0.875) =
+        37), lossless, so that aslnet's resize leaves them alone and only crops the centre, which
+        preprocess() repeats exactly; some not square, so the crop's offsets are checked too
     onnx_input.py compare WHAT CHECKPOINT LOGITS.json PREDICT.json IMAGE...
         LOGITS.json (a list of rows, in the order of the checkpoint's classes) against the probabilities
         `aslnet predict --json --top-k <all>` printed for the IMAGEs, by compare()
@@ -79,6 +84,13 @@ def main():
         batch = np.stack([preprocess(path, size) for path in images]).astype("<f4")
         batch.tofile(out)
         print(*batch.shape)
+    elif command == "photos":
+        synth, out, specs = args[0], args[1], args[2:]
+        for i, spec in enumerate(specs):
+            letter, size = spec.split(":")
+            width, height = (int(v) for v in size.split("x"))
+            Image.open(f"{synth}/{letter}/{letter}1.jpg").convert("RGB").resize((width, height), Image.BILINEAR) \
+                .save(f"{out}/photo{i}.png")
     elif command == "compare":
         what, checkpoint, logits_path, predict_path, images = args[0], args[1], args[2], args[3], args[4:]
         classes = json.loads(checkpoint_metadata(checkpoint)["classes"])
@@ -86,7 +98,7 @@ def main():
         assert logits.shape == (len(images), len(classes)), logits.shape
         compare(what, logits, reference_probabilities(predict_path, classes), images)
     else:
-        raise SystemExit(f"onnx_input.py: unknown command {command} (prepare or compare)")
+        raise SystemExit(f"onnx_input.py: unknown command {command} (prepare, photos or compare)")
 
 
 if __name__ == "__main__":
