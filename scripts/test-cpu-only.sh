@@ -11,8 +11,13 @@
 #        on 2 cores) and the tests that need its checkpoints; the tests that train a ResNet for minutes
 #        or compare with PyTorch (Synth.*, Golden*); test_replication_mpi (e2e.replication runs mpirun
 #        -np 2 with this build's binary).
-# Measured on 2 cores from a clean tree without ccache: build 12.5 min, tests 1.5 min (the last line
-# prints both), which keeps the whole of .ci/run near 40 minutes.
+#   Then the Debian package on a clean machine (scripts/check-deb-clean.sh): cpack this build's package,
+#        install it with apt into a fresh debootstrap minbase Debian 12 and run aslnet demo from it. It
+#        skips (exit 77, a "skipped: deb-clean" line) when not root or without the archive's network;
+#        ASLNET_REQUIRE_DEB_CHECK=1 turns that skip into a failure, ASLNET_DEB_CHECK=0 leaves it out.
+# Measured on 2 cores from a clean tree without ccache: build 12.5 min, tests 1.5 min, package check
+# 70 s with debootstrap (about 20 s when its root is cached in /var/tmp/aslnet-deb) (the last line prints
+# all three), which keeps the whole of .ci/run near 42 minutes.
 # Environment: ASLNET_CPU_BUILD_DIR (default build-cpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,5 +44,23 @@ status=0
 (cd "$build_dir" && env -u ASLNET_REQUIRE_GPU ctest --output-on-failure -j "$(nproc)" -E "$excluded") || status=1
 scripts/print-skips.sh "$build_dir/Testing/Temporary/LastTest.log"
 test_seconds=$((SECONDS - start))
-echo "cpu-only: build $((build_seconds / 60))m$((build_seconds % 60))s, tests $((test_seconds / 60))m$((test_seconds % 60))s"
+
+start=$SECONDS
+deb="package check left out (ASLNET_DEB_CHECK=0)"
+if [[ ${ASLNET_DEB_CHECK:-1} != 0 ]]; then
+  deb_status=0
+  env -u CUDACXX PATH="$path" scripts/check-deb-clean.sh "$build_dir" || deb_status=$?
+  deb_seconds=$((SECONDS - start))
+  deb="package check $((deb_seconds / 60))m$((deb_seconds % 60))s"
+  if ((deb_status == 77)); then
+    deb="package check skipped"
+    if [[ ${ASLNET_REQUIRE_DEB_CHECK:-0} == 1 ]]; then
+      echo "test-cpu-only: the package check skipped under ASLNET_REQUIRE_DEB_CHECK=1" >&2
+      status=1
+    fi
+  elif ((deb_status != 0)); then
+    status=1
+  fi
+fi
+echo "cpu-only: build $((build_seconds / 60))m$((build_seconds % 60))s, tests $((test_seconds / 60))m$((test_seconds % 60))s, $deb"
 exit $status
