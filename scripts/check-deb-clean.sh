@@ -141,7 +141,7 @@ grep -q 'openblas: *OpenBLAS' "$out/version.txt" || { cat "$out/version.txt"; fa
 start=$SECONDS
 in_root timeout 600 aslnet demo --epochs 1 --per-class 10 --image-size 32 --quiet --out /tmp/demo > "$out/demo.txt" 2>&1 ||
   { tail -30 "$out/demo.txt"; fail "aslnet demo in the clean root (log: $out/demo.txt)"; }
-grep -q '^done in ' "$out/demo.txt" && [[ -f $root/tmp/demo/run/best.safetensors ]] ||
+{ grep -q '^done in ' "$out/demo.txt" && [[ -f $root/tmp/demo/run/best.safetensors ]]; } ||
   { tail -30 "$out/demo.txt"; fail "aslnet demo did not finish"; }
 [[ -f $root/usr/share/man/man1/aslnet.1 && -f $root/usr/share/bash-completion/completions/aslnet ]] ||
   fail "the man page or the bash completion is not installed"
