@@ -12,14 +12,18 @@ seconds=${1:-60}
 build=${ASLNET_BUILD_DIR:-build}
 out=$build/fuzz
 mkdir -p "$out"
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
+# The headers read ASLNET_CUDA (engine/core/build_config.h): the build's own value, as CMake defines it.
+cuda=$(sed -n 's/^ASLNET_CUDA:BOOL=//p' "$build/CMakeCache.txt")
+[[ $cuda == ON ]] && cuda=1 || cuda=0
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. "-DASLNET_CUDA=$cuda")
 core="engine/core/error.cpp engine/core/regular_file.cpp"
 # The readers are built from their own sources. The server's request handling needs the whole engine
 # behind it: its own code (serve/) is compiled here, instrumented, and linked against the libraries of
 # the build scripts/build.sh made (not instrumented for coverage; AddressSanitizer still sees their heap).
 engine_libs="-Wl,--start-group"
 for lib in models translate data engine kernels core; do engine_libs+=" $build/libaslnet_$lib.a"; done
-engine_libs+=" -Wl,--end-group -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcudart -lcublas -lcudnn"
+engine_libs+=" -Wl,--end-group"
+((cuda)) && engine_libs+=" -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcudart -lcublas -lcudnn"
 declare -A sources=(
   [upload]="tests/fuzz/upload.cpp serve/image_input.cpp data/jpeg.cpp data/png_decode.cpp $core"
   [safetensors]="tests/fuzz/safetensors.cpp engine/safetensors.cpp $core"
