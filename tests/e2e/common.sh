@@ -27,6 +27,16 @@ use_random_split_fixture() {
   [[ -f $checkpoint && -f $held_out_list ]] || { echo "the e2e fixture has no $checkpoint or validation list"; exit 1; }
 }
 
+# Waits until the run writing into folder $1 has logged its first step, for at most $2 seconds (then the
+# caller goes on, and its own checks say what went wrong): the moment to stop or kill one of its ranks.
+wait_for_first_step() {
+  local deadline=$((SECONDS + $2))
+  until grep -qs '"event":"step"' "$1/log.jsonl"; do
+    ((SECONDS < deadline)) || return 0
+    sleep 0.1
+  done
+}
+
 # Whether two checkpoints hold the same tensors, bit for bit (their metadata, which records when and how
 # each run was started, may differ). Reads the safetensors layout with the standard library.
 same_weights() {

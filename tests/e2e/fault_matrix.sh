@@ -180,7 +180,7 @@ for signal in TERM INT; do
   "$ASLNET" train "$work/data" --arch resnet18 --width 0.125 --image-size 32 --batch 8 --epochs 1000 \
     --val-fraction 0 --threads 2 --quiet --log-every 1 --out "$work/killed" > "$work/killed.out" 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do grep -qs '"event":"step"' "$work/killed/log.jsonl" && break; sleep 0.1; done
+  wait_for_first_step "$work/killed" 30
   kill -s "$signal" "$pid"
   status=0
   wait "$pid" || status=$?

@@ -126,10 +126,7 @@ check_stop() {  # $1: launcher, $2: signal
       --out "$out" > "$log" 2>&1 &
   fi
   job=$!
-  for _ in $(seq 1 300); do
-    grep -q '"event":"step"' "$out/log.jsonl" 2> /dev/null && break
-    sleep 0.2
-  done
+  wait_for_first_step "$out" 60
   victim=$(rank_pid "$job" 1)
   survivor=$(rank_pid "$job" 0)
   [[ -n "$victim" ]] || { cat "$log"; echo "$launcher $signal: rank 1 not found"; kill "$job" || true; exit 1; }

@@ -102,10 +102,7 @@ for signal in STOP KILL; do
   "${MPIRUN[@]}" -np 2 "$ASLNET" train "$work/synth" "${common[@]}" --epochs 500 --comm-timeout 5 --threads 1 \
     --out "$work/$signal" > "$log" 2>&1 &
   job=$!
-  for _ in $(seq 1 200); do
-    grep -q '"event":"step"' "$work/$signal/log.jsonl" 2>/dev/null && break
-    sleep 0.2
-  done
+  wait_for_first_step "$work/$signal" 40
   mpirun_pid=$(pgrep -P "$job" mpirun || echo "$job")
   victim=$(rank1_pid "$mpirun_pid")
   [[ -n "$victim" ]] || { cat "$log"; echo "$signal: rank 1 not found"; kill "$job" || true; exit 1; }
