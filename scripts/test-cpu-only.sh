@@ -39,7 +39,7 @@ build_seconds=$((SECONDS - start))
 
 start=$SECONDS
 status=0
-"$build_dir/aslnet" --version | grep -q '^built without CUDA (CPU only)$' || { echo "test-cpu-only: aslnet --version does not say 'built without CUDA (CPU only)'" >&2; status=1; }
+grep -q '^built without CUDA (CPU only)$' <<< "$("$build_dir/aslnet" --version)" || { echo "test-cpu-only: aslnet --version does not say 'built without CUDA (CPU only)'" >&2; status=1; }
 # ASLNET_REQUIRE_GPU is for the build that can use a GPU (the main stage): here every GPU test would fail.
 (cd "$build_dir" && env -u ASLNET_REQUIRE_GPU ctest --output-on-failure -j "$(nproc)" -E "$excluded") || status=1
 scripts/print-skips.sh "$build_dir/Testing/Temporary/LastTest.log"

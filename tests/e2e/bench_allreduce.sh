@@ -38,13 +38,13 @@ PY
 
 # 1. CPU replicas on threads.
 out=$("$ASLNET" bench allreduce --device cpu --replicas 1,2 --max-bytes 65536 --json "$work/threads.json")
-echo "$out" | grep -q '^== 2 ranks: in-process (cpu)' || { echo "$out"; echo "no table for 2 replicas"; exit 1; }
+grep -q '^== 2 ranks: in-process (cpu)' <<< "$out" || { echo "$out"; echo "no table for 2 replicas"; exit 1; }
 [[ $(echo "$out" | grep -c '^result comm="in-process (cpu)"') == 2 ]] || { echo "$out"; echo "not two result lines"; exit 1; }
 check_json "$work/threads.json" 1,2 "in-process (cpu)"
 
 # A wrong combination stops with a message naming the flag.
 if err=$("$ASLNET" bench allreduce --device cpu --gpu-counts 2 2>&1); then echo "--gpu-counts on the CPU was accepted"; exit 1; fi
-echo "$err" | grep -q -- '--gpu-counts is for --device cuda' || { echo "$err"; exit 1; }
+grep -q -- '--gpu-counts is for --device cuda' <<< "$err" || { echo "$err"; exit 1; }
 
 # 3. A GPU count beyond the machine's: reported, not estimated (only where there is a GPU).
 gpus=$("$ASLNET" info | sed -n 's/^cuda gpus: *//p')
@@ -56,7 +56,7 @@ if [[ ${gpus:-0} -gt 0 ]]; then
 fi
 
 # 2. One replica per process over MPI.
-if ! command -v mpirun > /dev/null || ! "$ASLNET" info | grep -q '^replication:.*mpi'; then
+if ! command -v mpirun > /dev/null || ! grep -q '^replication:.*mpi' <<< "$("$ASLNET" info)"; then
   if [[ -n "${ASLNET_REQUIRE_MPI:-}" && "${ASLNET_REQUIRE_MPI}" != 0 ]]; then echo "no mpirun or no MPI build (and ASLNET_REQUIRE_MPI is set)" >&2; exit 1; fi
   echo "bench_allreduce: the MPI part is skipped: mpirun not found or aslnet built without MPI"
   exit 0

@@ -11,13 +11,13 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$work/usr" > "$work/install.txt"
 usr=$work/usr
-"$usr/bin/aslnet" --version | grep -q "^aslnet " || fail "the installed binary does not run"
+grep -q "^aslnet " <<< "$("$usr/bin/aslnet" --version)" || fail "the installed binary does not run"
 [[ -f $usr/share/doc/aslnet/README.md && -f $usr/share/doc/aslnet/docs/design.md ]] || fail "no docs installed"
 man_page=$usr/share/man/man1/aslnet.1
 grep -q '^\.SS "aslnet train"' "$man_page" && grep -q -- '--epochs INT' "$man_page" && grep -q '"aslnet bench kernels"' "$man_page" ||
   fail "the man page lacks a command's section or options"
 if command -v man > /dev/null; then
-  man -l "$man_page" 2> /dev/null | grep -q "train, evaluate and serve" || fail "man cannot read the page"
+  grep -q "train, evaluate and serve" <<< "$(man -l "$man_page" 2> /dev/null)" || fail "man cannot read the page"
 fi
 
 # Completion, as bash would call it after <TAB>.
@@ -26,10 +26,11 @@ complete_words() {
     _ "$usr/share/bash-completion/completions/aslnet" "$@"
 }
 PATH="$usr/bin:$PATH"
-complete_words aslnet tr | grep -qx train || fail "completion: 'aslnet tr' gives $(complete_words aslnet tr)"
-complete_words aslnet train --epo | grep -qx -- --epochs || fail "completion: no --epochs for train"
-complete_words aslnet bench ker | grep -qx kernels || fail "completion: no bench kernels"
-complete_words aslnet bench kernels --it | grep -qx -- --iters || fail "completion: no --iters for bench kernels"
+completes() { local words; words=$(complete_words "${@:2}"); grep -qx -- "$1" <<< "$words" || fail "completion: '${*:2}' gives: $words"; }
+completes train aslnet tr
+completes --epochs aslnet train --epo
+completes kernels aslnet bench ker
+completes --iters aslnet bench kernels --it
 echo "installed: binary, man page, completion, docs"
 
 if command -v cpack > /dev/null && command -v dpkg-deb > /dev/null; then
@@ -39,7 +40,7 @@ if command -v cpack > /dev/null && command -v dpkg-deb > /dev/null; then
   dpkg-deb -c "$deb" > "$work/contents.txt"
   grep -q "./usr/bin/aslnet$" "$work/contents.txt" || fail "$deb holds no usr/bin/aslnet"
   grep -q "./usr/share/man/man1/aslnet.1" "$work/contents.txt" || fail "$deb holds no man page"
-  dpkg-deb -f "$deb" Depends | grep -q libturbojpeg0 || fail "$deb names no dependencies"
+  grep -q libturbojpeg0 <<< "$(dpkg-deb -f "$deb" Depends)" || fail "$deb names no dependencies"
   echo "package: $(basename "$deb"), depends: $(dpkg-deb -f "$deb" Depends)"
 else
   echo "no cpack or dpkg-deb here: the package was not built"

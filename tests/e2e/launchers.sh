@@ -112,7 +112,7 @@ rank_pid() {  # the aslnet process of rank $2 among the descendants of $1
   local pid level=$1 all=""
   while level=$(pgrep -d, -P "$level"); do all+=" ${level//,/ }"; done  # children, grandchildren, ...
   for pid in $all; do
-    if tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qxE "(RANK|SLURM_PROCID)=$2" &&
+    if grep -qxE "(RANK|SLURM_PROCID)=$2" <<< "$(tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null)" &&
       [[ $(readlink "/proc/$pid/exe") == "$(readlink -f "$ASLNET")" ]]; then echo "$pid"; return; fi
   done
 }

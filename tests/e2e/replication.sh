@@ -10,7 +10,7 @@
 #     --find-unused changes nothing for a ResNet (it has no unused parameter): the MPI ranks of 1 use it.
 # Skips without mpirun (fails under ASLNET_REQUIRE_MPI=1).
 source "$(dirname "$0")/common.sh"
-if ! command -v mpirun > /dev/null || ! "$ASLNET" info | grep -q '^replication:.*mpi'; then
+if ! command -v mpirun > /dev/null || ! grep -q '^replication:.*mpi' <<< "$("$ASLNET" info)"; then
   if [[ -n "${ASLNET_REQUIRE_MPI:-}" && "${ASLNET_REQUIRE_MPI}" != 0 ]]; then echo "no mpirun or no MPI build (and ASLNET_REQUIRE_MPI is set)" >&2; exit 1; fi
   echo "skipped: replication: mpirun not found or aslnet built without MPI"; exit 77
 fi
@@ -89,12 +89,12 @@ status=$?
 set -e
 echo "$out" | tail -n 3
 [[ $status -ne 0 && $status -ne 124 ]] || { echo "bad input: status $status (124: hung)"; exit 1; }
-echo "$out" | grep -q "rank 1: .*no-such-folder" || { echo "$out"; echo "bad input: no message naming rank 1's folder"; exit 1; }
+grep -q "rank 1: .*no-such-folder" <<< "$out" || { echo "$out"; echo "bad input: no message naming rank 1's folder"; exit 1; }
 
 # 3 and 4. A rank that stops answering, and one that is killed, once training runs.
 rank1_pid() {  # the process of rank 1 under mpirun $1
   for pid in $(pgrep -P "$1"); do
-    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then echo "$pid"; return; fi
+    if grep -qx 'OMPI_COMM_WORLD_RANK=1' <<< "$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null)"; then echo "$pid"; return; fi
   done
 }
 for signal in STOP KILL; do

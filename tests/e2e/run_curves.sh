@@ -98,7 +98,7 @@ PY
 done
 echo "--early-stop: stopped after epoch 2 of 5 (1 and 2 replicas)"
 # Under mpirun, where there is one: both processes stop after the same epoch, and the job ends normally.
-if command -v mpirun > /dev/null && "$ASLNET" info | grep -q '^replication:.*mpi'; then
+if command -v mpirun > /dev/null && grep -q '^replication:.*mpi' <<< "$("$ASLNET" info)"; then
   timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$ASLNET" train "$work/data" "${tiny[@]}" \
       --threads 1 "${flat[@]}" --out "$work/flat-mpi" > "$work/flat-mpi.txt"
   grep -q "stopped early after epoch 2 of 5" "$work/flat-mpi.txt" || { cat "$work/flat-mpi.txt"; exit 1; }

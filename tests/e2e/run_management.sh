@@ -99,8 +99,8 @@ runs=("$work"/runs/*-resnet18*)
   fail "runs/latest does not point at the newest run"
 
 # --- versions, help defaults, typos ---
-"$ASLNET" --version | grep -q "^aslnet [0-9].*commit" || fail "--version"
-"$ASLNET" info | grep -q "cudnn:" || fail "info shows no library versions"
+grep -q "^aslnet [0-9].*commit" <<< "$("$ASLNET" --version)" || fail "--version"
+grep -q "cudnn:" <<< "$("$ASLNET" info)" || fail "info shows no library versions"
 grep -q -- "--epochs INT:a positive number=10" "$work/help.txt" || fail "train --help shows no default for --epochs"
 must_fail "$ASLNET" train "$data" --epoch 3
 expect_error "unknown option --epoch (did you mean --epochs?)"

@@ -5,9 +5,9 @@
 # translate reads frames on the GPU as on the CPU. Skips
 # without a GPU (fails under ASLNET_REQUIRE_GPU=1).
 source "$(dirname "$0")/common.sh"
-if ! "$ASLNET" info | grep -q '^  cuda:0'; then
+if ! grep -q '^  cuda:0' <<< "$("$ASLNET" info)"; then
   reason="no CUDA GPU available"
-  "$ASLNET" --version | grep -q '^built without CUDA' && reason="built without CUDA"
+  grep -q '^built without CUDA' <<< "$("$ASLNET" --version)" && reason="built without CUDA"
   if [[ -n "${ASLNET_REQUIRE_GPU:-}" && "${ASLNET_REQUIRE_GPU}" != 0 ]]; then echo "$reason (and ASLNET_REQUIRE_GPU is set)" >&2; exit 1; fi
   echo "skipped: train_cuda: $reason"; exit 77
 fi
