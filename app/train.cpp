@@ -89,6 +89,7 @@ RunDescription describe_run(const TrainOptions& o, const RunData& data, DType dt
   trainer.label_smoothing = o.label_smoothing;
   trainer.cuda_graph = o.cuda_graph;
   trainer.freeze_batch_norm = o.freeze_bn;
+  run.sync_bn = o.sync_bn;
   trainer.log_every = o.log_every;
   trainer.stop_after_steps = o.stop_after;
   trainer.schedule = {.kind = o.schedule, .base_lr = o.lr, .min_lr = o.min_lr, .gamma = o.gamma};
@@ -181,6 +182,11 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
       ->check(positive());
   cmd.add_flag("--freeze-bn", o.freeze_bn,
                "batch norm in evaluation mode while training (fixed running statistics; weights still learn)");
+  cmd.add_flag("--sync-bn", o.sync_bn,
+               "replicas: batch norm in training normalises with the mean and variance of the whole global batch "
+               "over all replicas, and its gradient is that batch's (torch's SyncBatchNorm; two small all-reduces "
+               "per batch-norm layer and step); default off: each replica normalises its own shard. Nothing to do "
+               "with one replica or --freeze-bn");
   cmd.add_option("--precision", o.precision, "fp32, or bf16 (mixed precision, GPU only)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd.add_flag("--tf32", o.tf32, "allow TF32 tensor-core math for fp32 convolutions and matrix products (GPU)");

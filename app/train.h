@@ -51,6 +51,7 @@ struct TrainOptions {
   // prints the gradient buckets after the first step's backward.
   bool find_unused = false, print_buckets = false;
   bool freeze_bn = false;
+  bool sync_bn = false;  // replicas: batch norm with the global batch's statistics (SyncBatchNorm)
   bool tf32 = false, deterministic = false, cuda_graph = false;
   uint64_t seed = 0;
   int threads = 0;

@@ -108,6 +108,8 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
                                           ReducerOptions{.bucket_bytes = bucket,
                                                          .first_bucket_bytes = std::min<int64_t>(1 << 20, bucket),
                                                          .find_unused = run.find_unused});
+    // Alone, a replica's batch is the global batch: --sync-bn has nothing to do.
+    if (run.sync_bn && place.comm->size() > 1) r->sync_bn = std::make_unique<SyncBatchNorm>(*r->model, *place.comm);
   }
   r->steps_per_epoch = r->train->batches_per_epoch() / run.trainer.accum_steps;
   r->trainer = std::make_unique<Trainer>(r->ctx, *r->model, *r->optimizer, trainer_options(run, *r));

@@ -15,6 +15,7 @@
 #include "engine/model.h"
 #include "engine/optimizer.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/sync_batch_norm.h"
 #include "engine/trainer.h"
 
 namespace aslnet {
@@ -42,6 +43,7 @@ struct RunDescription {
   double warmup_epochs = 0.0, step_epochs = 30.0;
   double bucket_mb = 25.0;   // gradient all-reduce buckets (the first is at most 1 MiB)
   bool find_unused = false;  // a parameter without a gradient counts as zero (ReducerOptions::find_unused)
+  bool sync_bn = false;      // batch norm's training statistics over all replicas (--sync-bn)
   uint64_t seed = 0;
   bool tf32 = false, deterministic = false;
 };
@@ -65,6 +67,7 @@ struct ReplicaRun {
   std::unique_ptr<Model> model;
   std::unique_ptr<Optimizer> optimizer;
   std::unique_ptr<GradientReducer> reducer;  // with several replicas
+  std::unique_ptr<SyncBatchNorm> sync_bn;    // with several replicas and --sync-bn
   std::unique_ptr<Trainer> trainer;
   std::vector<std::string> load_notes;  // what loading the checkpoint had to say
   int64_t steps_per_epoch = 0;

@@ -1,5 +1,9 @@
 #include "engine/layers/batchnorm.h"
 
+#include <algorithm>
+
+#include "kernels/norm_sync.h"
+
 namespace aslnet {
 
 BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps)
@@ -28,17 +32,33 @@ Shape BatchNorm2d::setup(Context& ctx, const Shape& in, DType dtype) {
   const bool gpu = ctx.device().is_cuda();
   // On the GPU the statistics are fp32 whatever the activations' type (mixed precision keeps them so).
   const DType stats = gpu ? DType::F32 : dtype;
-  workspace_bytes_ = gpu ? size_t(kernels::cuda::batchnorm_scratch_floats(shape_)) * sizeof(float) : 0;
+  // Enough for the synchronised kernels too: the sync may be set after setup (the replica run sets it
+  // once the model is built), and a larger workspace changes nothing for the plain kernels.
+  workspace_bytes_ = gpu ? size_t(std::max(kernels::cuda::batchnorm_scratch_floats(shape_),
+                                           kernels::cuda::batchnorm_sync_scratch_floats(shape_))) *
+                               sizeof(float)
+                         : 0;
   save_mean_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
   save_invstd_ = Tensor::empty(Shape{shape_.c}, stats, ctx.device());
   y_ = Tensor::empty(in, dtype, ctx.device());
   if (needs_input_grad_) dx_ = Tensor::empty(in, dtype, ctx.device());
+  // The synchronised path's all-reduced buffers (a few values per channel, so always made): double on
+  // the CPU (the communicators take f64 there), float on a GPU.
+  const DType sums = gpu ? DType::F32 : DType::F64;
+  sync_stats_ = Tensor::empty(Shape{2 * shape_.c + 1}, sums, ctx.device());
+  sync_grad_sums_ = Tensor::empty(Shape{2 * shape_.c}, sums, ctx.device());
   return in;
 }
 
-const Tensor& BatchNorm2d::forward_cpu(Context&, const Tensor& x, bool training) {
+const Tensor& BatchNorm2d::forward_cpu(Context& ctx, const Tensor& x, bool training) {
   input_ = x;
   batch_statistics_ = training;
+  synced_ = training && sync_ != nullptr;
+  if (synced_) {
+    forward_synced_cpu(ctx, x);
+    ++batches_tracked_.value;
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (training) {
@@ -58,6 +78,12 @@ const Tensor& BatchNorm2d::forward_cpu(Context&, const Tensor& x, bool training)
 const Tensor& BatchNorm2d::forward_cuda(Context& ctx, const Tensor& x, bool training) {
   input_ = x;
   batch_statistics_ = training;
+  synced_ = training && sync_ != nullptr;
+  if (synced_) {
+    forward_synced_cuda(ctx, x);
+    ++batches_tracked_.value;
+    return y_;
+  }
   dispatch_gpu(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (training)
@@ -78,8 +104,12 @@ const Tensor& BatchNorm2d::forward_cuda(Context& ctx, const Tensor& x, bool trai
 // does not write them, to stay a single pass when nothing is trained), so backward first fills them
 // from the running statistics it normalised with. The running statistics cannot have changed since, as
 // only a training forward updates them.
-const Tensor& BatchNorm2d::backward_cpu(Context&, const Tensor& dy, bool accumulate) {
+const Tensor& BatchNorm2d::backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) {
   ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  if (synced_) {
+    backward_synced_cpu(ctx, dy, accumulate);
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     if (!batch_statistics_)
@@ -95,6 +125,10 @@ const Tensor& BatchNorm2d::backward_cpu(Context&, const Tensor& dy, bool accumul
 
 const Tensor& BatchNorm2d::backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) {
   ASLNET_CHECK(needs_input_grad_) << weight_.name << ": batch norm cannot be the first layer";
+  if (synced_) {
+    backward_synced_cuda(ctx, dy, accumulate);
+    return dx_;
+  }
   if (!batch_statistics_)
     kernels::cuda::batchnorm_frozen_statistics(ctx.stream(), shape_.c, running_mean_.value.data<float>(),
                                                running_var_.value.data<float>(), eps_, save_mean_.data<float>(),

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/layer.h"
+#include "engine/layers/batchnorm_sync.h"
 #include "kernels/norm.h"
 
 namespace aslnet {
@@ -24,11 +25,23 @@ class BatchNorm2d : public KernelLayer {
   // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
   bool closes_residual_branch = false;
 
+  // Synchronised batch norm (--sync-bn, engine/replication/sync_batch_norm.h): with a sync, training
+  // forwards normalise with the statistics of the global batch over all replicas, and their backward
+  // is that batch's gradient (batchnorm_sync.cpp). nullptr (the default) restores the plain layer.
+  // Evaluation forwards, frozen batch norm included, never talk to the replicas.
+  void set_sync(BatchNormSync* sync) { sync_ = sync; }
+  BatchNormSync* sync() const { return sync_; }
+
  private:
   const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
   const Tensor& forward_cuda(Context& ctx, const Tensor& x, bool training) override;
   const Tensor& backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) override;
   const Tensor& backward_cuda(Context& ctx, const Tensor& dy, bool accumulate) override;
+  // The synchronised training forward and its backward (batchnorm_sync.cpp).
+  void forward_synced_cpu(Context& ctx, const Tensor& x);
+  void forward_synced_cuda(Context& ctx, const Tensor& x);
+  void backward_synced_cpu(Context& ctx, const Tensor& dy, bool accumulate);
+  void backward_synced_cuda(Context& ctx, const Tensor& dy, bool accumulate);
 
   Parameter weight_, bias_;
   StateTensor running_mean_, running_var_;
@@ -40,6 +53,11 @@ class BatchNorm2d : public KernelLayer {
   // Whether the last forward used the batch's statistics: backward differentiates that forward.
   bool batch_statistics_ = true;
   Tensor input_, save_mean_, save_invstd_, y_, dx_;
+  BatchNormSync* sync_ = nullptr;
+  // Whether the last forward used the global batch's statistics; its buffers (kernels/norm_sync.h):
+  // `stats` (2c + 1: the forward's sums and row count, kept for backward) and `grad_sums` (2c).
+  bool synced_ = false;
+  Tensor sync_stats_, sync_grad_sums_;
 };
 
 }  // namespace aslnet

@@ -13,6 +13,7 @@
 #include "engine/layers/residual.h"
 #include "engine/replication/gradient_reducer.h"
 #include "engine/replication/in_process.h"
+#include "engine/replication/sync_batch_norm.h"
 #include "engine/trainer.h"
 #include "models/resnet.h"
 
@@ -104,7 +105,8 @@ std::unique_ptr<Model> place(const ReplicationCase& c, std::unique_ptr<Model> cp
   return placed;
 }
 
-Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_t accum, GradientReducer* reducer) {
+Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_t accum, GradientReducer* reducer,
+             Tensor* state) {
   Context ctx(c.device, 0);
   model.setup(ctx, source.rows(), c.image_size, c.image_size);
   Optimizer optimizer(model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-3});
@@ -117,6 +119,7 @@ Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_
   Trainer trainer(ctx, model, optimizer, options);
   trainer.fit(source, nullptr, {});
   if (c.device.is_cuda()) ctx.synchronize();
+  if (state != nullptr) *state = model.state_arena().to(Device::cpu());
   return model.parameter_arena().to(Device::cpu());
 }
 
@@ -141,10 +144,10 @@ std::unique_ptr<Model> make_unused_head_model(int64_t classes) {
   return std::make_unique<Model>(std::move(net), ModelInfo{"unused-head-test", "small", 1.0, classes, 3});
 }
 
-Tensor train_serial(const ReplicationCase& c, int shards) {
+Tensor train_serial(const ReplicationCase& c, int shards, Tensor* state) {
   auto model = place(c, make_case_model(c, 0));
   ShardSource source(c, shards, -1);
-  return train(c, *model, source, shards * c.accum_steps, nullptr);
+  return train(c, *model, source, shards * c.accum_steps, nullptr, state);
 }
 
 // Small buckets, so that a small network still has several.
@@ -158,13 +161,16 @@ size_t replica_bucket_count(const ReplicationCase& c) {
   return GradientReducer(*model, *comms[0], kSmallBuckets).buckets().size();
 }
 
-Tensor train_replica(const ReplicationCase& c, Communicator& comm) {
+Tensor train_replica(const ReplicationCase& c, Communicator& comm, Tensor* state) {
   auto model = place(c, make_case_model(c, uint64_t(comm.rank())));
   ReducerOptions options = kSmallBuckets;
   options.find_unused = c.find_unused;
   GradientReducer reducer(*model, comm, options);
+  // As the replica run does it: only with several replicas.
+  std::unique_ptr<SyncBatchNorm> sync;
+  if (c.sync_bn && comm.size() > 1) sync = std::make_unique<SyncBatchNorm>(*model, comm);
   ShardSource source(c, comm.size(), comm.rank());
-  return train(c, *model, source, c.accum_steps, &reducer);
+  return train(c, *model, source, c.accum_steps, &reducer, state);
 }
 
 }  // namespace aslnet::test

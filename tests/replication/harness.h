@@ -26,6 +26,9 @@ struct ReplicationCase {
   // backward never reaches.
   bool unused_head = false;
   bool find_unused = false;  // the replicas' reducers count unused gradients as zero (--find-unused)
+  // The replicas synchronise batch norm (--sync-bn, engine/replication/sync_batch_norm.h): with
+  // training-mode batch norm they then match one replica on the whole batch (train_serial(c, 1)).
+  bool sync_bn = false;
 };
 
 // A small residual network with an unused parameter, the way DDP users meet one: an auxiliary head
@@ -34,13 +37,14 @@ struct ReplicationCase {
 std::unique_ptr<Model> make_unused_head_model(int64_t classes);
 
 // One replica, `shards` micro-batches per step (shard r of each global batch in turn, gradients
-// accumulated): shards = 1 is "one replica on the whole batch". Returns the final parameter arena.
-Tensor train_serial(const ReplicationCase& c, int shards);
+// accumulated): shards = 1 is "one replica on the whole batch". Returns the final parameter arena, and
+// in `state` (when given) the final state arena (batch norm's running statistics), both on the CPU.
+Tensor train_serial(const ReplicationCase& c, int shards, Tensor* state = nullptr);
 
 // Replica `comm.rank()` of `comm.size()`, training on its shard through the Trainer and a
 // GradientReducer. Its weights are initialised with a seed of its own: the broadcast must fix that.
 // On a GPU the replica uses `device` whatever the communicator's (replicas may share one GPU).
-Tensor train_replica(const ReplicationCase& c, Communicator& comm);
+Tensor train_replica(const ReplicationCase& c, Communicator& comm, Tensor* state = nullptr);
 // The weights every serial run starts from.
 Tensor initial_weights(const ReplicationCase& c);
 // How many gradient buckets train_replica's reducer cuts the model into.

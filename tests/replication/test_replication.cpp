@@ -266,5 +266,100 @@ TEST(Replication, AccumulationAllReducesOnlyOnTheLastMicroBatch) {
   EXPECT_EQ(all_reduces, size_t(c.steps) * test::replica_bucket_count(c)) << "accumulation micro-batches all-reduced";
 }
 
+// --sync-bn: n replicas, each with its reducer and a SyncBatchNorm, on their shards. Returns each
+// replica's final weights and running statistics, and how many all-reduces replica 0 started.
+struct SyncedRun {
+  std::vector<Tensor> weights, state;
+  size_t all_reduces = 0;
+};
+SyncedRun train_replicas(const test::ReplicationCase& c, int n) {
+  auto comms = cpu_group(n);
+  std::atomic<int64_t> clock{0};
+  SyncedRun run;
+  run.weights.resize(size_t(n));
+  run.state.resize(size_t(n));
+  run_replica_threads(comms, [&](int r) {
+    CountingCommunicator counting(*comms[size_t(r)], clock);
+    run.weights[size_t(r)] = test::train_replica(c, counting, &run.state[size_t(r)]);
+    if (r == 0) run.all_reduces = counting.starts.size();
+  });
+  return run;
+}
+
+// The batch-norm layers of the case's ResNet (two running statistics each).
+size_t batch_norm_layers(const test::ReplicationCase& c) {
+  return make_resnet({"resnet18", "small", 0.125, c.classes, 3})->state().size() / 2;
+}
+
+// The must-have of --sync-bn: with training-mode batch norm, replicas that synchronise it end with the
+// weights and the running statistics of one replica on the whole batch; without it they measurably do
+// not (each normalises its own shard), so the comparison can fail.
+void expect_synced_replicas_match_whole_batch(const test::ReplicationCase& c, std::vector<int> replica_counts) {
+  ASSERT_TRUE(c.sync_bn && !c.freeze_batch_norm);
+  Tensor whole_state;
+  const Tensor whole = test::train_serial(c, 1, &whole_state);
+  const size_t bn_layers = batch_norm_layers(c);
+  ASSERT_GT(bn_layers, 0u);
+  for (int n : replica_counts) {
+    SCOPED_TRACE(std::to_string(n) + " replicas");
+    const SyncedRun run = train_replicas(c, n);
+    for (int r = 0; r < n; ++r) {
+      const double err = test::relative_error(run.weights[size_t(r)], whole);
+      const double state_err = test::relative_error(run.state[size_t(r)], whole_state);
+      std::ostringstream text;
+      text << err << " (running statistics " << state_err << ")";
+      ::testing::Test::RecordProperty("sync_bn_relative_error_" + std::to_string(n) + "_replicas", text.str());
+      EXPECT_LE(err, 1e-5) << "weights, replica " << r;
+      EXPECT_LE(state_err, 1e-5) << "running statistics, replica " << r;
+      EXPECT_TRUE(test::same_bytes(run.weights[size_t(r)], run.weights[0])) << "replica " << r << " weights";
+      EXPECT_TRUE(test::same_bytes(run.state[size_t(r)], run.state[0])) << "replica " << r << " running statistics";
+    }
+    // Per step: the gradient buckets once, and per micro-batch two all-reduces per batch-norm layer.
+    EXPECT_EQ(run.all_reduces,
+              size_t(c.steps) * (test::replica_bucket_count(c) + 2 * bn_layers * size_t(c.accum_steps)));
+  }
+  EXPECT_GT(test::relative_error(whole, test::initial_weights(c)), 1e-3) << "the weights did not move";
+  // The same replicas without --sync-bn: per-shard statistics, measurably off the whole batch.
+  test::ReplicationCase plain = c;
+  plain.sync_bn = false;
+  const SyncedRun unsynced = train_replicas(plain, replica_counts[0]);
+  EXPECT_GT(test::relative_error(unsynced.weights[0], whole), 1e-4) << "without --sync-bn the weights match anyway";
+  EXPECT_GT(test::relative_error(unsynced.state[0], whole_state), 1e-4) << "without --sync-bn the statistics match";
+}
+
+TEST(Replication, SyncBatchNormReplicasMatchOneReplicaOnTheWholeBatch) {
+  test::ReplicationCase c;
+  c.freeze_batch_norm = false;
+  c.sync_bn = true;
+  expect_synced_replicas_match_whole_batch(c, {2, 4});
+}
+
+TEST(Replication, SyncBatchNormSynchronisesEveryAccumulationMicroBatch) {
+  test::ReplicationCase c;
+  c.freeze_batch_norm = false;
+  c.sync_bn = true;
+  c.accum_steps = 2;  // one replica on the whole batch accumulates the same two micro-batches
+  expect_synced_replicas_match_whole_batch(c, {2});
+}
+
+TEST(Replication, SyncBatchNormDoesNothingWithFrozenBatchNormOrOneReplica) {
+  test::ReplicationCase c;  // frozen batch norm
+  c.sync_bn = true;
+  test::ReplicationCase plain = c;
+  plain.sync_bn = false;
+  const SyncedRun synced = train_replicas(c, 2), unsynced = train_replicas(plain, 2);
+  EXPECT_TRUE(test::same_bytes(synced.weights[0], unsynced.weights[0]));
+  EXPECT_TRUE(test::same_bytes(synced.state[0], unsynced.state[0]));
+  EXPECT_EQ(synced.all_reduces, size_t(c.steps) * test::replica_bucket_count(c)) << "frozen batch norm synchronised";
+  // One replica: nothing to synchronise, nothing installed (bit for bit the plain run).
+  test::ReplicationCase training = c;
+  training.freeze_batch_norm = false;
+  test::ReplicationCase training_plain = training;
+  training_plain.sync_bn = false;
+  const SyncedRun one = train_replicas(training, 1), one_plain = train_replicas(training_plain, 1);
+  EXPECT_TRUE(test::same_bytes(one.weights[0], one_plain.weights[0]));
+  EXPECT_TRUE(test::same_bytes(one.state[0], one_plain.state[0]));
+}
+
 }  // namespace
 }  // namespace aslnet

@@ -38,6 +38,23 @@ TEST(MpiReplication, TrainingBatchNormRanksMatchASerialRunWithPerShardStatistics
   expect_ranks_match(c, test::train_serial(c, g_group->size()));
 }
 
+// --sync-bn across processes: batch norm's statistics and backward sums go over MPI (f64 buffers), and
+// the ranks end with the weights and running statistics of one replica on the whole batch.
+TEST(MpiReplication, SyncBatchNormRanksMatchOneReplicaOnTheWholeBatch) {
+  test::ReplicationCase c;
+  c.freeze_batch_norm = false;
+  c.sync_bn = true;
+  c.accum_steps = 2;  // every micro-batch synchronises its own statistics
+  Tensor whole_state;
+  const Tensor whole = test::train_serial(c, 1, &whole_state);
+  if (!g_group->multi_process()) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_MPI", "not started by mpirun -np 2 or more");
+  auto comms = g_group->communicators({Device::cpu()});
+  Tensor state;
+  const Tensor mine = test::train_replica(c, *comms[0], &state);
+  EXPECT_LE(test::relative_error(mine, whole), 1e-5) << "rank " << g_group->rank();
+  EXPECT_LE(test::relative_error(state, whole_state), 1e-5) << "rank " << g_group->rank();
+}
+
 }  // namespace
 }  // namespace aslnet
 
