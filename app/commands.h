@@ -17,5 +17,6 @@ void register_translate(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_export(CLI::App& app);
+void register_compare(CLI::App& app);
 
 }  // namespace aslnet::app

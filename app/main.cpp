@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   aslnet::app::register_serve(app);
   aslnet::app::register_plot(app);
   aslnet::app::register_export(app);
+  aslnet::app::register_compare(app);
   drop_empty_defaults(app);
   try {
     app.parse(argc, argv);
