@@ -177,6 +177,11 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
                "replicas: the lead prints the gradient all-reduce buckets (parameters, bytes, first and last "
                "parameter, the layer whose backward completes each) after the first step's backward, then "
                "trains on");
+  cmd.add_option("--allreduce", o.allreduce,
+                 "replicas of one process (--replicas N on the CPU): central (the last replica to arrive sums "
+                 "every buffer, default) or ring (each replica's thread sums one segment, reduce-scatter then "
+                 "all-gather); refused where MPI, NCCL or the TCP ring all-reduce (GPU replicas, mpirun, torchrun)")
+      ->check(CLI::IsMember({"central", "ring"}));
   cmd.add_option("--comm-timeout", o.comm_timeout,
                  "seconds any replica waits for the others before the run stops with an error")
       ->check(positive());
@@ -279,7 +284,7 @@ int run_train(const TrainOptions& options, const nlohmann::json& recorded_option
       if (total == 1) {
         train_replica(o, description, data, record, place_of(0, nullptr));
       } else {
-        const auto comms = group.communicators(devices);
+        const auto comms = group.communicators(devices, false, parse_all_reduce_algorithm(o.allreduce));
         run_replica_threads(comms,
                             [&](int r) { train_replica(o, description, data, record, place_of(r, comms[size_t(r)].get())); });
       }

@@ -47,6 +47,7 @@ struct TrainOptions {
   std::string devices;  // "0", "0,1", "0,0": one replica per entry (GPU index)
   int replicas = 1;     // CPU replicas of this process
   double bucket_mb = 25.0, comm_timeout = 600.0;
+  std::string allreduce = "central";  // the in-process communicator's all-reduce: central or ring
   // Replicas: parameters that get no gradient count as zero instead of stopping the run; the lead
   // prints the gradient buckets after the first step's backward.
   bool find_unused = false, print_buckets = false;

@@ -79,7 +79,10 @@ void check_model(const CLI::App& cmd, TrainOptions& o, const CheckpointMeta& met
 const std::set<std::string>& may_change_on_resume() {
   static const std::set<std::string> keys = {
       "epochs",       "early-stop", "threads",          "device", "devices",    "replicas",      "bucket-mb",
-      "comm-timeout", "log-every",  "checkpoint-every", "quiet",  "cuda-graph", "deterministic", "print-buckets"};
+      "comm-timeout", "log-every",  "checkpoint-every", "quiet",  "cuda-graph", "deterministic", "print-buckets",
+      // --allreduce: how the replicas' gradients are summed, not what. Like --replicas it may round the last
+      // bits differently (in_process_ring.h), and a resumed run is not required to repeat those bits.
+      "allreduce"};
   return keys;
 }
 

@@ -17,7 +17,8 @@ const char* kind_name(int kind) {
 
 }  // namespace
 
-InProcessGroup::InProcessGroup(int size, CommOptions options) : size_(size), options_(options) {
+InProcessGroup::InProcessGroup(int size, CommOptions options, AllReduceAlgorithm algorithm)
+    : size_(size), options_(options), algorithm_(algorithm) {
   ASLNET_CHECK(size >= 1) << "a replica group needs at least one replica, got " << size;
   ASLNET_CHECK(size <= kernels::kMaxSharedReplicas)
       << "at most " << kernels::kMaxSharedReplicas << " replicas can share a process's address space, got " << size;
@@ -46,14 +47,27 @@ int64_t InProcessCommunicator::post(InProcessGroup::Contribution mine) {
   }
   mine.arrived = true;
   const int64_t seq = next_seq_++;
+  // A ring all-reduce is not combined here: every rank does its own part in finish() (ring_all_reduce).
+  const bool ring = group_->algorithm() == AllReduceAlgorithm::Ring && mine.kind == Kind::AllReduceAverage &&
+                    group_->size() > 1;
   InProcessGroup::Collective* c;
   {
     std::unique_lock<std::mutex> lock(group_->mutex_);
     if (!group_->failure_.empty()) throw PeerFailure(group_->failure_);
     c = &group_->collectives_[seq];
-    if (c->ranks.empty()) c->ranks.resize(size_t(group_->size()));
+    if (c->ranks.empty()) {
+      c->ranks.resize(size_t(group_->size()));
+      c->steps_done.assign(size_t(group_->size()), 0);
+    }
     c->ranks[size_t(rank_)] = std::move(mine);
+    c->ring = c->ring || ring;
     if (++c->arrived < group_->size()) return seq;
+    if (c->ring) {
+      // The last to arrive wakes the ranks waiting in ring_all_reduce for everyone's buffer; what the
+      // ranks posted is checked there, by each of them, before any step.
+      group_->changed_.notify_all();
+      return seq;
+    }
   }
   // The last to arrive does the arithmetic for everyone, outside the lock (it may take milliseconds);
   // the others wait in complete() or carry on with their backward.
@@ -71,7 +85,7 @@ int64_t InProcessCommunicator::post(InProcessGroup::Contribution mine) {
   return seq;
 }
 
-void InProcessCommunicator::combine(InProcessGroup::Collective& c, int64_t seq) {
+void InProcessCommunicator::check_same(const InProcessGroup::Collective& c, int64_t seq) {
   const auto& first = c.ranks[0];
   for (int r = 1; r < group_->size(); ++r) {
     const auto& other = c.ranks[size_t(r)];
@@ -86,6 +100,11 @@ void InProcessCommunicator::combine(InProcessGroup::Collective& c, int64_t seq) 
                      std::to_string(other.buffer.numel()) + " (every replica must call the same collectives in order)");
     }
   }
+}
+
+void InProcessCommunicator::combine(InProcessGroup::Collective& c, int64_t seq) {
+  check_same(c, seq);
+  const auto& first = c.ranks[0];
   if (first.kind == Kind::HostSum) {
     for (size_t i = 0; i < first.host->size(); ++i) {
       double sum = 0.0;
@@ -131,6 +150,11 @@ void InProcessCommunicator::combine(InProcessGroup::Collective& c, int64_t seq) 
 void InProcessCommunicator::complete(int64_t seq, cudaStream_t stream) {
   std::unique_lock<std::mutex> lock(group_->mutex_);
   auto& c = group_->collectives_.at(seq);
+  if (c.ring) {  // set by this rank's own post: every rank does its part of the ring
+    lock.unlock();
+    ring_all_reduce(seq);
+    return;
+  }
   const auto timeout = std::chrono::duration<double>(group_->options_.timeout_seconds);
   const bool ended = group_->changed_.wait_for(lock, timeout, [&] { return c.done || !group_->failure_.empty(); });
   if (!group_->failure_.empty()) throw PeerFailure(group_->failure_);
@@ -190,11 +214,15 @@ void InProcessCommunicator::abort(const std::string& why) noexcept {
 }
 
 std::vector<std::unique_ptr<Communicator>> make_in_process_communicators(const std::vector<Device>& devices,
-                                                                         CommOptions options) {
-  auto group = std::make_shared<InProcessGroup>(int(devices.size()), options);
+                                                                         CommOptions options,
+                                                                         AllReduceAlgorithm algorithm) {
   for (size_t i = 1; i < devices.size(); ++i)
     ASLNET_CHECK(devices[i] == devices[0]) << "in-process replicas must share one device (or all be on the CPU): "
                                            << devices[0].str() << " and " << devices[i].str();
+  ASLNET_CHECK(algorithm != AllReduceAlgorithm::Ring || devices.empty() || devices[0].is_cpu())
+      << "--allreduce ring is implemented for CPU replicas only (--device cpu --replicas N); replicas sharing "
+      << devices[0].str() << " use --allreduce central";
+  auto group = std::make_shared<InProcessGroup>(int(devices.size()), options, algorithm);
   std::vector<std::unique_ptr<Communicator>> comms;
   for (size_t i = 0; i < devices.size(); ++i)
     comms.push_back(std::make_unique<InProcessCommunicator>(group, int(i), devices[i]));

@@ -10,10 +10,16 @@
 // them, runs one averaging kernel over every replica's buffer, and records a `done` event that each
 // rank's stream waits on in finish(). The host threads meet only to exchange pointers and events; the
 // data never leaves the device.
+//
+// That is the central algorithm, the default. With AllReduceAlgorithm::Ring (`--allreduce ring`, CPU
+// replicas only) the all-reduces instead run as a ring in finish(): each replica's own thread sums one
+// segment, in 2(n - 1) steps with a barrier between them (in_process_ring.h says how and why, and
+// in_process_ring.cpp does it). Broadcasts and host sums stay central whatever the algorithm.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,15 +29,19 @@
 #include "engine/core/cuda_handles.h"
 #include "engine/core/device.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/in_process_ring.h"
 
 namespace aslnet {
 
 // What the replicas of one process share. Make one, then one InProcessCommunicator per rank.
 class InProcessGroup {
  public:
-  InProcessGroup(int size, CommOptions options = {});
+  // `algorithm`: how all-reduces are computed (broadcasts and host sums are always central). The ring
+  // is for CPU replicas; make_in_process_communicators refuses it on a GPU.
+  InProcessGroup(int size, CommOptions options = {}, AllReduceAlgorithm algorithm = AllReduceAlgorithm::Central);
   int size() const { return size_; }
   const CommOptions& options() const { return options_; }
+  AllReduceAlgorithm algorithm() const { return algorithm_; }
 
  private:
   friend class InProcessCommunicator;
@@ -50,10 +60,14 @@ class InProcessGroup {
     int arrived = 0, finished = 0;
     bool done = false;
     Event done_event;  // GPU: recorded after the averaging kernel
+    // Ring all-reduces (in_process_ring.cpp): each replica's own thread does its part in finish().
+    bool ring = false;
+    std::vector<int> steps_done;  // per rank: ring steps completed (the barriers wait on the minimum)
   };
 
   const int size_;
   const CommOptions options_;
+  const AllReduceAlgorithm algorithm_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<int64_t, Collective> collectives_;  // by sequence number, while some rank still needs it
@@ -66,7 +80,11 @@ class InProcessCommunicator : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return group_->size(); }
-  std::string name() const override { return "in-process (" + device_.str() + ")"; }
+  // "in-process (cpu)"; the ring says so: "in-process ring (cpu)".
+  std::string name() const override {
+    return std::string(group_->algorithm() == AllReduceAlgorithm::Ring ? "in-process ring (" : "in-process (") +
+           device_.str() + ")";
+  }
 
   void start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) override;
   void finish(cudaStream_t stream) override;
@@ -84,6 +102,14 @@ class InProcessCommunicator : public Communicator {
   // its result. Then lets the group forget it once every rank is through.
   void complete(int64_t seq, cudaStream_t stream);
   void combine(InProcessGroup::Collective& c, int64_t seq);
+  // Stops the group (every rank's wait) when the ranks' parts of collective `seq` disagree.
+  void check_same(const InProcessGroup::Collective& c, int64_t seq);
+  // The ring (in_process_ring.cpp): this rank's 2(n - 1) steps of ring all-reduce `seq`, then the wait
+  // until every rank is through; called by complete() in place of waiting for the central sum.
+  void ring_all_reduce(int64_t seq);
+  // Waits (with the watchdog) until `ready` holds; `what` and `laggards` word the timeout's error.
+  void wait_for_peers(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready, const std::string& what,
+                      const std::function<std::string()>& laggards);
   [[noreturn]] void fail(std::unique_lock<std::mutex>& lock, const std::string& why);
 
   std::shared_ptr<InProcessGroup> group_;
@@ -94,7 +120,9 @@ class InProcessCommunicator : public Communicator {
 };
 
 // One communicator per rank over a new group: the usual way to make them.
-std::vector<std::unique_ptr<Communicator>> make_in_process_communicators(const std::vector<Device>& devices,
-                                                                         CommOptions options = {});
+// `algorithm`: Ring only for CPU replicas (refused on a GPU with a message saying so).
+std::vector<std::unique_ptr<Communicator>> make_in_process_communicators(
+    const std::vector<Device>& devices, CommOptions options = {},
+    AllReduceAlgorithm algorithm = AllReduceAlgorithm::Central);
 
 }  // namespace aslnet

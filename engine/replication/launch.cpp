@@ -101,8 +101,16 @@ ProcessGroup::~ProcessGroup() {
 }
 
 std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std::vector<Device>& devices,
-                                                                       bool nccl_in_process) {
+                                                                       bool nccl_in_process,
+                                                                       AllReduceAlgorithm algorithm) {
   ASLNET_CHECK(!devices.empty()) << "no devices to replicate on";
+  // --allreduce chooses between the in-process communicator's algorithms; the others have their own.
+  const auto only_in_process = [&](const std::string& which) {
+    ASLNET_CHECK(algorithm == AllReduceAlgorithm::Central)
+        << "--allreduce " << algorithm_name(algorithm)
+        << " applies to the replicas of one process (--device cpu --replicas N); this run's replicas use " << which
+        << ", which all-reduces its own way: leave out --allreduce";
+  };
   if (!multi_process()) {
     // Single-process mode: CPU threads, replicas sharing one GPU, or one GPU each.
     bool shared = true, distinct = true;
@@ -112,7 +120,9 @@ std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std
         distinct = distinct && !(devices[i] == devices[j]);
       }
     const bool nccl_single = nccl_in_process && devices.size() == 1 && devices[0].is_cuda();
-    if (devices[0].is_cpu() || (shared && !nccl_single)) return make_in_process_communicators(devices, options_);
+    if (devices[0].is_cpu() || (shared && !nccl_single))
+      return make_in_process_communicators(devices, options_, algorithm);
+    only_in_process("NCCL");
     ASLNET_CHECK(distinct) << "--devices must name one GPU per replica, or one GPU for all replicas (got a mix)";
 #if ASLNET_HAVE_NCCL
     return make_nccl_communicators(devices, options_);
@@ -123,6 +133,8 @@ std::vector<std::unique_ptr<Communicator>> ProcessGroup::communicators(const std
   // Multi-process mode: one replica per process.
   ASLNET_CHECK(devices.size() == 1) << "under " << env_.launcher << " each process drives one replica (got "
                                     << devices.size() << "): start one process per GPU instead";
+  only_in_process(ring_ != nullptr ? (devices[0].is_cpu() ? "the TCP ring" : "NCCL")
+                                   : (devices[0].is_cpu() ? "MPI" : "NCCL"));
   std::vector<std::unique_ptr<Communicator>> out;
   if (ring_ != nullptr) {
     if (devices[0].is_cpu()) {

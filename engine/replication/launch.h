@@ -24,6 +24,7 @@
 
 #include "engine/core/device.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/in_process_ring.h"
 #include "engine/replication/launch_environment.h"
 
 namespace aslnet {
@@ -58,8 +59,11 @@ class ProcessGroup {
   // (single-process mode) or exactly one (multi-process mode). Collective across processes: every
   // rank calls it at the same point. `nccl_in_process`: distinct GPUs always take NCCL; this also gives
   // a single GPU an NCCL communicator of one rank (benchmarks and tests of the NCCL path).
+  // `algorithm` (--allreduce): how the in-process communicator all-reduces; Ring is refused, with a
+  // one-line error, where the communicator is another (NCCL, MPI, the TCP ring choose their own).
   std::vector<std::unique_ptr<Communicator>> communicators(const std::vector<Device>& devices,
-                                                           bool nccl_in_process = false);
+                                                           bool nccl_in_process = false,
+                                                           AllReduceAlgorithm algorithm = AllReduceAlgorithm::Central);
   // Ends this process after printing `why` (with its rank) and stops the others: MPI_Abort under
   // mpirun; under torchrun or srun the ring's abort (the others stop at once with `why`), then exit
   // status 1. A process alone just returns.

@@ -11,6 +11,7 @@
 #include "engine/core/tensor.h"
 #include "engine/model.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/in_process_ring.h"
 
 namespace aslnet::test {
 
@@ -26,6 +27,8 @@ struct ReplicationCase {
   // backward never reaches.
   bool unused_head = false;
   bool find_unused = false;  // the replicas' reducers count unused gradients as zero (--find-unused)
+  // How the in-process communicator all-reduces (--allreduce): for the tests that make the group.
+  AllReduceAlgorithm allreduce = AllReduceAlgorithm::Central;
   // The replicas synchronise batch norm (--sync-bn, engine/replication/sync_batch_norm.h): with
   // training-mode batch norm they then match one replica on the whole batch (train_serial(c, 1)).
   bool sync_bn = false;
