@@ -97,6 +97,7 @@ RunDescription describe_run(const TrainOptions& o, const RunData& data, DType dt
   run.step_epochs = o.step_epochs;
   run.bucket_mb = o.bucket_mb;
   run.find_unused = o.find_unused;
+  run.zero = o.zero;
   run.seed = o.seed;
   run.tf32 = o.tf32;
   run.deterministic = o.deterministic;
@@ -115,6 +116,14 @@ void train_replica(const TrainOptions& o, const RunDescription& description, con
   }
   TrainReporter reporter(o, data, *run, place, record);
   reporter.start();
+  if (place.total() > 1) {
+    // What --zero 1 saves, measured on the optimizer itself (one replica's state, its shard when sharded).
+    const Optimizer& opt = *run->optimizer;
+    const double mb = double(opt.state_bytes()) / 1e6, whole = double(opt.full_state_bytes()) / 1e6;
+    fmt::print("optimizer state: {:.1f} MB per replica{}\n", mb,
+               opt.sharded() ? fmt::format(" (sharded 1/{} of {:.1f} MB)", place.total(), whole)
+                             : fmt::format(" (whole on each of {} replicas; --zero 1 shards it)", place.total()));
+  }
   hooks.on_step = [&](const StepReport& r) { reporter.step(r); };
   hooks.on_epoch = [&](const EpochReport& r) { reporter.epoch(r); };
   hooks.end_after_epoch = [&] { return reporter.stopping_early(); };
@@ -173,6 +182,11 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_flag("--find-unused", o.find_unused,
                "replicas: a parameter that backward never reaches gets a zero gradient (DDP's "
                "find_unused_parameters) instead of stopping the run with an error naming it");
+  cmd.add_option("--zero", o.zero,
+                 "ZeRO stage 1 with replicas: 1 shards the optimizer state (momentum, Adam's moments) over the "
+                 "replicas, each updating its shard of the weights, then all-gathering them (1/N of the state per "
+                 "replica, same traffic); 0: every replica keeps the whole state (default 0; CPU replicas)")
+      ->check(CLI::IsMember({0, 1}));
   cmd.add_flag("--print-buckets", o.print_buckets,
                "replicas: the lead prints the gradient all-reduce buckets (parameters, bytes, first and last "
                "parameter, the layer whose backward completes each) after the first step's backward, then "

@@ -51,6 +51,7 @@ struct TrainOptions {
   // Replicas: parameters that get no gradient count as zero instead of stopping the run; the lead
   // prints the gradient buckets after the first step's backward.
   bool find_unused = false, print_buckets = false;
+  int zero = 0;  // ZeRO stage 1 (--zero 1): the optimizer state sharded over the replicas
   bool freeze_bn = false;
   bool sync_bn = false;  // replicas: batch norm with the global batch's statistics (SyncBatchNorm)
   bool tf32 = false, deterministic = false, cuda_graph = false;

@@ -82,7 +82,8 @@ const std::set<std::string>& may_change_on_resume() {
       "comm-timeout", "log-every",  "checkpoint-every", "quiet",  "cuda-graph", "deterministic", "print-buckets",
       // --allreduce: how the replicas' gradients are summed, not what. Like --replicas it may round the last
       // bits differently (in_process_ring.h), and a resumed run is not required to repeat those bits.
-      "allreduce"};
+      "allreduce",
+      "zero"};
   return keys;
 }
 

@@ -24,8 +24,9 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
   const size_t elem = dtype_size(model_.dtype());
   for (const Parameter* p : model_.parameters()) {
     const int64_t offset = (static_cast<const char*>(p->value.raw()) - base) / int64_t(elem);
-    segments_.push_back({offset, p->shape.numel(), config_.decay_norm_and_bias || !p->is_norm_or_bias()});
+    segments_.push_back({offset, p->shape.numel(), config_.decay_norm_and_bias || !p->is_norm_or_bias(), offset});
   }
+  parameters_ = segments_;
   const Shape arena = model_.parameter_arena().shape();
   if (config_.kind == "sgd" && config_.momentum != 0.0) first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
   if (config_.kind == "adamw") {
@@ -98,6 +99,8 @@ void Optimizer::average_state(T one_minus_decay) {
 void Optimizer::begin_step() {
   ASLNET_CHECK(!ema_in_model_) << "optimizer step inside an EmaWeightsScope: it would train the averaged weights";
   ++steps_;
+  gathered_.clear();  // the whole state of a sharded optimizer, assembled for a checkpoint: stale now
+  gathered_at_ = -1;
 }
 
 void Optimizer::prepare_gpu_step(double lr) {
@@ -159,14 +162,14 @@ int64_t Optimizer::first_non_finite_step(Context& ctx) const {
 }
 
 template <class T>
-bool Optimizer::gradients_finite() const {
+bool Optimizer::gradients_finite(int64_t offset, int64_t count) const {
   // The largest exponent field over the arena: all ones only for an infinity or a NaN. Integer max
   // vectorises where std::isfinite does not, so the pass costs half as much (about 1% of a CPU step).
   using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   constexpr Bits kExponent = sizeof(T) == 4 ? Bits(0x7f800000u) : Bits(0x7ff0000000000000ull);
-  const T* grad = model_.gradient_arena().data<T>();
+  const T* grad = model_.gradient_arena().data<T>() + offset;
   std::atomic<bool> finite{true};
-  parallel_for(model_.gradient_arena().numel(), kGrain, [&](int64_t b, int64_t e) {
+  parallel_for(count, kGrain, [&](int64_t b, int64_t e) {
     Bits worst = 0;
     for (int64_t i = b; i < e; ++i) {
       Bits bits;
@@ -179,6 +182,14 @@ bool Optimizer::gradients_finite() const {
 }
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
+  if (!sharded()) return local_state();
+  ASLNET_CHECK(gathered_at_ == steps_)
+      << "--zero 1: the optimizer state is sharded over the replicas; gather_state() must assemble it (on every "
+         "replica) after the last update, before it is read";
+  return gathered_;
+}
+
+std::vector<std::pair<std::string, Tensor>> Optimizer::local_state() const {
   if (config_.kind == "adamw") return {{"exp_avg", first_}, {"exp_avg_sq", second_}};
   if (first_.defined()) return {{"momentum_buffer", first_}};
   return {};
@@ -192,7 +203,17 @@ void Optimizer::step(Context& ctx, double lr) {
   begin_step();
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (first_bad_step_ == 0 && !gradients_finite<T>()) first_bad_step_ = steps_;
+    if (sharded()) {
+      // Each replica sees averaged gradients only in its shard: the replicas agree, so that all refuse
+      // the same update (or none would be refused whole).
+      if (first_bad_step_ == 0) {
+        bool finite = true;
+        for (const auto& [offset, count] : shard_.owned) finite = finite && gradients_finite<T>(offset, count);
+        if (shard_.any(!finite)) first_bad_step_ = steps_;
+      }
+    } else if (first_bad_step_ == 0 && !gradients_finite<T>(0, model_.gradient_arena().numel())) {
+      first_bad_step_ = steps_;
+    }
     if (first_bad_step_ != 0) return;  // refused, as the GPU kernels refuse it
     T* param = model_.parameter_arena().data<T>();
     const T* grad = model_.gradient_arena().data<T>();
@@ -201,7 +222,8 @@ void Optimizer::step(Context& ctx, double lr) {
     const double wd = config_.weight_decay;
     // The EMA follows each chunk's update while the chunk is still in cache (the GPU kernel fuses it
     // per element), in the arena's type as the kernel does.
-    T* ema = has_ema() ? ema_params_.data<T>() : nullptr;
+    // Sharded, it follows the all-gather below instead: the average is of the whole weights.
+    T* ema = has_ema() && !sharded() ? ema_params_.data<T>() : nullptr;
     const T ema_step = has_ema() ? T(ema_rate()) : T(0);
     auto average = [&](int64_t offset, int64_t b, int64_t e) {
       if (ema == nullptr) return;
@@ -223,7 +245,7 @@ void Optimizer::step(Context& ctx, double lr) {
           if (m == nullptr) {
             for (int64_t i = b; i < e; ++i) p[i] -= rate * (gr[i] + decay * p[i]);
           } else {
-            T* buf = m + s.offset;
+            T* buf = m + s.state;
             for (int64_t i = b; i < e; ++i) {
               const T g = gr[i] + decay * p[i];
               buf[i] = mu * buf[i] + g;
@@ -241,21 +263,91 @@ void Optimizer::step(Context& ctx, double lr) {
       for (const Segment& s : segments_) {
         const double shrink = 1.0 - lr * (s.decays ? wd : 0.0);
         parallel_for(s.count, kGrain, [&](int64_t b, int64_t e) {
-          for (int64_t i = s.offset + b; i < s.offset + e; ++i) {
+          for (int64_t i = s.offset + b, k = s.state + b; i < s.offset + e; ++i, ++k) {
             const double g = grad[i];
-            const double mi = b1 * double(m[i]) + (1.0 - b1) * g;
-            const double vi = b2 * double(v[i]) + (1.0 - b2) * g * g;
-            m[i] = T(mi);
-            v[i] = T(vi);
+            const double mi = b1 * double(m[k]) + (1.0 - b1) * g;
+            const double vi = b2 * double(v[k]) + (1.0 - b2) * g * g;
+            m[k] = T(mi);
+            v[k] = T(vi);
             param[i] = T(double(param[i]) * shrink - step_size * mi / (std::sqrt(vi) / root_bc2 + config_.eps));
           }
           average(s.offset, b, e);
         });
       }
     }
+    if (sharded()) {
+      // Every replica's updated shard to every replica: all hold the whole updated weights again.
+      shard_.gather(ctx, model_.parameter_arena());
+      if (has_ema()) {
+        T* avg = ema_params_.data<T>();
+        for (const Segment& s : parameters_)
+          parallel_for(s.count, kGrain, [&](int64_t b, int64_t e) {
+            for (int64_t i = s.offset + b; i < s.offset + e; ++i) avg[i] += ema_step * (param[i] - avg[i]);
+          });
+      }
+    }
     // The statistics this step's forward updated.
-    if (ema != nullptr) average_state<T>(ema_step);
+    if (has_ema()) average_state<T>(ema_step);
   });
+}
+
+void Optimizer::shard(OptimizerShard shard) {
+  if (shard.replicas <= 1) return;  // one replica: nothing to share out
+  ASLNET_CHECK(!model_.device().is_cuda())
+      << "--zero 1 shards the optimizer state of CPU replicas only for now; GPU replicas train with --zero 0";
+  ASLNET_CHECK(!sharded()) << "--zero 1: the optimizer is already sharded";
+  ASLNET_CHECK(shard.gather && shard.any) << "--zero 1: a shard needs its gather and agreement collectives";
+  // The owned part of every parameter, with its place in the shard (the owned ranges one after another).
+  std::vector<Segment> parts;
+  int64_t size = 0;
+  for (const auto& [offset, count] : shard.owned) {
+    for (const Segment& p : parameters_) {
+      const int64_t b = std::max(p.offset, offset), e = std::min(p.offset + p.count, offset + count);
+      if (b < e) parts.push_back({b, e - b, p.decays, size + (b - offset)});
+    }
+    size += count;
+  }
+  // The state of the owned ranges only (a resumed checkpoint's whole state is sharded again here).
+  auto cut = [&](Tensor& whole) {
+    if (!whole.defined()) return;
+    Tensor mine = Tensor::zeros(Shape{size}, whole.dtype(), whole.device());
+    int64_t at = 0;
+    for (const auto& [offset, count] : shard.owned) {
+      mine.slice(at, Shape{count}).copy_from(whole.slice(offset, Shape{count}));
+      at += count;
+    }
+    whole = mine;
+  };
+  cut(first_);
+  cut(second_);
+  segments_ = std::move(parts);
+  shard_ = std::move(shard);
+}
+
+void Optimizer::gather_state(Context& ctx) {
+  if (!sharded()) return;
+  gathered_.clear();
+  for (const auto& [name, local] : local_state()) {
+    Tensor whole = Tensor::zeros(model_.parameter_arena().shape(), local.dtype(), local.device());
+    int64_t at = 0;
+    for (const auto& [offset, count] : shard_.owned) {
+      whole.slice(offset, Shape{count}).copy_from(local.slice(at, Shape{count}));
+      at += count;
+    }
+    shard_.gather(ctx, whole);
+    gathered_.emplace_back(name, whole);
+  }
+  gathered_at_ = steps_;
+}
+
+int64_t Optimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& [name, t] : local_state()) bytes += int64_t(t.bytes());
+  return bytes;
+}
+
+int64_t Optimizer::full_state_bytes() const {
+  return int64_t(local_state().size()) * int64_t(model_.parameter_arena().bytes());
 }
 
 }  // namespace aslnet

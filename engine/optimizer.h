@@ -11,6 +11,7 @@
 // puts the averaged weights into the model for evaluation and inference checkpoints.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,19 @@ struct OptimizerConfig {
 };
 
 class EmaWeightsScope;
+
+// ZeRO stage 1 (aslnet train --zero 1; engine/replication/zero_shards.h): the part of the parameter
+// arena this replica updates, and the collectives the sharded optimizer needs. The gradient reducer
+// makes it (GradientReducer::shard_optimizer), so the optimizer needs no communicator of its own.
+struct OptimizerShard {
+  std::vector<std::pair<int64_t, int64_t>> owned;  // (offset, count) ranges of the arena, ascending, disjoint
+  int replicas = 1;
+  // Collective: each replica's owned values of a tensor laid out as the parameter arena into every
+  // replica's copy (the weights after an update; the state before a checkpoint).
+  std::function<void(Context&, const Tensor&)> gather;
+  // Collective: true when any replica passes true (a non-finite gradient in some replica's shard).
+  std::function<bool(bool)> any;
+};
 
 class Optimizer {
  public:
@@ -58,7 +72,25 @@ class Optimizer {
   void set_step_count(int64_t steps) { steps_ = steps; }
   // The state arenas, named for the checkpoint: "momentum_buffer" (sgd), "exp_avg" and "exp_avg_sq"
   // (adamw); each has the parameter arena's layout.
+  // Sharded (--zero 1), they are the full arenas assembled by the last gather_state(), which must have
+  // run since the last update (an Error otherwise): checkpoints always hold the whole state, so a run
+  // resumes with or without --zero, on any number of replicas.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const;
+
+  // ZeRO stage 1: from now on keep the state of `shard.owned` only (the rest of the state, fresh or
+  // loaded from a checkpoint, is dropped: resuming shards the file's full state again), update only
+  // those weights, then all-gather the weights after every update. Every replica must take its shard
+  // in the same step. The moving average (--ema) is updated on every replica from the gathered
+  // weights, so it stays whole. A refused (non-finite) update is agreed over the replicas, so all of
+  // them refuse the same steps. CPU only for now (an Error naming --zero on a GPU).
+  void shard(OptimizerShard shard);
+  bool sharded() const { return shard_.replicas > 1; }
+  // Collective when sharded (every replica calls it at the same point): assembles the whole state for
+  // state_tensors() until the next update. Nothing when not sharded.
+  void gather_state(Context& ctx);
+  // Bytes of optimizer state this replica holds (its shard when sharded), and the whole state's.
+  int64_t state_bytes() const;
+  int64_t full_state_bytes() const;
   const Model& model() const { return model_; }
 
   // Starts the moving average from the model's current weights and statistics, with the decay
@@ -89,17 +121,25 @@ class Optimizer {
   struct Segment {
     int64_t offset, count;
     bool decays;
+    int64_t state = 0;  // where its state starts: = offset, or (sharded) its place in this replica's shard
   };
   void step_gpu(Context& ctx, double lr);
   template <class T>
   void average_state(T one_minus_decay);
+  // Whether gradients [offset, offset + count) of the arena are all finite.
   template <class T>
-  bool gradients_finite() const;
+  bool gradients_finite(int64_t offset, int64_t count) const;
+  // The state arenas this replica holds (its shard when sharded), named as state_tensors().
+  std::vector<std::pair<std::string, Tensor>> local_state() const;
   friend class EmaWeightsScope;  // sets ema_in_model_
 
   Model& model_;
   OptimizerConfig config_;
-  std::vector<Segment> segments_;
+  std::vector<Segment> segments_;  // what step() updates: every parameter, or (sharded) their owned parts
+  std::vector<Segment> parameters_;  // every parameter (the EMA's segments when sharded)
+  OptimizerShard shard_;
+  std::vector<std::pair<std::string, Tensor>> gathered_;  // gather_state()'s whole state
+  int64_t gathered_at_ = -1;                              // the step count it was gathered at
   Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments
   int64_t steps_ = 0;
   Tensor ema_params_, ema_state_;  // the moving averages, in the arenas' type and layout (empty: off)

@@ -72,10 +72,18 @@ bool Trainer::fit(BatchSource& train, const std::vector<ValidationSet>& val, con
   run.resumed_at = optimizer_.step_count();
   for (int64_t epoch = optimizer_.step_count() / per_epoch; epoch < options_.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    if (!train_epoch(run, epoch, hooks)) return false;
+    if (!train_epoch(run, epoch, hooks)) {
+      // A stopped run writes a checkpoint: a sharded optimizer (--zero 1) assembles its whole state
+      // first, on every replica (the stop was agreed, so all are here).
+      optimizer_.gather_state(ctx_);
+      return false;
+    }
     // The epoch's last update may still wait on its all-reduces: validation and checkpoints read the
     // weights with plain synchronisations, so wait here, under the watchdog.
     if (comm != nullptr && ctx_.device().is_cuda()) comm->synchronize(ctx_.stream());
+    // The lead may write a checkpoint after this epoch: a sharded optimizer's whole state, gathered by
+    // every replica (ZeroRedundancyOptimizer's consolidate_state_dict). Nothing without --zero 1.
+    optimizer_.gather_state(ctx_);
     EpochReport report = validate(epoch, val);
     report.train_loss = run.epoch_images ? run.epoch_loss / double(run.epoch_images) : 0.0;
     report.train_accuracy = run.epoch_images ? double(run.epoch_hits) / double(run.epoch_images) : 0.0;

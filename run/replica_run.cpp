@@ -93,6 +93,9 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
   ASLNET_CHECK(run.loader.batch % place.total() == 0)
       << "--batch " << run.loader.batch << " is the global batch: it must split evenly over " << place.total()
       << " replicas";
+  ASLNET_CHECK(run.zero == 0 || run.zero == 1) << "--zero " << run.zero << ": 0 (off) or 1 (shard the optimizer state)";
+  ASLNET_CHECK(run.zero == 0 || !run.trainer.cuda_graph)
+      << "--zero 1 does not work with --cuda-graph yet (the weights' all-gather runs after the captured step)";
   auto r = std::make_unique<ReplicaRun>(place.device, run.seed);
   r->ctx.set_allow_tf32(run.tf32);
   r->ctx.set_deterministic(run.deterministic);
@@ -107,7 +110,10 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
         std::make_unique<GradientReducer>(*r->model, *place.comm,
                                           ReducerOptions{.bucket_bytes = bucket,
                                                          .first_bucket_bytes = std::min<int64_t>(1 << 20, bucket),
-                                                         .find_unused = run.find_unused});
+                                                         .find_unused = run.find_unused,
+                                                         .zero = run.zero == 1});
+    // After any checkpoint has loaded: a resumed run's whole state is sharded again.
+    r->reducer->shard_optimizer(*r->optimizer);
     // Alone, a replica's batch is the global batch: --sync-bn has nothing to do.
     if (run.sync_bn && place.comm->size() > 1) r->sync_bn = std::make_unique<SyncBatchNorm>(*r->model, *place.comm);
   }

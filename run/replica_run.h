@@ -44,6 +44,8 @@ struct RunDescription {
   double bucket_mb = 25.0;   // gradient all-reduce buckets (the first is at most 1 MiB)
   bool find_unused = false;  // a parameter without a gradient counts as zero (ReducerOptions::find_unused)
   bool sync_bn = false;      // batch norm's training statistics over all replicas (--sync-bn)
+  // ZeRO stage 1 (--zero 1): the optimizer state sharded over the replicas (ReducerOptions::zero); 0: off.
+  int zero = 0;
   uint64_t seed = 0;
   bool tf32 = false, deterministic = false;
 };

@@ -62,6 +62,19 @@ class Communicator {
   }
   // Copies `root`'s buffer into every rank's.
   virtual void broadcast(const Tensor& buffer, int root, cudaStream_t stream) = 0;
+
+  // The two halves of an all-reduce, for sharded optimizer state (aslnet train --zero 1, ZeRO stage 1;
+  // engine/replication/zero_shards.h). Both work in place on a buffer of size() equal chunks
+  // (buffer.numel() must be a multiple of size()); chunk r is [r * numel / size, (r + 1) * numel / size).
+  //
+  // Starts replacing chunk rank() of `buffer` by its average over all ranks (reduce-scatter, then
+  // average); completed by finish(), like start_all_reduce_average. The other chunks are left with
+  // unspecified values (partial sums, or averages too). Default: an all-reduce average, which averages
+  // every chunk; transports with a true reduce-scatter (NCCL, MPI, the TCP ring) move half the bytes.
+  virtual void start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream);
+  // Copies each rank's chunk r into chunk r of every rank's buffer (all-gather); final on return
+  // (CPU) or in `stream`'s order (GPU). Default: one broadcast per chunk, from its owner.
+  virtual void all_gather(const Tensor& buffer, cudaStream_t stream);
   // Sums a few host numbers over all ranks (metrics, agreed decisions); blocks.
   virtual void all_reduce_sum_host(std::vector<double>& values) = 0;
   void barrier() {
@@ -77,5 +90,19 @@ class Communicator {
   // waits end now rather than at the timeout. Never throws.
   virtual void abort(const std::string& why) noexcept = 0;
 };
+
+inline void Communicator::start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) {
+  ASLNET_CHECK(buffer.numel() % size() == 0)
+      << "a reduce-scatter of " << buffer.numel() << " values over " << size() << " ranks (a multiple of the ranks)";
+  start_all_reduce_average(buffer, stream);  // every chunk averaged; this rank keeps its own
+}
+
+inline void Communicator::all_gather(const Tensor& buffer, cudaStream_t stream) {
+  ASLNET_CHECK(buffer.numel() % size() == 0)
+      << "an all-gather of " << buffer.numel() << " values over " << size() << " ranks (a multiple of the ranks)";
+  const int64_t chunk = buffer.numel() / size();
+  if (chunk == 0) return;
+  for (int owner = 0; owner < size(); ++owner) broadcast(buffer.slice(owner * chunk, Shape{chunk}), owner, stream);
+}
 
 }  // namespace aslnet

@@ -38,6 +38,11 @@ GradientReducer::GradientReducer(Model& model, Communicator& communicator, Reduc
     position_[order_[k]] = int(k);
     bucket_at_.push_back(int(buckets_.size()) - 1);
   }
+  if (options_.zero && comm_.size() > 1) {
+    std::vector<ArenaRange> ranges;
+    for (const GradientBucket& b : buckets_) ranges.push_back({b.offset, b.count});
+    zero_ = std::make_unique<ZeroShards>(ranges, comm_.rank(), comm_.size());
+  }
   reported_.assign(order_.size(), 0);
   waiting_.assign(buckets_.size(), 0);
   completed_by_.assign(buckets_.size(), nullptr);
@@ -87,7 +92,12 @@ void GradientReducer::start_ready_buckets() {
       // compute stream runs on with the rest of backward meanwhile.
       CUDA_CHECK(cudaEventRecord(ready_[size_t(b)].get(), ctx_->stream()));
       CUDA_CHECK(cudaStreamWaitEvent(comm_stream_.get(), ready_[size_t(b)].get(), 0));
-      comm_.start_all_reduce_average(view, comm_stream_.get());
+      if (zero_ != nullptr)
+        zero_->start_reduce(comm_, model_.gradient_arena(), b, comm_stream_.get());
+      else
+        comm_.start_all_reduce_average(view, comm_stream_.get());
+    } else if (zero_ != nullptr) {
+      zero_->start_reduce(comm_, model_.gradient_arena(), b, nullptr);
     } else {
       comm_.start_all_reduce_average(view, nullptr);
     }
@@ -148,6 +158,24 @@ void GradientReducer::count_as_zero(const std::vector<const Parameter*>& unused)
     const size_t b = size_t(bucket_at_[at]);
     if (--waiting_[b] == 0) completed_by_[b] = nullptr;  // completed by the end of backward
   }
+}
+
+void GradientReducer::shard_optimizer(Optimizer& optimizer) {
+  if (zero_ == nullptr) return;
+  OptimizerShard shard;
+  for (const ArenaRange& r : zero_->owned()) shard.owned.emplace_back(r.offset, r.count);
+  shard.replicas = comm_.size();
+  // The weights (or state in the arena's layout) after an update: on the compute stream, which the
+  // next forward follows.
+  shard.gather = [this](Context& ctx, const Tensor& arena) {
+    zero_->gather(comm_, arena, model_.device().is_cuda() ? ctx.stream() : nullptr);
+  };
+  shard.any = [this](bool mine) {
+    std::vector<double> votes{mine ? 1.0 : 0.0};
+    comm_.all_reduce_sum_host(votes);
+    return votes[0] > 0;
+  };
+  optimizer.shard(std::move(shard));
 }
 
 void GradientReducer::broadcast_parameters(Context& ctx) {

@@ -26,13 +26,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/core/cuda_handles.h"
 #include "engine/model.h"
+#include "engine/optimizer.h"
 #include "engine/replication/communicator.h"
+#include "engine/replication/zero_shards.h"
 
 namespace aslnet {
 
@@ -42,6 +45,10 @@ struct ReducerOptions {
   // Parameters that a backward leaves without a gradient: false, an error naming them; true, their
   // gradient is zero (DDP's find_unused_parameters).
   bool find_unused = false;
+  // ZeRO stage 1 (--zero 1, zero_shards.h): each bucket is reduce-scattered to its shards' owners
+  // instead of all-reduced, and shard_optimizer() makes the optimizer keep and update only this
+  // replica's shards. No effect with one replica.
+  bool zero = false;
 };
 
 struct GradientBucket {
@@ -72,6 +79,11 @@ class GradientReducer {
   void broadcast_parameters(Context& ctx);
 
   const std::vector<GradientBucket>& buckets() const { return buckets_; }
+  // With options().zero and several replicas: the shards; null otherwise.
+  const ZeroShards* zero_shards() const { return zero_.get(); }
+  // --zero 1: hands the optimizer this replica's shards (it drops the state of the rest, and all-gathers
+  // the weights after each update). Call once, after any checkpoint has loaded. Nothing without shards.
+  void shard_optimizer(Optimizer& optimizer);
   Communicator& communicator() { return comm_; }
   const ReducerOptions& options() const { return options_; }
   // What the last reduced backward observed: the parameter whose report completed `bucket` (its layer's
@@ -99,6 +111,7 @@ class GradientReducer {
   Communicator& comm_;
   ReducerOptions options_;
   std::vector<GradientBucket> buckets_;
+  std::unique_ptr<ZeroShards> zero_;  // --zero 1 with several replicas
   // Every parameter in arena order; each one's index there (its position), and per position the
   // bucket that holds it and whether its gradient is final in this backward.
   std::vector<const Parameter*> order_;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <thread>
 
@@ -63,8 +64,45 @@ void MpiCommunicator::start_all_reduce_average(const Tensor& buffer, cudaStream_
   pending_.push_back(p);
 }
 
+void MpiCommunicator::start_reduce_scatter_average(const Tensor& buffer, cudaStream_t) {
+  const int count = mpi_count(buffer);
+  ASLNET_CHECK(count % size_ == 0) << "a reduce-scatter of " << count << " values over " << size_
+                                   << " ranks (a multiple of the ranks)";
+  for (auto& p : pending_) {
+    int done = 0;
+    MPI_CHECK(MPI_Test(&p.request, &done, MPI_STATUS_IGNORE));
+  }
+  const int64_t chunk = count / size_;
+  if (chunk == 0) return;
+  Pending p{MPI_REQUEST_NULL, buffer, true};
+  MPI_CHECK(MPI_Ireduce_scatter_block(MPI_IN_PLACE, buffer.raw(), int(chunk), mpi_type(buffer.dtype()), MPI_SUM,
+                                      comm_, &p.request));
+  pending_.push_back(p);
+}
+
+void MpiCommunicator::all_gather(const Tensor& buffer, cudaStream_t) {
+  const int count = mpi_count(buffer);
+  ASLNET_CHECK(count % size_ == 0) << "an all-gather of " << count << " values over " << size_
+                                   << " ranks (a multiple of the ranks)";
+  const size_t chunk_bytes = buffer.bytes() / size_t(size_);
+  if (chunk_bytes == 0) return;
+  ASLNET_CHECK(chunk_bytes <= size_t(INT_MAX)) << "an all-gather of " << buffer.bytes() << " bytes is too long";
+  MPI_Request request;
+  MPI_CHECK(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer.raw(), int(chunk_bytes), MPI_BYTE, comm_,
+                           &request));
+  wait(request, "an all-gather of weights");
+}
+
 void MpiCommunicator::finish(cudaStream_t) {
   for (auto& p : pending_) {
+    if (p.scatter) {
+      const int64_t chunk = p.buffer.numel() / size_;
+      wait(p.request, "a reduce-scatter of gradients");
+      const Tensor mine = p.buffer.slice(rank_ * chunk, Shape{chunk});
+      if (rank_ != 0) std::memmove(mine.raw(), p.buffer.raw(), mine.bytes());
+      sum_to_average(mine, size_);
+      continue;
+    }
     wait(p.request, "an all-reduce of gradients");
     // MPI sums; the average divides once, on every rank alike.
     sum_to_average(p.buffer, size_);

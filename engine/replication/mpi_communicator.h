@@ -40,6 +40,9 @@ class MpiCommunicator : public Communicator {
   void start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) override;
   void finish(cudaStream_t stream) override;
   void broadcast(const Tensor& buffer, int root, cudaStream_t stream) override;
+  // MPI_Ireduce_scatter_block (completed by finish(), like the all-reduces) and MPI_Iallgather.
+  void start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) override;
+  void all_gather(const Tensor& buffer, cudaStream_t stream) override;
   void all_reduce_sum_host(std::vector<double>& values) override;
   void synchronize(cudaStream_t) override {}
   // Prints `why` and ends every rank of the job (MPI_Abort): MPI cannot cancel a collective.
@@ -51,7 +54,10 @@ class MpiCommunicator : public Communicator {
  private:
   struct Pending {
     MPI_Request request;
-    Tensor buffer;
+    Tensor buffer;  // what finish() averages
+    // A reduce-scatter: MPI leaves this rank's sums at the front of the buffer; finish() moves them to
+    // chunk rank(), where the interface puts them.
+    bool scatter = false;
   };
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;

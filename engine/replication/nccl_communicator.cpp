@@ -35,6 +35,33 @@ void NcclCommunicator::start_all_reduce_average(const Tensor& buffer, cudaStream
   NCCL_CHECK(ncclAllReduce(buffer.raw(), buffer.raw(), size_t(buffer.numel()), ncclFloat32, ncclAvg, comm_, stream));
 }
 
+void NcclCommunicator::start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) {
+  ASLNET_CHECK(buffer.device() == device_ && buffer.dtype() == DType::F32)
+      << "NCCL reduce-scatter of " << dtype_name(buffer.dtype()) << " on " << buffer.device().str() << " (rank on "
+      << device_.str() << ", f32 only)";
+  ASLNET_CHECK(buffer.numel() % size_ == 0)
+      << "a reduce-scatter of " << buffer.numel() << " values over " << size_ << " ranks (a multiple of the ranks)";
+  const size_t chunk = size_t(buffer.numel() / size_);
+  if (chunk == 0) return;
+  // In place, as NCCL defines it: the result lands at sendbuff + rank * recvcount.
+  float* data = buffer.data<float>();
+  auto use = gate_.use();
+  NCCL_CHECK(ncclReduceScatter(data, data + size_t(rank_) * chunk, chunk, ncclFloat32, ncclAvg, comm_, stream));
+}
+
+void NcclCommunicator::all_gather(const Tensor& buffer, cudaStream_t stream) {
+  ASLNET_CHECK(buffer.device() == device_) << "NCCL all-gather on " << buffer.device().str() << " (rank on "
+                                           << device_.str() << ")";
+  ASLNET_CHECK(buffer.numel() % size_ == 0)
+      << "an all-gather of " << buffer.numel() << " values over " << size_ << " ranks (a multiple of the ranks)";
+  const size_t chunk = buffer.bytes() / size_t(size_);
+  if (chunk == 0) return;
+  // In place: this rank's part is already at recvbuff + rank * sendcount.
+  char* data = static_cast<char*>(buffer.raw());
+  auto use = gate_.use();
+  NCCL_CHECK(ncclAllGather(data + size_t(rank_) * chunk, data, chunk, ncclUint8, comm_, stream));
+}
+
 void NcclCommunicator::broadcast(const Tensor& buffer, int root, cudaStream_t stream) {
   auto use = gate_.use();
   NCCL_CHECK(ncclBroadcast(buffer.raw(), buffer.raw(), buffer.bytes(), ncclUint8, root, comm_, stream));

@@ -50,6 +50,9 @@ class NcclCommunicator : public Communicator {
   void start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) override;
   void finish(cudaStream_t) override {}  // stream order already makes the result visible
   void broadcast(const Tensor& buffer, int root, cudaStream_t stream) override;
+  // In place: ncclReduceScatter into this rank's chunk with ncclAvg, and ncclAllGather from it.
+  void start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) override;
+  void all_gather(const Tensor& buffer, cudaStream_t stream) override;
   void all_reduce_sum_host(std::vector<double>& values) override;
   void synchronize(cudaStream_t stream) override;
   void abort(const std::string& why) noexcept override;

@@ -28,6 +28,9 @@ class TcpCommunicator : public Communicator {
   void start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) override;
   void finish(cudaStream_t) override {}
   void broadcast(const Tensor& buffer, int root, cudaStream_t stream) override;
+  // The ring's own phases: half an all-reduce's bytes each (run when called, as the all-reduce).
+  void start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) override;
+  void all_gather(const Tensor& buffer, cudaStream_t stream) override;
   void all_reduce_sum_host(std::vector<double>& values) override;
   void synchronize(cudaStream_t) override {}
   void abort(const std::string& why) noexcept override;

@@ -28,6 +28,12 @@ const char* kind_name(uint32_t kind) {
       return "a broadcast";
     case 4:
       return "an abort";
+    case 5:
+      return "a reduce-scatter (f32)";
+    case 6:
+      return "a reduce-scatter (f64)";
+    case 7:
+      return "an all-gather";
     default:
       return "an unknown message";
   }
@@ -90,15 +96,23 @@ template <typename T>
 void TcpRing::ring_all_reduce(T* data, int64_t count, Kind kind, const char* what) {
   begin_collective();
   BusyGuard guard(busy_);
+  if (size_ == 1) return;
+  reduce_scatter_phase(data, count, 0, kind, what);
+  all_gather_phase(reinterpret_cast<char*>(data), count, sizeof(T), 0, kind, what);
+}
+
+// Segment s of a buffer of `count` values is [first(s), first(s + 1)), first(s) = count * s / n: n parts
+// whose sizes differ by at most one value. With fewer values than ranks some segments are empty; their
+// messages are a bare header, which keeps every rank's steps in lockstep. The phases below number
+// segments in ring arithmetic; segment s lies at position s + shift of the buffer (shift 0 for the
+// all-reduce; -1 for the exposed reduce-scatter and all-gather, so that rank r's chunk is chunk r).
+template <typename T>
+void TcpRing::reduce_scatter_phase(T* data, int64_t count, int shift, Kind kind, const char* what) {
   const int n = size_;
-  if (n == 1) return;
-  // Segment s is [first(s), first(s + 1)): n parts whose sizes differ by at most one value. With fewer
-  // values than ranks some segments are empty; their messages are a bare header, which keeps every
-  // rank's steps in lockstep.
-  auto first = [&](int s) { return count * s / n; };
-  auto segment = [&](int s) { return ((s % n) + n) % n; };  // ring arithmetic: rank - 1 of rank 0 is n - 1
-  auto bytes_of = [&](int s) { return size_t(first(s + 1) - first(s)) * sizeof(T); };
-  auto at = [&](int s) { return reinterpret_cast<char*>(data + first(s)); };
+  auto position = [&](int s) { return (((s + shift) % n) + n) % n; };  // ring arithmetic: rank - 1 of 0 is n - 1
+  auto first = [&](int p) { return count * p / n; };
+  auto bytes_of = [&](int p) { return size_t(first(p + 1) - first(p)) * sizeof(T); };
+  auto at = [&](int p) { return reinterpret_cast<char*>(data + first(p)); };
   scratch_.resize(size_t((count + n - 1) / n) * sizeof(T));
 
   // Phase 1, reduce-scatter. At step k, rank r sends segment r - k (which it has summed over ranks
@@ -107,7 +121,7 @@ void TcpRing::ring_all_reduce(T* data, int64_t count, Kind kind, const char* wha
   // per step; after n - 1 steps rank r holds segment r + 1 summed over all n ranks, in the order
   // s, s + 1, ..., s - 1, the same every run.
   for (int step = 0; step < n - 1; ++step) {
-    const int send = segment(rank_ - step), receive = segment(rank_ - step - 1);
+    const int send = position(rank_ - step), receive = position(rank_ - step - 1);
     Outgoing out{header(kind, bytes_of(send)), at(send), bytes_of(send)};
     T* mine = data + first(receive);
     const T* theirs = reinterpret_cast<const T*>(scratch_.data());
@@ -119,15 +133,50 @@ void TcpRing::ring_all_reduce(T* data, int64_t count, Kind kind, const char* wha
                 }};
     exchange(&out, &in, what);
   }
+}
+
+void TcpRing::all_gather_phase(char* data, int64_t count, size_t elem, int shift, Kind kind, const char* what) {
+  const int n = size_;
+  auto position = [&](int s) { return (((s + shift) % n) + n) % n; };
+  auto first = [&](int p) { return count * p / n; };
+  auto bytes_of = [&](int p) { return size_t(first(p + 1) - first(p)) * elem; };
+  auto at = [&](int p) { return data + size_t(first(p)) * elem; };
   // Phase 2, all-gather. At step k, rank r sends segment r + 1 - k (final: its own at step 0, then the
   // one it received at step k - 1) and receives segment r - k, final too, straight into its buffer.
   // Values are copied, never added again, so every rank ends with exactly the owner's bits.
   for (int step = 0; step < n - 1; ++step) {
-    const int send = segment(rank_ + 1 - step), receive = segment(rank_ - step);
+    const int send = position(rank_ + 1 - step), receive = position(rank_ - step);
     Outgoing out{header(kind, bytes_of(send)), at(send), bytes_of(send)};
     Incoming in{header(kind, bytes_of(receive)), at(receive), bytes_of(receive), nullptr};
     exchange(&out, &in, what);
   }
+}
+
+// The two phases on their own (ZeRO's sharded optimizer, zero_shards.h), with rank r's chunk at
+// position r: the all-reduce leaves rank r with segment r + 1, so they number segments one behind.
+void TcpRing::reduce_scatter_sum(float* data, int64_t count, const char* what) {
+  ring_reduce_scatter(data, count, Kind::ReduceScatterF32, what);
+}
+
+void TcpRing::reduce_scatter_sum(double* data, int64_t count, const char* what) {
+  ring_reduce_scatter(data, count, Kind::ReduceScatterF64, what);
+}
+
+template <typename T>
+void TcpRing::ring_reduce_scatter(T* data, int64_t count, Kind kind, const char* what) {
+  ASLNET_CHECK(count % size_ == 0) << "a reduce-scatter of " << count << " values over " << size_ << " ranks";
+  begin_collective();
+  BusyGuard guard(busy_);
+  if (size_ == 1) return;
+  reduce_scatter_phase(data, count, -1, kind, what);
+}
+
+void TcpRing::all_gather(void* data, size_t bytes, const char* what) {
+  ASLNET_CHECK(bytes % size_t(size_) == 0) << "an all-gather of " << bytes << " bytes over " << size_ << " ranks";
+  begin_collective();
+  BusyGuard guard(busy_);
+  if (size_ == 1) return;
+  all_gather_phase(static_cast<char*>(data), int64_t(bytes), 1, -1, Kind::AllGather, what);
 }
 
 // A broadcast goes around the ring once: the root sends, each rank after it receives the whole buffer

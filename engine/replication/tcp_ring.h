@@ -48,13 +48,27 @@ class TcpRing {
   void all_reduce_sum(double* data, int64_t count, const char* what);
   // Copies `root`'s bytes into every rank's.
   void broadcast(void* data, size_t bytes, int root, const char* what);
+  // The all-reduce's two phases alone, on `size` equal chunks (count, bytes: multiples of size; chunk
+  // r is rank r's). reduce_scatter_sum: chunk rank() of `data` becomes its sum over all ranks (the
+  // other chunks hold partial sums). all_gather: each rank's chunk r into chunk r of every rank's data.
+  void reduce_scatter_sum(float* data, int64_t count, const char* what);
+  void reduce_scatter_sum(double* data, int64_t count, const char* what);
+  void all_gather(void* data, size_t bytes, const char* what);
 
   // Tells both neighbours that this rank stops (`why` is the message they report) and closes the
   // connections. Never throws; safe from another thread.
   void abort(const std::string& why) noexcept;
 
  private:
-  enum class Kind : uint32_t { SumF32 = 1, SumF64 = 2, Broadcast = 3, Abort = 4 };
+  enum class Kind : uint32_t {
+    SumF32 = 1,
+    SumF64 = 2,
+    Broadcast = 3,
+    Abort = 4,
+    ReduceScatterF32 = 5,
+    ReduceScatterF64 = 6,
+    AllGather = 7
+  };
   struct Header {
     uint32_t magic = 0;
     uint32_t kind = 0;
@@ -76,6 +90,12 @@ class TcpRing {
 
   template <typename T>
   void ring_all_reduce(T* data, int64_t count, Kind kind, const char* what);
+  template <typename T>
+  void ring_reduce_scatter(T* data, int64_t count, Kind kind, const char* what);
+  // The all-reduce's phases (tcp_ring.cpp); segment s lies at position s + shift of the buffer.
+  template <typename T>
+  void reduce_scatter_phase(T* data, int64_t count, int shift, Kind kind, const char* what);
+  void all_gather_phase(char* data, int64_t count, size_t elem, int shift, Kind kind, const char* what);
   // Sends `out` (if any) while receiving `in` (if any), whichever the sockets allow first.
   void exchange(const Outgoing* out, Incoming* in, const char* what);
   // What the right-hand neighbour sent: its end of file (fine once this rank has nothing more for it)

@@ -109,7 +109,8 @@ Tensor train(const ReplicationCase& c, Model& model, ShardSource& source, int64_
              Tensor* state) {
   Context ctx(c.device, 0);
   model.setup(ctx, source.rows(), c.image_size, c.image_size);
-  Optimizer optimizer(model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 1e-3});
+  Optimizer optimizer(model, {.kind = c.optimizer, .momentum = 0.9, .weight_decay = 1e-3});
+  if (reducer != nullptr) reducer->shard_optimizer(optimizer);  // --zero 1 (nothing otherwise)
   TrainerOptions options;
   options.epochs = 1;
   options.accum_steps = accum;
@@ -165,6 +166,7 @@ Tensor train_replica(const ReplicationCase& c, Communicator& comm, Tensor* state
   auto model = place(c, make_case_model(c, uint64_t(comm.rank())));
   ReducerOptions options = kSmallBuckets;
   options.find_unused = c.find_unused;
+  options.zero = c.zero;
   GradientReducer reducer(*model, comm, options);
   // As the replica run does it: only with several replicas.
   std::unique_ptr<SyncBatchNorm> sync;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/core/device.h"
 #include "engine/core/tensor.h"
@@ -29,6 +30,9 @@ struct ReplicationCase {
   bool find_unused = false;  // the replicas' reducers count unused gradients as zero (--find-unused)
   // How the in-process communicator all-reduces (--allreduce): for the tests that make the group.
   AllReduceAlgorithm allreduce = AllReduceAlgorithm::Central;
+  // ZeRO stage 1 (--zero 1): the replicas' optimizers keep and update only their shard of the state.
+  bool zero = false;
+  std::string optimizer = "sgd";  // sgd (momentum 0.9) or adamw, both with weight decay
   // The replicas synchronise batch norm (--sync-bn, engine/replication/sync_batch_norm.h): with
   // training-mode batch norm they then match one replica on the whole batch (train_serial(c, 1)).
   bool sync_bn = false;
