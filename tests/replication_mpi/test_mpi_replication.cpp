@@ -55,6 +55,42 @@ TEST(MpiReplication, SyncBatchNormRanksMatchOneReplicaOnTheWholeBatch) {
   EXPECT_LE(test::relative_error(state, whole_state), 1e-5) << "rank " << g_group->rank();
 }
 
+// --zero 1's collectives over MPI (MPI_Ireduce_scatter_block, whose in-place result the communicator
+// moves to the rank's own chunk, and MPI_Iallgather): small integers, so the sums are exact.
+TEST(MpiReplication, ReduceScatterAverageAndAllGatherPutEachRanksChunkInPlace) {
+  if (!g_group->multi_process()) ASLNET_SKIP_OR_FAIL("ASLNET_REQUIRE_MPI", "not started by mpirun -np 2 or more");
+  auto comms = g_group->communicators({Device::cpu()});
+  Communicator& comm = *comms[0];
+  const int n = comm.size(), rank = comm.rank();
+  for (const int64_t chunk : {int64_t(1), int64_t(7), int64_t(100'003)}) {
+    Tensor x = Tensor::zeros(Shape{chunk * n}, DType::F32);
+    for (int64_t i = 0; i < chunk * n; ++i) x.data<float>()[i] = float((i * 7 + rank * 13) % 101 - 50);
+    comm.start_reduce_scatter_average(x, nullptr);
+    comm.finish(nullptr);
+    for (int64_t i = rank * chunk; i < (rank + 1) * chunk; ++i) {
+      double sum = 0;
+      for (int q = 0; q < n; ++q) sum += double((i * 7 + q * 13) % 101 - 50);
+      ASSERT_EQ(x.data<float>()[i], float(sum) * (1.0f / float(n))) << "rank " << rank << ", value " << i;
+    }
+    Tensor y = Tensor::zeros(Shape{chunk * n}, DType::F32);
+    for (int64_t i = 0; i < chunk; ++i) y.data<float>()[rank * chunk + i] = float(rank * 1000 + i % 997);
+    comm.all_gather(y, nullptr);
+    for (int owner = 0; owner < n; ++owner)
+      for (int64_t i = 0; i < chunk; ++i)
+        ASSERT_EQ(y.data<float>()[owner * chunk + i], float(owner * 1000 + i % 997)) << "rank " << rank;
+  }
+}
+
+// --zero 1 across processes: the ranks' sharded optimizers reach the single replica's weights.
+TEST(MpiReplication, ZeroShardedRanksMatchOneReplicaOnTheWholeBatch) {
+  for (const char* optimizer : {"sgd", "adamw"}) {
+    test::ReplicationCase c;
+    c.zero = true;
+    c.optimizer = optimizer;
+    expect_ranks_match(c, test::train_serial(c, 1));
+  }
+}
+
 }  // namespace
 }  // namespace aslnet
 
