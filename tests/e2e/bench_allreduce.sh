@@ -5,6 +5,7 @@
 #  2. Two MPI ranks (mpirun -np 2): one count of 2 ranks over the MPI communicator; skipped without
 #     mpirun (fails under ASLNET_REQUIRE_MPI=1).
 #  3. On a machine with a GPU: a GPU count beyond the machine's is reported as not run.
+#  1b. --algorithm both (CPU): the ring beside the central sum and the cost model, in the output and the JSON.
 source "$(dirname "$0")/common.sh"
 py=/usr/bin/python3; [[ -x $py ]] || py=python3
 work="$WORK-bench-allreduce"
@@ -41,6 +42,49 @@ out=$("$ASLNET" bench allreduce --device cpu --replicas 1,2 --max-bytes 65536 --
 grep -q '^== 2 ranks: in-process (cpu)' <<< "$out" || { echo "$out"; echo "no table for 2 replicas"; exit 1; }
 [[ $(echo "$out" | grep -c '^result comm="in-process (cpu)"') == 2 ]] || { echo "$out"; echo "not two result lines"; exit 1; }
 check_json "$work/threads.json" 1,2 "in-process (cpu)"
+
+# 1b. --algorithm both: the central sum and the ring for each count, then one table per count of both
+#     beside the cost model (alpha and W probed in the same run), and the JSON's rows carry the model.
+out=$("$ASLNET" bench allreduce --device cpu --replicas 2,3 --algorithm both --max-bytes 65536 --iters 5 \
+  --json "$work/both.json")
+for n in 2 3; do
+  grep -q "^== $n ranks: in-process (cpu)" <<< "$out" || { echo "$out"; echo "no central table for $n"; exit 1; }
+  grep -q "^== $n ranks: in-process ring (cpu)" <<< "$out" || { echo "$out"; echo "no ring table for $n"; exit 1; }
+  grep -q "^== ring vs central vs the cost model, $n ranks" <<< "$out" || { echo "$out"; echo "no comparison for $n"; exit 1; }
+  grep -q "^compare ranks=$n ring_faster_from_bytes=" <<< "$out" || { echo "$out"; echo "no compare line for $n"; exit 1; }
+done
+# Each comparison table: a row per size, bytes then four positive times and their ratio.
+"$py" - "$out" <<'PY'
+import re, sys
+tables = re.split(r"^== ring vs central vs the cost model, ", sys.argv[1], flags=re.M)[1:]
+assert len(tables) == 2, len(tables)
+for t in tables:
+    rows = [l.split() for l in t.splitlines() if re.match(r"^\s+\d+\s", l)]
+    assert [int(r[0]) for r in rows] == [8 << i for i in range(14)], rows
+    for r in rows:
+        central, central_model, ring, ring_model, ratio = map(float, r[1:6])
+        assert min(central, central_model, ring, ring_model) > 0, r
+        assert abs(ratio - ring / central) <= 0.01 + 0.01 * ratio, r
+print(f"--algorithm both: {len(tables)} comparison tables of 14 sizes")
+PY
+"$py" - "$work/both.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+counts = doc["counts"]
+assert [(c["ranks"], c["algorithm"]) for c in counts] == [(2, "central"), (2, "ring"), (3, "central"), (3, "ring")], counts
+for c in counts:
+    assert c["communicator"] == ("in-process ring (cpu)" if c["algorithm"] == "ring" else "in-process (cpu)"), c
+    assert all(r["model_time_s"] > 0 and r["time_s"] > 0 for r in c["rows"]), c
+model = doc["cost_model"]
+assert set(model["alpha_us_by_ranks"]) == {"2", "3"} and all(v > 0 for v in model["alpha_us_by_ranks"].values()), model
+assert all(v > 0 for v in model["copy_gbs_by_threads"].values()), model
+print("both.json: central and ring per count, model times on every row, alpha and W recorded")
+PY
+# The default stays the central sum alone, without a model.
+"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "cost_model" not in d and all(c["algorithm"] == "central" for c in d["counts"]), d' "$work/threads.json"
+# The ring is the in-process communicator's: refused elsewhere.
+if err=$("$ASLNET" bench allreduce --device cuda --algorithm ring 2>&1); then echo "--algorithm ring on a GPU was accepted"; exit 1; fi
+grep -q -- '--algorithm ring is for CPU replicas of one process' <<< "$err" || { echo "$err"; exit 1; }
 
 # A wrong combination stops with a message naming the flag.
 if err=$("$ASLNET" bench allreduce --device cpu --gpu-counts 2 2>&1); then echo "--gpu-counts on the CPU was accepted"; exit 1; fi
