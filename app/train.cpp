@@ -185,7 +185,7 @@ void add_device_flags(CLI::App& cmd, TrainOptions& o) {
   cmd.add_option("--zero", o.zero,
                  "ZeRO stage 1 with replicas: 1 shards the optimizer state (momentum, Adam's moments) over the "
                  "replicas, each updating its shard of the weights, then all-gathering them (1/N of the state per "
-                 "replica, same traffic); 0: every replica keeps the whole state (default 0; CPU replicas)")
+                 "replica, same traffic); 0: every replica keeps the whole state (default 0)")
       ->check(CLI::IsMember({0, 1}));
   cmd.add_flag("--print-buckets", o.print_buckets,
                "replicas: the lead prints the gradient all-reduce buckets (parameters, bytes, first and last "

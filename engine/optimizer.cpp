@@ -8,6 +8,7 @@
 
 #include "engine/core/cuda_check.h"
 #include "engine/core/parallel.h"
+#include "kernels/elementwise.h"
 #include "kernels/optimizer.h"
 
 namespace aslnet {
@@ -49,6 +50,8 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
         ends.push_back(end), decay.push_back(wd);
     }
     span_count_ = int(ends.size());
+    span_ends_host_ = ends;
+    span_decay_host_ = decay;
     span_ends_ = Buffer::device(ends.size() * sizeof(int64_t), model_.device().index);  // no i64 tensors
     CUDA_CHECK(cudaMemcpy(span_ends_.data(), ends.data(), ends.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
     span_decay_ = Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device());
@@ -132,6 +135,10 @@ void Optimizer::step_gpu(Context& ctx, double lr) {
 void Optimizer::enqueue_gpu_step(Context& ctx) {
   CUDA_CHECK(cudaMemcpyAsync(hyper_.raw(), hyper_host_.data(), sizeof(kernels::cuda::StepHyper), cudaMemcpyHostToDevice,
                              ctx.stream()));
+  if (sharded()) {
+    enqueue_sharded_gpu_step(ctx);
+    return;
+  }
   const kernels::cuda::DecaySpans spans{static_cast<const int64_t*>(span_ends_.data()), span_decay_.data<float>(),
                                         span_count_};
   const Tensor& params = model_.parameter_arena();
@@ -293,9 +300,10 @@ void Optimizer::step(Context& ctx, double lr) {
 
 void Optimizer::shard(OptimizerShard shard) {
   if (shard.replicas <= 1) return;  // one replica: nothing to share out
-  ASLNET_CHECK(!model_.device().is_cuda())
-      << "--zero 1 shards the optimizer state of CPU replicas only for now; GPU replicas train with --zero 0";
   ASLNET_CHECK(!sharded()) << "--zero 1: the optimizer is already sharded";
+  // A captured CUDA graph would replay the unsharded update.
+  ASLNET_CHECK(!hyper_in_flight_) << "--zero 1: shard the optimizer before the first GPU step";
+  ASLNET_CHECK(!model_.device().is_cuda() || shard.average) << "--zero 1: a GPU shard needs its average collective";
   ASLNET_CHECK(shard.gather && shard.any) << "--zero 1: a shard needs its gather and agreement collectives";
   // The owned part of every parameter, with its place in the shard (the owned ranges one after another).
   std::vector<Segment> parts;
@@ -320,12 +328,71 @@ void Optimizer::shard(OptimizerShard shard) {
   };
   cut(first_);
   cut(second_);
+  if (model_.device().is_cuda()) {
+    // Each owned part gets the spans that cross it, their ends counted from the part's start.
+    int64_t at = 0;
+    for (const auto& [offset, count] : shard.owned) {
+      std::vector<int64_t> ends;
+      std::vector<float> decay;
+      int64_t begin = 0;
+      for (size_t i = 0; i < span_ends_host_.size(); ++i) {
+        const int64_t b = std::max(begin, offset), e = std::min(span_ends_host_[i], offset + count);
+        begin = span_ends_host_[i];
+        if (b >= e) continue;
+        ends.push_back(e - offset);
+        decay.push_back(span_decay_host_[i]);
+      }
+      GpuPart part{offset, count, at, Buffer::device(ends.size() * sizeof(int64_t), model_.device().index),
+                   Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device()), int(ends.size())};
+      CUDA_CHECK(cudaMemcpy(part.ends.data(), ends.data(), ends.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
+      CUDA_CHECK(cudaMemcpy(part.decay.raw(), decay.data(), decay.size() * sizeof(float), cudaMemcpyHostToDevice));
+      gpu_parts_.push_back(std::move(part));
+      at += count;
+    }
+    vote_ = Tensor::zeros(Shape{1}, DType::F32, model_.device());
+  }
   segments_ = std::move(parts);
   shard_ = std::move(shard);
 }
 
+void Optimizer::enqueue_sharded_gpu_step(Context& ctx) {
+  cudaStream_t stream = ctx.stream();
+  const auto* h = static_cast<const kernels::cuda::StepHyper*>(hyper_.raw());
+  float* params = model_.parameter_arena().data<float>();
+  const float* grad = model_.gradient_arena().data<float>();
+  auto* bad = first_bad_.data<int32_t>();
+  // Each replica sees averaged gradients only in its shard: it flags those, and the replicas agree.
+  for (const GpuPart& p : gpu_parts_) kernels::cuda::flag_non_finite(stream, p.count, grad + p.offset, h, bad);
+  kernels::cuda::non_finite_vote(stream, bad, vote_.data<float>());
+  shard_.average(ctx, vote_);
+  kernels::cuda::non_finite_agree(stream, vote_.data<float>(), h, bad);
+  for (const GpuPart& p : gpu_parts_) {
+    const kernels::cuda::DecaySpans spans{static_cast<const int64_t*>(p.ends.data()), p.decay.data<float>(), p.spans};
+    if (config_.kind == "sgd")
+      kernels::cuda::sgd_step(stream, p.count, params + p.offset, grad + p.offset,
+                              first_.defined() ? first_.data<float>() + p.state : nullptr, nullptr, nullptr, spans, h,
+                              float(config_.momentum), config_.nesterov, bad);
+    else
+      kernels::cuda::adamw_step(stream, p.count, params + p.offset, grad + p.offset, first_.data<float>() + p.state,
+                                second_.data<float>() + p.state, nullptr, nullptr, spans, h, config_.beta1,
+                                config_.beta2, config_.eps, bad);
+  }
+  // Every replica's updated shard to every replica (a refused update gathers unchanged weights).
+  shard_.gather(ctx, model_.parameter_arena());
+  const int64_t n = model_.parameter_arena().numel();
+  if (model_.mixed_precision())
+    kernels::cuda::cast<float, bf16>(stream, n, params, model_.compute_arena().data<bf16>());
+  if (has_ema()) {
+    kernels::cuda::ema_update(stream, n, ema_params_.data<float>(), params, h, bad);
+    kernels::cuda::ema_update(stream, ema_state_.numel(), ema_state_.data<float>(), model_.state_arena().data<float>(),
+                              h, bad);
+  }
+}
+
 void Optimizer::gather_state(Context& ctx) {
   if (!sharded()) return;
+  // The copies below are plain (synchronous) ones: the state's last update must be done.
+  if (model_.device().is_cuda()) ctx.synchronize();
   gathered_.clear();
   for (const auto& [name, local] : local_state()) {
     Tensor whole = Tensor::zeros(model_.parameter_arena().shape(), local.dtype(), local.device());
@@ -337,6 +404,7 @@ void Optimizer::gather_state(Context& ctx) {
     shard_.gather(ctx, whole);
     gathered_.emplace_back(name, whole);
   }
+  if (model_.device().is_cuda()) ctx.synchronize();  // readers copy the whole state with plain copies
   gathered_at_ = steps_;
 }
 

@@ -42,6 +42,9 @@ struct OptimizerShard {
   std::function<void(Context&, const Tensor&)> gather;
   // Collective: true when any replica passes true (a non-finite gradient in some replica's shard).
   std::function<bool(bool)> any;
+  // Collective, GPU: replaces a device tensor by its average over the replicas, in the order of the
+  // context's stream (the replicas' votes on refusing an update, without the host waiting).
+  std::function<void(Context&, const Tensor&)> average;
 };
 
 class Optimizer {
@@ -82,7 +85,9 @@ class Optimizer {
   // those weights, then all-gather the weights after every update. Every replica must take its shard
   // in the same step. The moving average (--ema) is updated on every replica from the gathered
   // weights, so it stays whole. A refused (non-finite) update is agreed over the replicas, so all of
-  // them refuse the same steps. CPU only for now (an Error naming --zero on a GPU).
+  // them refuse the same steps (on a GPU in stream order, without the host waiting). In mixed
+  // precision the fp32 weights stay whole on every replica (they are the all-gather's target); the bf16
+  // copies are recomputed from them after the gather.
   void shard(OptimizerShard shard);
   bool sharded() const { return shard_.replicas > 1; }
   // Collective when sharded (every replica calls it at the same point): assembles the whole state for
@@ -124,6 +129,9 @@ class Optimizer {
     int64_t state = 0;  // where its state starts: = offset, or (sharded) its place in this replica's shard
   };
   void step_gpu(Context& ctx, double lr);
+  // The sharded update on a GPU: the agreed non-finite flag, the update of the owned parts, the
+  // all-gather, the bf16 copies and the averages.
+  void enqueue_sharded_gpu_step(Context& ctx);
   template <class T>
   void average_state(T one_minus_decay);
   // Whether gradients [offset, offset + count) of the arena are all finite.
@@ -153,6 +161,17 @@ class Optimizer {
   Event hyper_read_;  // recorded after the copy of hyper_host_ is queued
   bool hyper_in_flight_ = false;
   int span_count_ = 0;
+  std::vector<int64_t> span_ends_host_;  // the spans above, on the host (sharding cuts them per owned part)
+  std::vector<float> span_decay_host_;
+  // Sharded on a GPU: per owned part of the arena, its spans (ends relative to the part's start).
+  struct GpuPart {
+    int64_t offset = 0, count = 0, state = 0;
+    Buffer ends;
+    Tensor decay;
+    int spans = 0;
+  };
+  std::vector<GpuPart> gpu_parts_;
+  Tensor vote_;  // f32 [1]: this replica's vote on refusing the update, then the replicas' average
 };
 
 }  // namespace aslnet

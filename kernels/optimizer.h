@@ -63,6 +63,12 @@ void adamw_step(cudaStream_t stream, int64_t count, float* param, const float* g
                 bf16* param_bf16, float* ema, DecaySpans spans, const StepHyper* hyper, double beta1, double beta2,
                 double eps, const int32_t* skip_if_set = nullptr);
 
+// ZeRO stage 1 (--zero 1): each replica flags only its shard's gradients, so the replicas agree before
+// updating. non_finite_vote writes 1 into *vote when *first_bad_step is set (0 otherwise); the votes
+// are averaged over the replicas (in stream order), and non_finite_agree then sets *first_bad_step to
+// hyper->step when any replica voted and the flag is still 0. Every replica refuses the same updates.
+void non_finite_vote(cudaStream_t stream, const int32_t* first_bad_step, float* vote);
+void non_finite_agree(cudaStream_t stream, const float* votes, const StepHyper* hyper, int32_t* first_bad_step);
 // ema += hyper->ema_one_minus_decay * (value - ema) over `count` elements: the batch-norm statistics'
 // average, after the step's forward has updated them.
 void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* value, const StepHyper* hyper,

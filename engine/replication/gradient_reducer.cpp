@@ -170,6 +170,7 @@ void GradientReducer::shard_optimizer(Optimizer& optimizer) {
   shard.gather = [this](Context& ctx, const Tensor& arena) {
     zero_->gather(comm_, arena, model_.device().is_cuda() ? ctx.stream() : nullptr);
   };
+  shard.average = [this](Context& ctx, const Tensor& t) { comm_.all_reduce_average(t, ctx.stream()); };
   shard.any = [this](bool mine) {
     std::vector<double> votes{mine ? 1.0 : 0.0};
     comm_.all_reduce_sum_host(votes);

@@ -248,4 +248,22 @@ void ema_update(cudaStream_t stream, int64_t count, float* ema, const float* val
   CUDA_CHECK_LAST();
 }
 
+__global__ void non_finite_vote_kernel(const int32_t* first_bad_step, float* vote) {
+  *vote = *first_bad_step != 0 ? 1.0f : 0.0f;
+}
+
+__global__ void non_finite_agree_kernel(const float* votes, const StepHyper* hyper, int32_t* first_bad_step) {
+  if (*votes > 0.0f && *first_bad_step == 0) *first_bad_step = hyper->step;
+}
+
+void non_finite_vote(cudaStream_t stream, const int32_t* first_bad_step, float* vote) {
+  non_finite_vote_kernel<<<1, 1, 0, stream>>>(first_bad_step, vote);
+  CUDA_CHECK_LAST();
+}
+
+void non_finite_agree(cudaStream_t stream, const float* votes, const StepHyper* hyper, int32_t* first_bad_step) {
+  non_finite_agree_kernel<<<1, 1, 0, stream>>>(votes, hyper, first_bad_step);
+  CUDA_CHECK_LAST();
+}
+
 }  // namespace aslnet::kernels::cuda

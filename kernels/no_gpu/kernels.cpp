@@ -167,6 +167,8 @@ void adamw_step(cudaStream_t, int64_t, float*, const float*, float*, float*, bf1
   no_gpu();
 }
 void ema_update(cudaStream_t, int64_t, float*, const float*, const StepHyper*, const int32_t*) { no_gpu(); }
+void non_finite_vote(cudaStream_t, const int32_t*, float*) { no_gpu(); }
+void non_finite_agree(cudaStream_t, const float*, const StepHyper*, int32_t*) { no_gpu(); }
 
 // ---- precision.h, replica_average.h ----
 void widen_into(cudaStream_t, int64_t, const bf16*, float*, bool) { no_gpu(); }
