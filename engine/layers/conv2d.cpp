@@ -1,5 +1,6 @@
 #include "engine/layers/conv2d.h"
 
+#include "kernels/cpu_kernels.h"
 #include "kernels/precision.h"
 
 namespace aslnet {
@@ -42,7 +43,15 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
     const size_t bf16_grad = dtype_ == DType::BF16 ? size_t(weight_.shape.numel()) * dtype_size(DType::BF16) : 0;
     workspace_bytes_ = align256(cudnn_->workspace_bytes()) + bf16_grad;
   } else {
-    workspace_bytes_ = size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * dtype_size(dtype_);
+    // The fast CPU kernels are oneDNN's fp32 primitives; f64 (the gradient checks' dtype) has none and
+    // stays on the reference, as does everything when --cpu-kernels reference is asked for.
+    onednn_.reset();
+    if (dtype_ == DType::F32 && kernels::cpu_kernels() == kernels::CpuKernels::Fast) {
+      onednn_ = std::make_unique<kernels::onednn::OnednnConv>(shape_);
+      workspace_bytes_ = onednn_->workspace_bytes();
+    } else {
+      workspace_bytes_ = size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * dtype_size(dtype_);
+    }
   }
   const Shape out{shape_.n, shape_.out_h(), shape_.out_w(), shape_.k};
   y_ = Tensor::empty(out, dtype, ctx.device());
@@ -52,6 +61,10 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
 
 const Tensor& Conv2d::forward_cpu(Context& ctx, const Tensor& x, bool) {
   input_ = x;
+  if (onednn_) {
+    onednn_->forward(x.data<float>(), weight_.value.data<float>(), y_.data<float>(), ctx.workspace());
+    return y_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::conv2d_forward<T>(shape_, x.data<T>(), weight_.value.data<T>(), y_.data<T>(),
@@ -67,6 +80,13 @@ const Tensor& Conv2d::forward_cuda(Context& ctx, const Tensor& x, bool) {
 }
 
 const Tensor& Conv2d::backward_cpu(Context& ctx, const Tensor& dy, bool accumulate) {
+  if (onednn_) {
+    onednn_->backward_filter(input_.data<float>(), dy.data<float>(), weight_.grad.data<float>(), ctx.workspace(),
+                             accumulate);
+    if (needs_input_grad_)
+      onednn_->backward_data(dy.data<float>(), weight_.value.data<float>(), dx_.data<float>(), ctx.workspace());
+    return dx_;
+  }
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
     T* columns = static_cast<T*>(ctx.workspace());

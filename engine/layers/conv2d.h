@@ -5,6 +5,7 @@
 
 #include "engine/layer.h"
 #include "kernels/conv.h"
+#include "kernels/conv_onednn.h"
 
 namespace aslnet {
 
@@ -18,6 +19,9 @@ class Conv2d : public KernelLayer {
   const kernels::ConvShape& conv_shape() const { return shape_; }
   // The input the last forward kept (benchmarks re-run this layer alone on it).
   const Tensor& input() const { return input_; }
+  // On the CPU: oneDNN's convolution when setup chose the fast kernels (fp32 and --cpu-kernels fast),
+  // else null (the reference im2col + OpenBLAS).
+  const kernels::onednn::OnednnConv* onednn() const { return onednn_.get(); }
 
  private:
   const Tensor& forward_cpu(Context& ctx, const Tensor& x, bool training) override;
@@ -32,6 +36,8 @@ class Conv2d : public KernelLayer {
   Tensor y_, dx_;
   // GPU: cuDNN's descriptors and algorithms for this shape, chosen at setup.
   std::unique_ptr<kernels::cuda::CudnnConv> cudnn_;
+  // CPU, fast kernels: oneDNN's primitives for this shape, created at setup.
+  std::unique_ptr<kernels::onednn::OnednnConv> onednn_;
   size_t workspace_bytes_ = 0;
 };
 

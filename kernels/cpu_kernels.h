@@ -1,0 +1,24 @@
+// Which CPU kernels the layers use: `reference` (im2col + OpenBLAS, the engine's own loops: what every
+// other backend is tested against) or `fast` (oneDNN's primitives where the engine has them: today the
+// fp32 convolutions, kernels/conv_onednn.h). `--cpu-kernels` sets it; layers read it at setup, so a
+// model set up afterwards uses the new choice. Process-wide like the CPU thread count
+// (Context::set_cpu_threads), which it goes with: both say how this process computes on its cores.
+#pragma once
+
+#include <string>
+
+namespace aslnet::kernels {
+
+enum class CpuKernels { Reference, Fast };
+
+// `fast` when this build has oneDNN, else `reference`.
+CpuKernels default_cpu_kernels();
+// Throws when `fast` is asked of a build without oneDNN (the message names --cpu-kernels).
+void set_cpu_kernels(CpuKernels kernels);
+CpuKernels cpu_kernels();
+
+const char* cpu_kernels_name(CpuKernels kernels);
+// "reference" or "fast"; anything else throws naming the flag.
+CpuKernels parse_cpu_kernels(const std::string& text);
+
+}  // namespace aslnet::kernels

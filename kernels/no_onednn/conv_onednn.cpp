@@ -1,0 +1,31 @@
+// A build without oneDNN (ASLNET_ONEDNN=OFF, or libdnnl-dev not installed): the fast CPU convolution
+// is absent, and asking for it says how to get it.
+#include "engine/core/error.h"
+#include "kernels/conv_onednn.h"
+
+namespace aslnet::kernels::onednn {
+
+bool available() { return false; }
+std::string version() { return "not built"; }
+
+struct OnednnConv::Impl {};
+
+OnednnConv::OnednnConv(const ConvShape&) {
+  ASLNET_CHECK(false) << "this aslnet was built without oneDNN (the fast CPU kernels): install libdnnl-dev and "
+                         "rebuild, or use --cpu-kernels reference";
+}
+OnednnConv::~OnednnConv() = default;
+OnednnConv::OnednnConv(OnednnConv&&) noexcept = default;
+OnednnConv& OnednnConv::operator=(OnednnConv&&) noexcept = default;
+
+const ConvShape& OnednnConv::shape() const {
+  static const ConvShape none;
+  return none;
+}
+size_t OnednnConv::workspace_bytes() const { return 0; }
+std::string OnednnConv::implementations() const { return "not built"; }
+void OnednnConv::forward(const float*, const float*, float*, void*) const {}
+void OnednnConv::backward_data(const float*, const float*, float*, void*) const {}
+void OnednnConv::backward_filter(const float*, const float*, float*, void*, bool) const {}
+
+}  // namespace aslnet::kernels::onednn
