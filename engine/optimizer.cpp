@@ -29,11 +29,6 @@ Optimizer::Optimizer(Model& model, OptimizerConfig config) : model_(model), conf
   }
   parameters_ = segments_;
   const Shape arena = model_.parameter_arena().shape();
-  if (config_.kind == "sgd" && config_.momentum != 0.0) first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
-  if (config_.kind == "adamw") {
-    first_ = Tensor::zeros(arena, model_.dtype(), model_.device());
-    second_ = Tensor::zeros(arena, model_.dtype(), model_.device());
-  }
   if (model_.device().is_cuda()) {
     // Spans in arena order, each running to the next parameter's start (alignment padding included:
     // its gradient is always zero, so it stays zero), merged where the decay is the same.
@@ -112,6 +107,7 @@ void Optimizer::prepare_gpu_step(double lr) {
   // runs at the start of that step's update, so this rarely waits.
   if (hyper_in_flight_) CUDA_CHECK(cudaEventSynchronize(hyper_read_.get()));
   begin_step();
+  allocate_state();  // before a graph's capture, which must not allocate
   auto* hyper = static_cast<kernels::cuda::StepHyper*>(hyper_host_.data());
   *hyper = {float(lr), 1.0f, 1.0f, 0.0f, int32_t(steps_)};
   if (config_.kind == "adamw") {
@@ -190,13 +186,32 @@ bool Optimizer::gradients_finite(int64_t offset, int64_t count) const {
 
 std::vector<std::pair<std::string, Tensor>> Optimizer::state_tensors() const {
   if (!sharded()) return local_state();
-  ASLNET_CHECK(gathered_at_ == steps_)
-      << "--zero 1: the optimizer state is sharded over the replicas; gather_state() must assemble it (on every "
-         "replica) after the last update, before it is read";
+  ASLNET_CHECK(gathered_at_ == steps_ && gathered_.size() == local_state().size())
+      << "--zero 1: the optimizer state is sharded over the replicas; gather_state() must assemble it (every "
+         "replica calls it, replica 0 receives it) after the last update, before it is read";
   return gathered_;
 }
 
+void Optimizer::allocate_state() const {
+  if (state_allocated_) return;
+  state_allocated_ = true;
+  // Zeros (torch's first step is the same) at the size this replica keeps: a sharded optimizer that
+  // has loaded nothing never holds the whole state, not even for a moment.
+  int64_t size = model_.parameter_arena().numel();
+  if (sharded()) {
+    size = 0;
+    for (const auto& [offset, count] : shard_.owned) size += count;
+  }
+  const Shape shape{size};
+  if (config_.kind == "sgd" && config_.momentum != 0.0) first_ = Tensor::zeros(shape, model_.dtype(), model_.device());
+  if (config_.kind == "adamw") {
+    first_ = Tensor::zeros(shape, model_.dtype(), model_.device());
+    second_ = Tensor::zeros(shape, model_.dtype(), model_.device());
+  }
+}
+
 std::vector<std::pair<std::string, Tensor>> Optimizer::local_state() const {
+  allocate_state();
   if (config_.kind == "adamw") return {{"exp_avg", first_}, {"exp_avg_sq", second_}};
   if (first_.defined()) return {{"momentum_buffer", first_}};
   return {};
@@ -208,6 +223,7 @@ void Optimizer::step(Context& ctx, double lr) {
     return;
   }
   begin_step();
+  allocate_state();
   dispatch_real(model_.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (sharded()) {
@@ -304,7 +320,8 @@ void Optimizer::shard(OptimizerShard shard) {
   // A captured CUDA graph would replay the unsharded update.
   ASLNET_CHECK(!hyper_in_flight_) << "--zero 1: shard the optimizer before the first GPU step";
   ASLNET_CHECK(!model_.device().is_cuda() || shard.average) << "--zero 1: a GPU shard needs its average collective";
-  ASLNET_CHECK(shard.gather && shard.any) << "--zero 1: a shard needs its gather and agreement collectives";
+  ASLNET_CHECK(shard.gather && shard.any && shard.assemble)
+      << "--zero 1: a shard needs its gather, assemble and agreement collectives";
   // The owned part of every parameter, with its place in the shard (the owned ranges one after another).
   std::vector<Segment> parts;
   int64_t size = 0;
@@ -315,9 +332,10 @@ void Optimizer::shard(OptimizerShard shard) {
     }
     size += count;
   }
-  // The state of the owned ranges only (a resumed checkpoint's whole state is sharded again here).
+  // The state of the owned ranges only (a resumed checkpoint's whole state is sharded again here; a
+  // fresh run's state is allocated at its shard's size when first used).
   auto cut = [&](Tensor& whole) {
-    if (!whole.defined()) return;
+    if (!state_allocated_ || !whole.defined()) return;
     Tensor mine = Tensor::zeros(Shape{size}, whole.dtype(), whole.device());
     int64_t at = 0;
     for (const auto& [offset, count] : shard.owned) {
@@ -395,16 +413,9 @@ void Optimizer::gather_state(Context& ctx) {
   if (model_.device().is_cuda()) ctx.synchronize();
   gathered_.clear();
   for (const auto& [name, local] : local_state()) {
-    Tensor whole = Tensor::zeros(model_.parameter_arena().shape(), local.dtype(), local.device());
-    int64_t at = 0;
-    for (const auto& [offset, count] : shard_.owned) {
-      whole.slice(offset, Shape{count}).copy_from(local.slice(at, Shape{count}));
-      at += count;
-    }
-    shard_.gather(ctx, whole);
-    gathered_.emplace_back(name, whole);
+    Tensor whole = shard_.assemble(ctx, local);
+    if (whole.defined()) gathered_.emplace_back(name, whole);
   }
-  if (model_.device().is_cuda()) ctx.synchronize();  // readers copy the whole state with plain copies
   gathered_at_ = steps_;
 }
 

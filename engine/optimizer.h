@@ -42,6 +42,11 @@ struct OptimizerShard {
   std::function<void(Context&, const Tensor&)> gather;
   // Collective: true when any replica passes true (a non-finite gradient in some replica's shard).
   std::function<bool(bool)> any;
+  // Collective: every replica passes its shard of one state arena (the owned ranges one after
+  // another); replica 0 gets the whole arena (the parameter arena's layout) back, the others an
+  // undefined tensor, and they hold no more than one bucket of it at a time (torch's
+  // ZeroRedundancyOptimizer.consolidate_state_dict(to=0)).
+  std::function<Tensor(Context&, const Tensor&)> assemble;
   // Collective, GPU: replaces a device tensor by its average over the replicas, in the order of the
   // context's stream (the replicas' votes on refusing an update, without the host waiting).
   std::function<void(Context&, const Tensor&)> average;
@@ -75,9 +80,10 @@ class Optimizer {
   void set_step_count(int64_t steps) { steps_ = steps; }
   // The state arenas, named for the checkpoint: "momentum_buffer" (sgd), "exp_avg" and "exp_avg_sq"
   // (adamw); each has the parameter arena's layout.
-  // Sharded (--zero 1), they are the full arenas assembled by the last gather_state(), which must have
-  // run since the last update (an Error otherwise): checkpoints always hold the whole state, so a run
-  // resumes with or without --zero, on any number of replicas.
+  // Sharded (--zero 1), they are the whole arenas assembled on replica 0 (the one that writes
+  // checkpoints) by the last gather_state(), which must have run since the last update (an Error
+  // otherwise, and on the other replicas): checkpoints always hold the whole state, so a run resumes
+  // with or without --zero, on any number of replicas. The state is allocated (zero) on first use.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const;
 
   // ZeRO stage 1: from now on keep the state of `shard.owned` only (the rest of the state, fresh or
@@ -90,8 +96,8 @@ class Optimizer {
   // copies are recomputed from them after the gather.
   void shard(OptimizerShard shard);
   bool sharded() const { return shard_.replicas > 1; }
-  // Collective when sharded (every replica calls it at the same point): assembles the whole state for
-  // state_tensors() until the next update. Nothing when not sharded.
+  // Collective when sharded (every replica calls it at the same point): assembles the whole state on
+  // replica 0 for state_tensors(), until the next update. Nothing when not sharded.
   void gather_state(Context& ctx);
   // Bytes of optimizer state this replica holds (its shard when sharded), and the whole state's.
   int64_t state_bytes() const;
@@ -139,6 +145,9 @@ class Optimizer {
   bool gradients_finite(int64_t offset, int64_t count) const;
   // The state arenas this replica holds (its shard when sharded), named as state_tensors().
   std::vector<std::pair<std::string, Tensor>> local_state() const;
+  // Allocates the state arenas (zero) at the size this replica keeps, once: lazily, so that sharding
+  // a fresh optimizer never allocates the whole state.
+  void allocate_state() const;
   friend class EmaWeightsScope;  // sets ema_in_model_
 
   Model& model_;
@@ -148,7 +157,8 @@ class Optimizer {
   OptimizerShard shard_;
   std::vector<std::pair<std::string, Tensor>> gathered_;  // gather_state()'s whole state
   int64_t gathered_at_ = -1;                              // the step count it was gathered at
-  Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments
+  mutable Tensor first_, second_;  // momentum buffer, or AdamW's first and second moments (allocate_state)
+  mutable bool state_allocated_ = false;
   int64_t steps_ = 0;
   Tensor ema_params_, ema_state_;  // the moving averages, in the arenas' type and layout (empty: off)
   double ema_decay_ = 0.0;

@@ -171,12 +171,43 @@ void GradientReducer::shard_optimizer(Optimizer& optimizer) {
     zero_->gather(comm_, arena, model_.device().is_cuda() ? ctx.stream() : nullptr);
   };
   shard.average = [this](Context& ctx, const Tensor& t) { comm_.all_reduce_average(t, ctx.stream()); };
+  shard.assemble = [this](Context& ctx, const Tensor& local) { return assemble_state(ctx, local); };
   shard.any = [this](bool mine) {
     std::vector<double> votes{mine ? 1.0 : 0.0};
     comm_.all_reduce_sum_host(votes);
     return votes[0] > 0;
   };
   optimizer.shard(std::move(shard));
+}
+
+Tensor GradientReducer::assemble_state(Context& ctx, const Tensor& local) {
+  // Bucket by bucket: each replica puts its part of the bucket in place and the bucket is all-gathered,
+  // into rank 0's whole arena there, and elsewhere into one bucket's scratch, reused (waited for first on
+  // a GPU). Replica 0 is the lead, which writes the checkpoints.
+  const bool cuda = model_.device().is_cuda();
+  cudaStream_t stream = cuda ? ctx.stream() : nullptr;
+  if (cuda) comm_.synchronize(stream);  // the shard's last update; the copies below are plain ones
+  const bool root = comm_.rank() == 0;
+  Tensor whole, scratch;
+  if (root) {
+    whole = Tensor::zeros(model_.parameter_arena().shape(), local.dtype(), local.device());
+  } else {
+    int64_t largest = 0;
+    for (int b = 0; b < zero_->bucket_count(); ++b) largest = std::max(largest, zero_->bucket(b).count);
+    scratch = Tensor::zeros(Shape{largest}, local.dtype(), local.device());
+  }
+  int64_t at = 0;  // where the next owned range starts in `local`
+  for (int b = 0; b < zero_->bucket_count(); ++b) {
+    const ArenaRange range = zero_->bucket(b), mine = zero_->owned_in(b);
+    const Tensor values = root ? whole.slice(range.offset, Shape{range.count}) : scratch.slice(0, Shape{range.count});
+    if (mine.count > 0) {
+      values.slice(mine.offset - range.offset, Shape{mine.count}).copy_from(local.slice(at, Shape{mine.count}));
+      at += mine.count;
+    }
+    zero_->gather_bucket(comm_, values, b, stream);
+    if (cuda) comm_.synchronize(stream);  // before the scratch is reused, or rank 0 reads the whole
+  }
+  return whole;
 }
 
 void GradientReducer::broadcast_parameters(Context& ctx) {

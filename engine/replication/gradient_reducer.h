@@ -102,6 +102,8 @@ class GradientReducer {
 
  private:
   void start_ready_buckets();
+  // --zero 1: the optimizer's shard of one state arena, assembled whole on rank 0 (OptimizerShard::assemble).
+  Tensor assemble_state(Context& ctx, const Tensor& local);
   // finish()'s check: the parameters this backward never reported, in arena order (empty: none).
   std::vector<const Parameter*> unreported() const;
   // Zeroes the gradients of `unused` (queued on the compute stream on a GPU) and marks them ready.

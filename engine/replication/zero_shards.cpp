@@ -33,12 +33,29 @@ void ZeroShards::start_reduce(Communicator& comm, const Tensor& arena, int b, cu
     comm.start_all_reduce_average(arena.slice(bucket.offset + bucket.chunk * size_, Shape{bucket.tail}), stream);
 }
 
+ArenaRange ZeroShards::bucket(int b) const {
+  const Bucket& bucket = buckets_.at(size_t(b));
+  return {bucket.offset, bucket.chunk * size_ + bucket.tail};
+}
+
+ArenaRange ZeroShards::owned_in(int b) const {
+  const Bucket& bucket = buckets_.at(size_t(b));
+  return {bucket.offset + rank_ * bucket.chunk, bucket.chunk + (rank_ == size_ - 1 ? bucket.tail : 0)};
+}
+
 void ZeroShards::gather(Communicator& comm, const Tensor& arena, cudaStream_t stream) const {
-  for (const Bucket& bucket : buckets_) {
-    if (bucket.chunk > 0) comm.all_gather(arena.slice(bucket.offset, Shape{bucket.chunk * size_}), stream);
-    if (bucket.tail > 0)
-      comm.broadcast(arena.slice(bucket.offset + bucket.chunk * size_, Shape{bucket.tail}), size_ - 1, stream);
+  for (int b = 0; b < bucket_count(); ++b) {
+    const ArenaRange range = bucket(b);
+    gather_bucket(comm, arena.slice(range.offset, Shape{range.count}), b, stream);
   }
+}
+
+void ZeroShards::gather_bucket(Communicator& comm, const Tensor& values, int b, cudaStream_t stream) const {
+  const Bucket& bucket = buckets_.at(size_t(b));
+  ASLNET_CHECK(values.numel() == bucket.chunk * size_ + bucket.tail)
+      << "gather of bucket " << b << ": " << values.numel() << " values for a bucket of " << bucket.chunk * size_ + bucket.tail;
+  if (bucket.chunk > 0) comm.all_gather(values.slice(0, Shape{bucket.chunk * size_}), stream);
+  if (bucket.tail > 0) comm.broadcast(values.slice(bucket.chunk * size_, Shape{bucket.tail}), size_ - 1, stream);
 }
 
 }  // namespace aslnet

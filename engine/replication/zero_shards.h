@@ -51,6 +51,13 @@ class ZeroShards {
   // Collective: every rank's owned values of `arena` (weights, or optimizer state laid out as the arena)
   // into every rank's `arena`. Final on return (CPU) or in `stream`'s order (GPU).
   void gather(Communicator& comm, const Tensor& arena, cudaStream_t stream) const;
+  // The same for one bucket: `values` holds bucket `b`'s values (its count, its layout).
+  void gather_bucket(Communicator& comm, const Tensor& values, int b, cudaStream_t stream) const;
+
+  int bucket_count() const { return int(buckets_.size()); }
+  ArenaRange bucket(int b) const;
+  // This rank's range in bucket `b` (possibly empty).
+  ArenaRange owned_in(int b) const;
 
  private:
   struct Bucket {
