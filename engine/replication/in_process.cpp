@@ -11,7 +11,7 @@ namespace aslnet {
 namespace {
 
 const char* kind_name(int kind) {
-  static const char* names[] = {"all-reduce", "broadcast", "host sum"};
+  static const char* names[] = {"all-reduce", "broadcast", "host sum", "reduce-scatter", "all-gather"};
   return names[kind];
 }
 
@@ -48,8 +48,8 @@ int64_t InProcessCommunicator::post(InProcessGroup::Contribution mine) {
   mine.arrived = true;
   const int64_t seq = next_seq_++;
   // A ring all-reduce is not combined here: every rank does its own part in finish() (ring_all_reduce).
-  const bool ring = group_->algorithm() == AllReduceAlgorithm::Ring && mine.kind == Kind::AllReduceAverage &&
-                    group_->size() > 1;
+  const bool ring = group_->algorithm() == AllReduceAlgorithm::Ring && mine.kind != Kind::Broadcast &&
+                    mine.kind != Kind::HostSum && group_->size() > 1;
   InProcessGroup::Collective* c;
   {
     std::unique_lock<std::mutex> lock(group_->mutex_);

@@ -45,7 +45,9 @@ class InProcessGroup {
 
  private:
   friend class InProcessCommunicator;
-  enum class Kind { AllReduceAverage, Broadcast, HostSum };
+  // ReduceScatterAverage and AllGather: posted only by the ring (the central algorithm leaves them to
+  // Communicator's defaults, made of all-reduces and broadcasts).
+  enum class Kind { AllReduceAverage, Broadcast, HostSum, ReduceScatterAverage, AllGather };
   struct Contribution {
     bool arrived = false;
     Kind kind = Kind::HostSum;
@@ -89,6 +91,10 @@ class InProcessCommunicator : public Communicator {
   void start_all_reduce_average(const Tensor& buffer, cudaStream_t stream) override;
   void finish(cudaStream_t stream) override;
   void broadcast(const Tensor& buffer, int root, cudaStream_t stream) override;
+  // The ring's two phases on their own (in_process_ring.cpp), for --zero 1: rank r ends with chunk r
+  // averaged, then the chunks are copied around. With the central algorithm: Communicator's defaults.
+  void start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) override;
+  void all_gather(const Tensor& buffer, cudaStream_t stream) override;
   void all_reduce_sum_host(std::vector<double>& values) override;
   void synchronize(cudaStream_t stream) override;
   void abort(const std::string& why) noexcept override;
@@ -104,8 +110,9 @@ class InProcessCommunicator : public Communicator {
   void combine(InProcessGroup::Collective& c, int64_t seq);
   // Stops the group (every rank's wait) when the ranks' parts of collective `seq` disagree.
   void check_same(const InProcessGroup::Collective& c, int64_t seq);
-  // The ring (in_process_ring.cpp): this rank's 2(n - 1) steps of ring all-reduce `seq`, then the wait
-  // until every rank is through; called by complete() in place of waiting for the central sum.
+  // The ring (in_process_ring.cpp): this rank's 2(n - 1) steps of ring all-reduce `seq` (or the n - 1 of
+  // a reduce-scatter or an all-gather), then the wait until every rank is through; called by complete()
+  // in place of waiting for the central sum.
   void ring_all_reduce(int64_t seq);
   // Waits (with the watchdog) until `ready` holds; `what` and `laggards` word the timeout's error.
   void wait_for_peers(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready, const std::string& what,

@@ -88,32 +88,42 @@ template void scale<double>(double*, double, int64_t, int64_t);
 
 namespace {
 
-// This rank's 2(n - 1) steps over the n buffers `data` (data[r]: rank r's), `count` values each.
-// `barrier(k)` returns once every rank has finished k steps.
+// Which phases to run, and which segment each rank ends the reduce-scatter owning.
+struct Phases {
+  bool reduce_scatter = true, all_gather = true;
+  // Rank r owns segment r + 1 + shift. An all-reduce uses 0 (rank r owns r + 1: segment 0's chain
+  // is then 0, 1, ..., n - 1, the central sum's order); the reduce-scatter and all-gather of --zero 1
+  // use -1, so that rank r owns segment r, the chunk the Communicator interface gives it.
+  int shift = 0;
+};
+
+// This rank's steps (n - 1 per phase) over the n buffers `data` (data[r]: rank r's), `count` values
+// each. `barrier(k)` returns once every rank has finished k steps.
 template <class T, class Barrier>
-void run_steps(const std::vector<void*>& buffers, int rank, int64_t count, Barrier&& barrier) {
+void run_steps(const std::vector<void*>& buffers, int rank, int64_t count, Phases phases, Barrier&& barrier) {
   const int n = int(buffers.size());
   auto at = [&](int r) { return static_cast<T*>(buffers[size_t(wrap(r, n))]); };
-  auto begin = [&](int s) { return segment_begin(count, n, wrap(s, n)); };
-  auto end = [&](int s) { return segment_begin(count, n, wrap(s, n) + 1); };
+  auto begin = [&](int s) { return segment_begin(count, n, wrap(s + phases.shift, n)); };
+  auto end = [&](int s) { return segment_begin(count, n, wrap(s + phases.shift, n) + 1); };
   T* mine = at(rank);
   const T* left = at(rank - 1);
   int steps = 0;
 
   // Phase 1, reduce-scatter. Step k: add the left's segment r - k - 1 (which the left summed over
   // ranks r - k - 1 .. r - 1 at its step k - 1, or posted, at k = 0) into this rank's own copy. After
-  // the last step this rank holds segment r + 1 summed over all n ranks.
-  for (int k = 0; k < n - 1; ++k) {
+  // the last step this rank holds segment r + 1 summed over all n ranks. (Segment numbers here are
+  // before the shift, which only relabels them.)
+  for (int k = 0; phases.reduce_scatter && k < n - 1; ++k) {
     const int s = rank - k - 1;
     add_into(mine, left, begin(s), end(s));
     // The owner turns its finished sum into the average, with the factor the central sum uses (so
     // that segment 0, summed in rank order by both, is the same bits).
     if (k == n - 2) scale(mine, T(1) / T(n), begin(rank + 1), end(rank + 1));
-    barrier(++steps);
+    barrier(++steps);  // after the last: no peer reads this buffer any more (a reduce-scatter ends here)
   }
   // Phase 2, all-gather. Step k: copy the left's segment r - k, final (the left owns it at k = 0, or
   // copied it at its step k - 1), into this rank's buffer. Copied, never added: the owner's bits.
-  for (int k = 0; k < n - 1; ++k) {
+  for (int k = 0; phases.all_gather && k < n - 1; ++k) {
     const int s = rank - k;
     std::copy(left + begin(s), left + end(s), mine + begin(s));
     barrier(++steps);  // the last one: no peer reads this buffer any more once it returns
@@ -136,11 +146,18 @@ void InProcessCommunicator::wait_for_peers(std::unique_lock<std::mutex>& lock, c
 
 void InProcessCommunicator::ring_all_reduce(int64_t seq) {
   const int n = group_->size();
-  const std::string name = "ring all-reduce #" + std::to_string(seq);
   std::unique_lock<std::mutex> lock(group_->mutex_);
   // A map's elements stay where they are while others are added: `c` is valid until the last rank
   // through erases it, below.
   auto& c = group_->collectives_.at(seq);
+  const Kind kind = c.ranks[size_t(rank_)].kind;
+  ring::Phases phases;
+  if (kind != Kind::AllReduceAverage) phases = {kind == Kind::ReduceScatterAverage, kind == Kind::AllGather, -1};
+  const std::string name = std::string(kind == Kind::AllReduceAverage       ? "ring all-reduce #"
+                                       : kind == Kind::ReduceScatterAverage ? "ring reduce-scatter #"
+                                                                            : "ring all-gather #") +
+                           std::to_string(seq);
+  const int total_steps = (n - 1) * (int(phases.reduce_scatter) + int(phases.all_gather));
   // Every rank's buffer is needed from the first step on: wait until all have posted.
   wait_for_peers(lock, [&] { return c.arrived == n; }, "collective #" + std::to_string(seq), [&] {
     std::string missing;
@@ -161,7 +178,7 @@ void InProcessCommunicator::ring_all_reduce(int64_t seq) {
     c.steps_done[size_t(rank_)] = steps;
     group_->changed_.notify_all();
     wait_for_peers(step_lock, [&] { return *std::min_element(c.steps_done.begin(), c.steps_done.end()) >= steps; },
-                   name + " (step " + std::to_string(steps) + " of " + std::to_string(2 * (n - 1)) + ")", [&] {
+                   name + " (step " + std::to_string(steps) + " of " + std::to_string(total_steps) + ")", [&] {
                      std::string late;
                      for (int r = 0; r < n; ++r)
                        if (c.steps_done[size_t(r)] < steps) late += (late.empty() ? "" : ", ") + std::to_string(r);
@@ -170,10 +187,10 @@ void InProcessCommunicator::ring_all_reduce(int64_t seq) {
   };
   try {
     if (own.dtype() == DType::F64) {
-      ring::run_steps<double>(buffers, rank_, own.numel(), barrier);
+      ring::run_steps<double>(buffers, rank_, own.numel(), phases, barrier);
     } else {
       ASLNET_CHECK(own.dtype() == DType::F32) << "all-reduce of " << dtype_name(own.dtype());
-      ring::run_steps<float>(buffers, rank_, own.numel(), barrier);
+      ring::run_steps<float>(buffers, rank_, own.numel(), phases, barrier);
     }
   } catch (const PeerFailure&) {
     throw;
@@ -185,6 +202,37 @@ void InProcessCommunicator::ring_all_reduce(int64_t seq) {
   // Every rank is through the last barrier: the last to leave lets the group forget the collective.
   lock.lock();
   if (++c.finished == n) group_->collectives_.erase(seq);
+}
+
+// --zero 1's collectives: the ring's phases on their own, on a buffer of n equal chunks (chunk r is
+// segment r: rank r owns it after the reduce-scatter). Each moves half of an all-reduce's bytes. With
+// the central algorithm, Communicator's defaults (an all-reduce; a broadcast per chunk).
+void InProcessCommunicator::start_reduce_scatter_average(const Tensor& buffer, cudaStream_t stream) {
+  if (group_->algorithm() != AllReduceAlgorithm::Ring || size() == 1) {
+    Communicator::start_reduce_scatter_average(buffer, stream);
+    return;
+  }
+  ASLNET_CHECK(buffer.numel() % size() == 0)
+      << "a reduce-scatter of " << buffer.numel() << " values over " << size() << " ranks (a multiple of the ranks)";
+  InProcessGroup::Contribution mine;
+  mine.kind = Kind::ReduceScatterAverage;
+  mine.buffer = buffer;
+  mine.stream = stream;
+  started_.push_back(post(std::move(mine)));
+}
+
+void InProcessCommunicator::all_gather(const Tensor& buffer, cudaStream_t stream) {
+  if (group_->algorithm() != AllReduceAlgorithm::Ring || size() == 1) {
+    Communicator::all_gather(buffer, stream);
+    return;
+  }
+  ASLNET_CHECK(buffer.numel() % size() == 0)
+      << "an all-gather of " << buffer.numel() << " values over " << size() << " ranks (a multiple of the ranks)";
+  InProcessGroup::Contribution mine;
+  mine.kind = Kind::AllGather;
+  mine.buffer = buffer;
+  mine.stream = stream;
+  complete(post(std::move(mine)), stream);
 }
 
 }  // namespace aslnet

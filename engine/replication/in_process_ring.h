@@ -20,6 +20,10 @@
 //     reads and a write; 2 per copied one) rather than one thread doing 2n buffers' worth, and the
 //     price is 2(n - 1) synchronisations instead of one.
 //
+// The two phases also serve on their own as the reduce-scatter and all-gather of --zero 1
+// (Communicator::start_reduce_scatter_average, all_gather): each moves half the all-reduce's bytes, and
+// rank r ends the reduce-scatter owning segment r, the chunk that interface gives it.
+//
 // Bits: each segment is summed exactly once, by a fixed chain (segment s: replica s's values, plus
 // s + 1's, ..., plus s - 1's, in that order) and then only copied, so every replica ends with the same
 // bits, run after run. Against the central sum (order 0, 1, ..., n - 1): segment 0 is summed in the

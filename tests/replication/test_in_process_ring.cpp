@@ -276,6 +276,52 @@ TEST(InProcessRing, IsRefusedOnAGpuWithAMessage) {
   EXPECT_THROW(parse_all_reduce_algorithm("tree"), Error);
 }
 
+TEST(InProcessRing, ReduceScatterAndAllGatherAreTheRingsTwoHalves) {
+  // --zero 1's collectives (Communicator::start_reduce_scatter_average, all_gather): rank r ends the
+  // reduce-scatter with chunk r averaged, and the all-gather copies every owner's chunk everywhere.
+  for (int n : {2, 3, 4})
+    for (int64_t chunk : {0, 1, 5, 1001}) {
+      SCOPED_TRACE(std::to_string(n) + " replicas, chunks of " + std::to_string(chunk));
+      const int64_t count = chunk * n;
+      Rng rng(test::fresh_seed());
+      const auto inputs = random_inputs(n, count, DType::F32, rng);
+      const auto central = all_reduced(inputs, AllReduceAlgorithm::Central);
+      auto comms = cpu_group(n, AllReduceAlgorithm::Ring);
+      std::vector<Tensor> buffers, scattered(static_cast<size_t>(n));
+      for (const Tensor& t : inputs) buffers.push_back(t.clone());
+      run_replica_threads(comms, [&](int r) {
+        comms[size_t(r)]->start_reduce_scatter_average(buffers[size_t(r)], nullptr);
+        comms[size_t(r)]->finish(nullptr);
+        scattered[size_t(r)] = buffers[size_t(r)].clone();
+        comms[size_t(r)]->all_gather(buffers[size_t(r)], nullptr);
+      });
+      for (int r = 0; r < n; ++r) {
+        // Chunk r of rank r: the average, within rounding of the central sum's.
+        for (int64_t i = r * chunk; i < (r + 1) * chunk; ++i) {
+          double magnitude = 0.0;
+          for (const Tensor& t : inputs) magnitude += std::abs(double(values<float>(t)[i])) / n;
+          EXPECT_LE(std::abs(values<float>(scattered[size_t(r)])[i] - values<float>(central[0])[i]), 1e-6 * magnitude)
+              << "rank " << r << ", value " << i;
+        }
+        // After the all-gather every rank holds every owner's chunk, bit for bit.
+        for (int owner = 0; owner < n; ++owner)
+          EXPECT_EQ(std::memcmp(values<float>(buffers[size_t(r)]) + owner * chunk,
+                                values<float>(scattered[size_t(owner)]) + owner * chunk, size_t(chunk) * 4),
+                    0)
+              << "rank " << r << ", chunk " << owner;
+      }
+      // The ring's reduce-scatter moved half the data, not the whole: with 2 replicas rank 0's chunk 1
+      // is still its own input (the default, an all-reduce, would have averaged it too).
+      if (n == 2 && chunk > 0) {
+        EXPECT_EQ(std::memcmp(values<float>(scattered[0]) + chunk, values<float>(inputs[0]) + chunk, size_t(chunk) * 4),
+                  0);
+      }
+    }
+  auto comms = cpu_group(3, AllReduceAlgorithm::Ring);
+  Tensor odd = Tensor::zeros(Shape{7}, DType::F32);
+  EXPECT_THROW(comms[0]->start_reduce_scatter_average(odd, nullptr), Error);  // 7 values over 3 ranks
+}
+
 // Trains n replicas (with c.allreduce) on their shards; returns their weights, checked identical.
 std::vector<Tensor> train_replicas(const test::ReplicationCase& c, int n) {
   auto comms = cpu_group(n, c.allreduce);
@@ -301,6 +347,22 @@ TEST(InProcessRing, RingReplicasMatchOneReplicaOnTheWholeBatch) {
   test::ReplicationCase central = c;
   central.allreduce = AllReduceAlgorithm::Central;
   EXPECT_TRUE(same_bits(train_replicas(c, 2)[0], train_replicas(central, 2)[0]));
+}
+
+TEST(InProcessRing, ZeroStageOneOverTheRingMatchesPlainReplication) {
+  // --zero 1 --allreduce ring: the reducer's reduce-scatter and the optimizer's all-gather run as the
+  // ring's two phases; the weights are plain (central) replication's within the ZeRO tests' 1e-6.
+  for (int n : {2, 4}) {
+    test::ReplicationCase c;
+    const Tensor plain = train_replicas(c, n)[0];
+    c.zero = true;
+    c.allreduce = AllReduceAlgorithm::Ring;
+    const auto zero = train_replicas(c, n);
+    const double err = test::relative_error(zero[0], plain);
+    ::testing::Test::RecordProperty("relative_error_zero_ring_" + std::to_string(n) + "_replicas", std::to_string(err));
+    EXPECT_LE(err, 1e-6) << n << " replicas";
+    EXPECT_GT(test::relative_error(plain, test::initial_weights(c)), 1e-3) << "the weights did not move";
+  }
 }
 
 }  // namespace
