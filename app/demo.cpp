@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "app/cli_checks.h"
+#include "app/device_options.h"
 #include "app/commands.h"
 #include "app/eval.h"
 #include "app/predict.h"
@@ -127,6 +128,7 @@ void register_demo(CLI::App& app) {
   cmd->add_option("--lr", o->lr, "AdamW's peak learning rate")->check(positive());
   cmd->add_option("--seed", o->seed, "seed of the synthetic images and of training");
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
+  app::add_cpu_kernels_option(*cmd);
   cmd->add_option("--device", o->device, "auto (a GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--quiet", o->quiet, "no progress bar");

@@ -2,13 +2,35 @@
 
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
+
 #include <sstream>
 #include <vector>
 
 #include "engine/core/device.h"
 #include "engine/core/error.h"
+#include "kernels/conv_onednn.h"
+#include "kernels/cpu_kernels.h"
 
 namespace aslnet::app {
+
+CLI::Option* add_cpu_kernels_option(CLI::App& cmd) {
+  const std::string help =
+      fmt::format("CPU kernels: fast (oneDNN convolutions) or reference (im2col + OpenBLAS); default {}",
+                  kernels::cpu_kernels_name(kernels::default_cpu_kernels()));
+  return cmd
+      .add_option_function<std::string>(
+          "--cpu-kernels", [](const std::string& v) { kernels::set_cpu_kernels(kernels::parse_cpu_kernels(v)); },
+          help)
+      ->check(CLI::IsMember({"reference", "fast"}))
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            return v == "fast" && !kernels::onednn::available()
+                       ? "this aslnet was built without oneDNN (install libdnnl-dev and rebuild); use reference"
+                       : "";
+          },
+          "", "oneDNN"));
+}
 
 std::string resolve_device(const std::string& flag) {
   return flag != "auto" ? flag : gpu_count() > 0 ? "cuda" : "cpu";

@@ -8,7 +8,17 @@
 #include "engine/core/context.h"
 #include "engine/core/dtype.h"
 
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
 namespace aslnet::app {
+
+// --cpu-kernels reference|fast, the one definition every command that runs a model on the CPU adds:
+// parsing it sets the process's choice (kernels/cpu_kernels.h) before the command sets up a model.
+// Default: fast when this build has oneDNN, else reference; fast without oneDNN is a usage error.
+CLI::Option* add_cpu_kernels_option(CLI::App& cmd);
 
 // This process's replicas: --device cpu with --replicas N (N CPU replicas), or --device cuda with
 // --devices LIST (one replica per entry; an index may repeat for replicas sharing a GPU; default 0).

@@ -159,6 +159,7 @@ void register_eval(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->batch, "images per forward pass")->check(positive());
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
+  add_cpu_kernels_option(*cmd);
   cmd->add_option("--csv", o->csv, "write the total's confusion matrix as CSV");
   cmd->add_option("--png", o->png, "write the total's confusion matrix as a PNG picture");
   cmd->add_option("--misread-png", o->misread_png,

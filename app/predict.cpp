@@ -2,6 +2,7 @@
 // over the views of --tta, data/tta.h). Images are JPEG or PNG files, or folders of them (in name order,
 // numbers by value, as translate reads frames); they run through the model --batch at a time on the
 // device --device picks. An image that cannot be read is named and skipped; the exit status then says so.
+#include "app/device_options.h"
 #include "app/predict.h"
 
 #include <fmt/core.h>
@@ -78,6 +79,7 @@ void register_predict(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--batch", o->batch, "images per forward pass")->check(positive());
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
+  add_cpu_kernels_option(*cmd);
   cmd->add_flag("--json", o->json, "print the results as JSON");
   cmd->callback([o] {
     PredictOptions given = *o;

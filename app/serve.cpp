@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "app/cli_checks.h"
+#include "app/device_options.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
 #include "serve/server.h"
@@ -76,6 +77,7 @@ void register_serve(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--tf32", o.allow_tf32, "GPU: TF32 tensor-core math (faster; probabilities agree to about 1e-3)");
   cmd->add_option("--threads", o.cpu_threads, "CPU threads for the model (0: all cores)")->check(non_negative());
+  add_cpu_kernels_option(*cmd);
   cmd->add_option("--http-threads", o.http_threads, "threads that answer connections (and decode images)")
       ->check(in_range(1, 1024));
   cmd->add_option("--max-connections", o.max_connections,

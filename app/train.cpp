@@ -220,6 +220,7 @@ void add_run_flags(CLI::App& cmd, TrainOptions& o) {
                  "= 20) or JSON (a run's run.json replays that run); flags on the command line win");
   cmd.add_option("--seed", o.seed, "seed of the weights' initialisation, the split, the augmentation and the order");
   cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(non_negative());
+  add_cpu_kernels_option(cmd);
   cmd.add_option("--out", o.out,
                  "the run's folder (checkpoints, run.json, log.jsonl, metrics.csv); default: a new folder "
                  "runs/<date>-<time>-<arch>, with runs/latest pointing at it");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/classify_files.h"
+#include "app/device_options.h"
 #include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/tta_option.h"
@@ -127,6 +128,7 @@ void register_translate(CLI::App& app) {
   cmd->add_option("--batch", o->batch, "frames classified at once")->check(positive());
   add_tta_option(*cmd, o->tta);
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(non_negative());
+  add_cpu_kernels_option(*cmd);
   cmd->add_flag("--json", o->json, "print the text, and each frame's letter and probabilities, as JSON");
   cmd->callback([o] { run_translate(*o); });
 }

@@ -7,6 +7,8 @@
 #include "engine/core/build_config.h"
 #include "engine/core/cpu_blas.h"
 #include "engine/replication/launch.h"
+#include "kernels/conv_onednn.h"
+#include "kernels/cpu_kernels.h"
 
 // The libraries' own version queries: the one place besides engine/core/gpu_api.h that must choose
 // between two sets of headers, because a CPU-only build has nothing to ask.
@@ -59,12 +61,21 @@ std::string build_text() {
 #endif
 }
 
+// The CPU side, on a line of its own (scripts match the line above exactly): whether this build has
+// oneDNN's fast kernels (kernels/cpu_kernels.h).
+static std::string cpu_kernels_text() {
+  if (!kernels::onednn::available()) return "CPU kernels: reference only (built without oneDNN)";
+  return fmt::format("CPU kernels: fast (oneDNN {}) by default, or reference (--cpu-kernels)",
+                     kernels::onednn::version());
+}
+
 std::vector<std::pair<std::string, std::string>> library_versions() {
   std::vector<std::pair<std::string, std::string>> versions = gpu_library_versions();
   const std::vector<std::pair<std::string, std::string>> others = {
       {"nccl", kBuiltWithCuda ? or_none(nccl_version()) : "not built"},
       {"mpi", or_none(mpi_version())},
       {"openblas", cpu_blas::library_version()},
+      {"onednn", kernels::onednn::version()},
       {"libjpeg-turbo", fmt::format("{}.{}.{}", LIBJPEG_TURBO_VERSION_NUMBER / 1000000,
                                      LIBJPEG_TURBO_VERSION_NUMBER / 1000 % 1000, LIBJPEG_TURBO_VERSION_NUMBER % 1000)},
       {"libpng", png_get_libpng_ver(nullptr)},
@@ -74,7 +85,8 @@ std::vector<std::pair<std::string, std::string>> library_versions() {
 }
 
 std::string version_text() {
-  std::string text = fmt::format("aslnet {} (commit {})\n{}\n", aslnet_version(), aslnet_commit(), build_text());
+  std::string text = fmt::format("aslnet {} (commit {})\n{}\n{}\n", aslnet_version(), aslnet_commit(), build_text(),
+                                 cpu_kernels_text());
   for (const auto& [name, version] : library_versions()) text += fmt::format("  {:<14} {}\n", name + ":", version);
   return text;
 }

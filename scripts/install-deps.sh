@@ -15,10 +15,11 @@ set -euo pipefail
 
 # openmpi-bin looks for an ssh agent at start even for one machine; the replication tests find ranks with pgrep.
 # dpkg-dev and file: cpack computes a CPU-only package's Depends with dpkg-shlibdeps; debootstrap: the
-# package's install on a clean Debian 12 (scripts/check-deb-clean.sh).
+# package's install on a clean Debian 12 (scripts/check-deb-clean.sh). libdnnl-dev: oneDNN, the fast CPU
+# kernels (optional to the build: without it, ASLNET_ONEDNN is OFF and only the reference kernels exist).
 packages=(cmake make g++ pkg-config libgtest-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libturbojpeg0-dev zlib1g-dev libpng-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin openssh-client procps
-  libespeak-ng-dev libprotobuf-dev protobuf-compiler dpkg-dev file debootstrap)
+  libespeak-ng-dev libprotobuf-dev protobuf-compiler dpkg-dev file debootstrap libdnnl-dev)
 for option in "$@"; do
   case "$option" in
     --with-torch) packages+=(python3-torch python3-torchvision python3-pil python3-onnx python3-numpy)

@@ -17,10 +17,16 @@
 //     backward reads x and dy, writes dx: 3|x|). The kernels read x more than once and touch small
 //     per-channel vectors too, so this is a lower bound on traffic, and its GB/s one on bandwidth.
 // Timing: warm-up calls, then --iters calls; CUDA events on the compute stream, steady_clock on the CPU.
+//
+// CPU backends: with the fast kernels (--cpu-kernels fast, the default where oneDNN is built in) a
+// second copy of the model is set up on the reference kernels, and every convolution row is timed on
+// both: the table's main columns are the fast kernels, the `ref` columns the reference, and `x` is
+// reference time / fast time. Batch norm and linear rows run the same code on both, so they are timed once.
 #include <fmt/chrono.h>
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +41,7 @@
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
 #include "engine/layers/residual.h"
+#include "kernels/cpu_kernels.h"
 #include "models/resnet.h"
 
 namespace aslnet::bench {
@@ -63,6 +70,12 @@ struct Row {
   double fwd_work = 0, bwd_work = 0;  // per call
   double peak = 0;                    // what its rates compare with: a matrix product's TFLOP/s, or a copy's GB/s
   double fwd_seconds = 0, bwd_seconds = 0;
+  // CPU, fast kernels: the same layer set up on the reference kernels (convolutions only), its times,
+  // and oneDNN's implementations of the fast one.
+  Layer* reference_layer = nullptr;
+  Tensor reference_input;
+  double reference_fwd_seconds = 0, reference_bwd_seconds = 0;
+  std::string implementations;
 
   const char* unit() const { return compute_bound ? "TFLOP/s" : "GB/s"; }
   double fwd_rate() const { return fwd_work / fwd_seconds / (compute_bound ? 1e12 : 1e9); }
@@ -101,6 +114,7 @@ Row describe_conv(Conv2d& conv) {
                           dims(row.out), row.needs_input_grad ? "" : " (no dx)");
   row.fwd_work = 2 * s.macs();
   row.bwd_work = (row.needs_input_grad ? 2 : 1) * row.fwd_work;
+  if (conv.onednn() != nullptr) row.implementations = conv.onednn()->implementations();
   return row;
 }
 
@@ -173,29 +187,49 @@ void time_row(Context& ctx, Row& row, const Tensor& pool, int warmup, int iters)
   const Tensor dy = pool.slice(0, row.out);
   row.fwd_seconds = seconds_per_call(ctx, warmup, iters, [&] { row.layer->forward(ctx, row.input, true); });
   row.bwd_seconds = seconds_per_call(ctx, warmup, iters, [&] { row.layer->backward(ctx, dy, false); });
+  if (row.reference_layer == nullptr) return;
+  Layer& ref = *row.reference_layer;
+  row.reference_fwd_seconds = seconds_per_call(ctx, warmup, iters, [&] { ref.forward(ctx, row.reference_input, true); });
+  row.reference_bwd_seconds = seconds_per_call(ctx, warmup, iters, [&] { ref.backward(ctx, dy, false); });
 }
 
 // The report: a header, one line per row as soon as it is timed, the count-weighted totals.
+// On the CPU, flop rates read in GFLOP/s (the JSON keeps TFLOP/s on every device).
 class Table {
  public:
-  explicit Table(const std::vector<Row>& rows) {
+  Table(const std::vector<Row>& rows, bool cpu, bool compare) : cpu_(cpu), compare_(compare) {
     for (const Row& row : rows) shape_width_ = std::max(shape_width_, row.shape.size());
   }
   void header() const {
-    fmt::print("{:<9}  {:<{}}  {:>5}  {:>9}  {:>9}  {:>9}  {:>9}  {:<7}  {:>6}  {:>6}  {}\n", "op", "shape",
-               shape_width_, "count", "fwd ms", "bwd ms", "fwd", "bwd", "unit", "fwd %", "bwd %", "layers");
+    fmt::print("{:<9}  {:<{}}  {:>5}  {:>9}  {:>9}  {:>9}  {:>9}  {:<7}  {:>6}  {:>6}  {}{}\n", "op", "shape",
+               shape_width_, "count", "fwd ms", "bwd ms", "fwd", "bwd", "unit", "fwd %", "bwd %",
+               compare_ ? fmt::format("{:>9}  {:>9}  {:>5}  {:>5}  ", "ref fwd", "ref bwd", "x fwd", "x bwd") : "",
+               "layers");
   }
   void line(const Row& r) const {
     const std::string layers =
         r.layers.size() == 1 ? r.layers[0] : fmt::format("{} +{}", r.layers[0], r.layers.size() - 1);
-    fmt::print("{:<9}  {:<{}}  {:>5}  {:>9.4g}  {:>9.4g}  {:>9.3g}  {:>9.3g}  {:<7}  {:>6.1f}  {:>6.1f}  {}\n", r.op,
-               r.shape, shape_width_, r.layers.size(), r.fwd_seconds * 1e3, r.bwd_seconds * 1e3, r.fwd_rate(),
-               r.bwd_rate(), r.unit(), r.percent_of_peak(r.fwd_rate()), r.percent_of_peak(r.bwd_rate()), layers);
+    const double scale = cpu_ && r.compute_bound ? 1e3 : 1;
+    const char* unit = cpu_ && r.compute_bound ? "GFLOP/s" : r.unit();
+    std::string reference;
+    if (compare_ && r.reference_layer != nullptr) {
+      const double ref_fwd = r.fwd_work / r.reference_fwd_seconds / 1e12 * scale,
+                   ref_bwd = r.bwd_work / r.reference_bwd_seconds / 1e12 * scale;
+      reference = fmt::format("{:>9.3g}  {:>9.3g}  {:>5.2f}  {:>5.2f}  ", ref_fwd, ref_bwd,
+                              r.reference_fwd_seconds / r.fwd_seconds, r.reference_bwd_seconds / r.bwd_seconds);
+    } else if (compare_) {
+      reference = fmt::format("{:>9}  {:>9}  {:>5}  {:>5}  ", "-", "-", "-", "-");
+    }
+    fmt::print("{:<9}  {:<{}}  {:>5}  {:>9.4g}  {:>9.4g}  {:>9.3g}  {:>9.3g}  {:<7}  {:>6.1f}  {:>6.1f}  {}{}\n", r.op,
+               r.shape, shape_width_, r.layers.size(), r.fwd_seconds * 1e3, r.bwd_seconds * 1e3, r.fwd_rate() * scale,
+               r.bwd_rate() * scale, unit, r.percent_of_peak(r.fwd_rate()), r.percent_of_peak(r.bwd_rate()), reference,
+               layers);
     std::fflush(stdout);
   }
 
  private:
   size_t shape_width_ = 5;
+  bool cpu_ = false, compare_ = false;
 };
 
 // Milliseconds of all the layers of the network together (each row times its count), forward and backward.
@@ -206,6 +240,18 @@ std::pair<double, double> total_ms(const std::vector<Row>& rows) {
     bwd += double(r.layers.size()) * r.bwd_seconds * 1e3;
   }
   return {fwd, bwd};
+}
+
+// The convolutions alone, count-weighted: {fast fwd, fast bwd, reference fwd, reference bwd} in ms.
+std::array<double, 4> conv_totals_ms(const std::vector<Row>& rows) {
+  std::array<double, 4> t{};
+  for (const Row& r : rows) {
+    if (r.reference_layer == nullptr) continue;
+    const double n = double(r.layers.size()) * 1e3;
+    t[0] += n * r.fwd_seconds, t[1] += n * r.bwd_seconds;
+    t[2] += n * r.reference_fwd_seconds, t[3] += n * r.reference_bwd_seconds;
+  }
+  return t;
 }
 
 // "20 conv, 20 batchnorm, 1 linear"
@@ -251,6 +297,11 @@ nlohmann::ordered_json row_json(const Row& r) {
                               {"bwd_ms", r.bwd_seconds * 1e3},
                               {"fwd_peak_pct", r.percent_of_peak(r.fwd_rate())},
                               {"bwd_peak_pct", r.percent_of_peak(r.bwd_rate())}};
+  if (r.reference_layer != nullptr) {
+    j["reference_fwd_ms"] = r.reference_fwd_seconds * 1e3;
+    j["reference_bwd_ms"] = r.reference_bwd_seconds * 1e3;
+    j["onednn"] = r.implementations;
+  }
   const std::string work = r.compute_bound ? "flops" : "bytes", rate = r.compute_bound ? "tflops" : "gbs";
   j["fwd_" + work] = r.fwd_work;
   j["bwd_" + work] = r.bwd_work;
@@ -273,6 +324,7 @@ void write_json(const std::string& path, const KernelOptions& o, Device device, 
                  {"image_size", o.image_size},
                  {"precision", o.precision},
                  {"tf32", o.tf32},
+                 {"cpu_kernels", device.is_cpu() ? kernels::cpu_kernels_name(kernels::cpu_kernels()) : "none"},
                  {"warmup", o.warmup},
                  {"iters", o.iters}};
   j["peaks"] = {{"gemm_n", peaks.gemm_n},
@@ -312,6 +364,22 @@ void run_bench_kernels(KernelOptions o) {
   auto model = prepared_model(ctx, o, dtype);
   std::vector<Row> rows;
   collect_rows(model->net(), rows);
+  // The fast CPU kernels against the reference: the same network again, set up on the reference.
+  const bool compare = device.is_cpu() && kernels::cpu_kernels() == kernels::CpuKernels::Fast;
+  std::unique_ptr<Model> reference_model;
+  if (compare) {
+    kernels::set_cpu_kernels(kernels::CpuKernels::Reference);
+    reference_model = prepared_model(ctx, o, dtype);
+    kernels::set_cpu_kernels(kernels::CpuKernels::Fast);
+    std::vector<Row> reference_rows;
+    collect_rows(reference_model->net(), reference_rows);
+    ASLNET_CHECK(reference_rows.size() == rows.size()) << "the reference model has other layer shapes";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].op != "conv") continue;
+      rows[i].reference_layer = reference_rows[i].layer;
+      rows[i].reference_input = reference_rows[i].input;
+    }
+  }
   const Tensor pool = gradient_pool(rows, dtype, device);
   fmt::print("layers: {} in {} distinct shapes, each timed alone: {} warm-up + {} timed calls per pass\n",
              layer_counts(rows), rows.size(), o.warmup, o.iters);
@@ -319,7 +387,10 @@ void run_bench_kernels(KernelOptions o) {
       "% of peak: TFLOP/s against the {} matrix product above, GB/s against the copy (batch norm's bytes "
       "are a lower bound)\n\n",
       DevicePeaks::gemm_name(dtype, o.tf32));
-  const Table table(rows);
+  if (compare)
+    fmt::print("CPU kernels: fast (oneDNN) in the main columns; ref = the reference (im2col + OpenBLAS), "
+               "x = reference time / fast time\n\n");
+  const Table table(rows, device.is_cpu(), compare);
   table.header();
   for (Row& row : rows) {
     row.peak = row.compute_bound ? peaks.gemm_tflops(dtype, o.tf32) : peaks.copy_gbs;
@@ -329,6 +400,11 @@ void run_bench_kernels(KernelOptions o) {
   const auto [fwd, bwd] = total_ms(rows);
   fmt::print("\nall {} layers: {:.3f} ms forward, {:.3f} ms backward (each row's time x its count)\n",
              layer_counts(rows), fwd, bwd);
+  if (compare) {
+    const auto t = conv_totals_ms(rows);
+    fmt::print("convolutions: fast {:.3f} + {:.3f} ms, reference {:.3f} + {:.3f} ms (forward + backward): {:.2f}x\n",
+               t[0], t[1], t[2], t[3], (t[2] + t[3]) / (t[0] + t[1]));
+  }
   write_json(o.json, o, device, peaks, dtype, rows);
   fmt::print("wrote {}\n", o.json);
 }
@@ -355,6 +431,7 @@ void register_bench_kernels(CLI::App& bench) {
   cmd->add_option("--iters", o->iters, "timed calls per pass")->check(app::in_range(1, 100000));
   cmd->add_option("--warmup", o->warmup, "untimed calls per pass first")->check(app::in_range(0, 100000));
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(app::non_negative());
+  app::add_cpu_kernels_option(*cmd);
   cmd->add_option("--out", o->out, "folder for bench-kernels.json");
   cmd->add_option("--json", o->json, "write the results to this file instead of OUT/bench-kernels.json");
   cmd->callback([o] { run_bench_kernels(*o); });

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "app/cli_checks.h"
+#include "app/device_options.h"
 #include "bench/commands/bench.h"
 #include "data/classes.h"
 #include "data/jpeg.h"
@@ -461,6 +462,7 @@ void register_bench_serve(CLI::App& bench) {
   cmd->add_option("--frames", o->frames, "frames of each /translate request")->check(app::in_range(1, 1024));
   cmd->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", o->threads, "CPU threads of the model (0: every core)")->check(app::non_negative());
+  app::add_cpu_kernels_option(*cmd);
   cmd->add_option("--http-threads", o->http_threads, "the server's HTTP workers (0: --clients, at least 8)")
       ->check(app::non_negative());
   cmd->add_option("--max-batch", o->max_batch, "largest batch the batching server runs")->check(app::in_range(1, 1024));

@@ -103,6 +103,10 @@ struct OnednnConv::Impl {
 
   explicit Impl(const ConvShape& s) : shape(s) {
     ASLNET_CHECK(s.n > 0 && s.out_h() > 0 && s.out_w() > 0) << "oneDNN convolution: empty shape";
+    // oneDNN splits the work between threads when it creates a primitive, for the thread count it sees
+    // then (OpenMP's, on this thread): that must already be the engine's, or a step runs a partition
+    // made for another count (measured: every pass took a scheduler quantum, 4-16 ms, with --threads 1).
+    use_engine_threads();
     const memory::dims src_dims{s.n, s.c, s.h, s.w}, weight_dims{s.k, s.c, s.r, s.s},
         dst_dims{s.n, s.k, s.out_h(), s.out_w()}, strides{s.stride, s.stride}, pad_l{s.pad, s.pad},
         pad_r{far_pad(s.h, s.out_h(), s.r, s.stride, s.pad), far_pad(s.w, s.out_w(), s.s, s.stride, s.pad)};

@@ -2,8 +2,9 @@
 # aslnet bench kernels on the CPU, at sizes CI can afford: a ResNet-18 and a ResNet-50 at a fraction of
 # their width. The JSON must hold conv, batch-norm and linear rows with positive times and rates, flop
 # counts that follow the rule (backward = 2x forward, 1x for the first layer, which needs no input
-# gradient), and row counts that add up to the network's layers, each layer in exactly one row. Bad
-# flags stop with a one-line error.
+# gradient), and row counts that add up to the network's layers, each layer in exactly one row; with the
+# fast CPU kernels, every convolution row is timed on the reference too. Bad flags stop with a one-line
+# error.
 source "$(dirname "$0")/common.sh"
 work="$WORK-bench-kernels"
 rm -rf "$work" && mkdir -p "$work"
@@ -29,6 +30,9 @@ for row in doc["rows"]:
     assert row["fwd_ms"] > 0 and row["bwd_ms"] > 0, f"non-positive time: {row}"
     unit = "gbs" if op == "batchnorm" else "tflops"
     assert row[f"fwd_{unit}"] > 0 and row[f"bwd_{unit}"] > 0 and row["fwd_peak_pct"] > 0, row
+    # The fast CPU kernels (oneDNN builds) are timed against the reference on every convolution.
+    if op == "conv" and doc["config"]["cpu_kernels"] == "fast":
+        assert row["reference_fwd_ms"] > 0 and row["reference_bwd_ms"] > 0 and row["onednn"], row
     if op != "batchnorm":
         factor = 2 if row["needs_input_grad"] else 1
         assert abs(row["bwd_flops"] - factor * row["fwd_flops"]) < 1e-6 * row["fwd_flops"], row
