@@ -11,6 +11,7 @@
 #include "app/versions.h"
 #include "bench/commands/bench.h"
 #include "engine/core/error.h"
+#include "kernels/cpu_kernels.h"
 
 namespace {
 
@@ -24,6 +25,7 @@ void drop_empty_defaults(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  aslnet::kernels::use_passive_openmp(argv);  // may restart the program once (kernels/cpu_kernels.h)
   CLI::App app{"aslnet: a ResNet training engine on CUDA, cuDNN, cuBLAS and NCCL, for the ASL alphabet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return aslnet::app::version_text(); },

@@ -3,19 +3,26 @@
 // architecture, batch, image size and thread count, so both numbers come from one invocation on one
 // machine. Prints images/s for each, their ratio, and the achieved GFLOP/s against the machine's
 // measured peak (a large OpenBLAS sgemm timed here). Not a test: nothing is asserted.
+// --cpu-kernels both (the default where oneDNN is built in) times the step on the fast and the
+// reference CPU kernels one after the other, then torchvision, each against torchvision.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "data/toy_task.h"
 #include "engine/core/cpu_blas.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/residual.h"
 #include "engine/train_step.h"
+#include "kernels/conv_onednn.h"
+#include "kernels/cpu_kernels.h"
 #include "kernels/linear.h"
 #include "models/resnet.h"
 
@@ -69,6 +76,7 @@ double run_peer(const std::string& command) {
 
 int main(int argc, char** argv) {
   using namespace aslnet;
+  kernels::use_passive_openmp(argv);  // may restart the program once (kernels/cpu_kernels.h)
   CLI::App app{"CPU training-step benchmark, aslnet against torchvision"};
   std::string arch = "resnet18", stem = "imagenet";
   int64_t size = 64, batch = 32, steps = 10, warmup = 3;
@@ -82,38 +90,54 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--threads", threads, "CPU threads for both sides");
   app.add_flag("!--no-peer", peer, "skip the torchvision run");
+  std::string cpu_kernels = kernels::onednn::available() ? "both" : "reference";
+  app.add_option("--cpu-kernels", cpu_kernels, "fast, reference, or both (default both with oneDNN)")
+      ->check(CLI::IsMember({"fast", "reference", "both"}));
   CLI11_PARSE(app, argc, argv);
 
   try {
     Context::set_cpu_threads(threads);
-    Context ctx(Device::cpu(), 0);
-    auto model = make_resnet({arch, stem, 1.0, 29, 3});
-    init_torchvision(*model, ctx.rng());
-    model->setup(ctx, batch, size, size);
-    const ToyTask task = make_toy_task(batch, 29, size, 0);
-    CrossEntropyLoss loss;
-    Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});
-    for (int64_t i = 0; i < warmup; ++i) train_step(ctx, *model, loss, optimizer, task.images, task.labels, 0.01);
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < steps; ++i) train_step(ctx, *model, loss, optimizer, task.images, task.labels, 0.01);
-    const double seconds = seconds_since(start);
-    const double ours = double(batch * steps) / seconds;
-    const double step_flops = 3.0 * 2.0 * forward_macs(model->net());  // forward + two backward products
-    const double achieved = step_flops * double(steps) / seconds / 1e9;
+    std::vector<kernels::CpuKernels> backends;
+    if (cpu_kernels == "both" || cpu_kernels == "fast") backends.push_back(kernels::parse_cpu_kernels("fast"));
+    if (cpu_kernels == "both" || cpu_kernels == "reference") backends.push_back(kernels::CpuKernels::Reference);
     const double peak = measured_sgemm_gflops();
-    fmt::print("{} {} stem, {}x{} px, batch {}, {} threads, OpenBLAS {} kernels\n", arch, stem, size, size, batch,
-               threads, cpu_blas::core_name());
-    fmt::print("aslnet      {:8.1f} img/s  {:6.1f} GFLOP/s ({:.0f}% of the {:.1f} GFLOP/s sgemm peak measured here)\n",
-               ours, achieved, 100.0 * achieved / peak, peak);
+    fmt::print("{} {} stem, {}x{} px, batch {}, {} threads, OpenBLAS {} kernels, oneDNN {}\n", arch, stem, size, size,
+               batch, threads, cpu_blas::core_name(), kernels::onednn::version());
+    std::vector<std::pair<std::string, double>> ours;
+    for (const kernels::CpuKernels backend : backends) {
+      kernels::set_cpu_kernels(backend);
+      Context ctx(Device::cpu(), 0);
+      auto model = make_resnet({arch, stem, 1.0, 29, 3});
+      init_torchvision(*model, ctx.rng());
+      model->setup(ctx, batch, size, size);
+      const ToyTask task = make_toy_task(batch, 29, size, 0);
+      CrossEntropyLoss loss;
+      Optimizer optimizer(*model, {.kind = "sgd", .momentum = 0.9, .weight_decay = 5e-4});
+      for (int64_t i = 0; i < warmup; ++i) train_step(ctx, *model, loss, optimizer, task.images, task.labels, 0.01);
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < steps; ++i) train_step(ctx, *model, loss, optimizer, task.images, task.labels, 0.01);
+      const double seconds = seconds_since(start);
+      const double rate = double(batch * steps) / seconds;
+      const double step_flops = 3.0 * 2.0 * forward_macs(model->net());  // forward + two backward products
+      const double achieved = step_flops * double(steps) / seconds / 1e9;
+      const std::string name = std::string("aslnet ") + kernels::cpu_kernels_name(backend);
+      fmt::print("{:<18} {:8.1f} img/s  {:6.1f} GFLOP/s ({:.0f}% of the {:.1f} GFLOP/s sgemm peak measured here)\n",
+                 name, rate, achieved, 100.0 * achieved / peak, peak);
+      std::fflush(stdout);
+      ours.emplace_back(name, rate);
+    }
     if (peer) {
+      // torchvision runs with the environment it was given: the OpenMP policy set for aslnet is taken away.
+      const char* restore = std::getenv("ASLNET_SET_OMP_WAIT_POLICY") != nullptr ? "env -u OMP_WAIT_POLICY " : "";
       const std::string command = fmt::format(
-          "/usr/bin/python3 {}/bench/peers/torch_cpu_train_step.py --arch {} --stem {} --size {} --batch {} "
+          "{}/usr/bin/python3 {}/bench/peers/torch_cpu_train_step.py --arch {} --stem {} --size {} --batch {} "
           "--steps {} --warmup {} --threads {}",
-          ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
+          restore, ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
       const double theirs = run_peer(command);
       if (theirs > 0) {
-        fmt::print("torchvision {:8.1f} img/s\n", theirs);
-        fmt::print("ratio       {:8.2f}x (aslnet / torchvision)\n", ours / theirs);
+        fmt::print("{:<18} {:8.1f} img/s\n", "torchvision", theirs);
+        for (const auto& [name, rate] : ours)
+          fmt::print("ratio {:<12} {:8.2f}x (aslnet / torchvision)\n", name.substr(7), rate / theirs);
       } else {
         fmt::print("torchvision peer did not run (needs /usr/bin/python3 with python3-torch and python3-torchvision)\n");
       }

@@ -25,6 +25,13 @@ namespace aslnet::kernels::onednn {
 bool available();
 std::string version();
 
+// Whether oneDNN beats the reference on this shape. oneDNN 2.6's fast convolutions (brgconv, jit)
+// vectorise along the output row: a row of 2 pixels (ResNet's last stage at 64 px) leaves most of each
+// vector idle, and measured at batch 32 on 2 cores they ran at 0.25-0.3x the reference's im2col +
+// sgemm there, against 1.4-2.5x on rows of 4 pixels and more (aslnet bench kernels). Such shapes
+// stay on the reference. (Correctness does not depend on it: the tests run oneDNN on every shape.)
+bool pays_off(const ConvShape& shape);
+
 class OnednnConv {
  public:
   explicit OnednnConv(const ConvShape& shape);

@@ -21,4 +21,10 @@ const char* cpu_kernels_name(CpuKernels kernels);
 // "reference" or "fast"; anything else throws naming the flag.
 CpuKernels parse_cpu_kernels(const std::string& text);
 
+// Called first in main by programs that run the fast kernels: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is set, restarts the program (execv, same arguments) with OMP_WAIT_POLICY=PASSIVE, because oneDNN's
+// OpenMP threads would otherwise spin ~15 ms after every convolution on cores the engine needs
+// (kernels/onednn/threads.cpp says why it cannot be done from inside). No-op without oneDNN.
+void use_passive_openmp(char** argv);
+
 }  // namespace aslnet::kernels

@@ -114,7 +114,9 @@ Row describe_conv(Conv2d& conv) {
                           dims(row.out), row.needs_input_grad ? "" : " (no dx)");
   row.fwd_work = 2 * s.macs();
   row.bwd_work = (row.needs_input_grad ? 2 : 1) * row.fwd_work;
-  if (conv.onednn() != nullptr) row.implementations = conv.onednn()->implementations();
+  if (kernels::cpu_kernels() == kernels::CpuKernels::Fast)
+    row.implementations = conv.onednn() != nullptr ? conv.onednn()->implementations()
+                                                   : "reference (oneDNN does not pay off on this shape)";
   return row;
 }
 

@@ -43,10 +43,11 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
     const size_t bf16_grad = dtype_ == DType::BF16 ? size_t(weight_.shape.numel()) * dtype_size(DType::BF16) : 0;
     workspace_bytes_ = align256(cudnn_->workspace_bytes()) + bf16_grad;
   } else {
-    // The fast CPU kernels are oneDNN's fp32 primitives; f64 (the gradient checks' dtype) has none and
-    // stays on the reference, as does everything when --cpu-kernels reference is asked for.
+    // The fast CPU kernels are oneDNN's fp32 primitives, where they beat the reference (pays_off says
+    // which shapes); f64 (the gradient checks' dtype) has none and stays on the reference, as does
+    // everything when --cpu-kernels reference is asked for.
     onednn_.reset();
-    if (dtype_ == DType::F32 && kernels::cpu_kernels() == kernels::CpuKernels::Fast) {
+    if (dtype_ == DType::F32 && kernels::cpu_kernels() == kernels::CpuKernels::Fast && kernels::onednn::pays_off(shape_)) {
       onednn_ = std::make_unique<kernels::onednn::OnednnConv>(shape_);
       workspace_bytes_ = onednn_->workspace_bytes();
     } else {

@@ -7,6 +7,7 @@ namespace aslnet::kernels::onednn {
 
 bool available() { return false; }
 std::string version() { return "not built"; }
+bool pays_off(const ConvShape&) { return false; }
 
 struct OnednnConv::Impl {};
 
@@ -29,3 +30,7 @@ void OnednnConv::backward_data(const float*, const float*, float*, void*) const 
 void OnednnConv::backward_filter(const float*, const float*, float*, void*, bool) const {}
 
 }  // namespace aslnet::kernels::onednn
+
+namespace aslnet::kernels {
+void use_passive_openmp(char**) {}  // no OpenMP without oneDNN
+}  // namespace aslnet::kernels

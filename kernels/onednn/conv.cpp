@@ -47,6 +47,8 @@ int64_t far_pad(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t
 
 bool available() { return true; }
 
+bool pays_off(const ConvShape& shape) { return shape.out_w() >= 4; }
+
 std::string version() {
   const dnnl_version_t* v = dnnl_version();
   return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);

@@ -170,7 +170,8 @@ TEST_F(ConvOnednn, MatchesReferenceOnRandomShapes) {
   }
 }
 
-// The layer's choice: fast for fp32 under --cpu-kernels fast, the reference for f64 and under reference.
+// The layer's choice: fast for fp32 under --cpu-kernels fast where oneDNN pays off, the reference for
+// f64, for narrow outputs and under reference.
 TEST_F(ConvOnednn, Conv2dPicksItsBackendAtSetup) {
   const CpuKernels before = cpu_kernels();
   Context ctx;
@@ -179,6 +180,8 @@ TEST_F(ConvOnednn, Conv2dPicksItsBackendAtSetup) {
   conv.setup(ctx, Shape{1, 5, 5, 3}, DType::F32);
   EXPECT_NE(conv.onednn(), nullptr);
   conv.setup(ctx, Shape{1, 5, 5, 3}, DType::F64);
+  EXPECT_EQ(conv.onednn(), nullptr);
+  conv.setup(ctx, Shape{1, 2, 2, 3}, DType::F32);  // rows of 2 pixels: oneDNN does not pay off (pays_off)
   EXPECT_EQ(conv.onednn(), nullptr);
   set_cpu_kernels(CpuKernels::Reference);
   conv.setup(ctx, Shape{1, 5, 5, 3}, DType::F32);
