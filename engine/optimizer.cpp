@@ -360,8 +360,12 @@ void Optimizer::shard(OptimizerShard shard) {
         ends.push_back(e - offset);
         decay.push_back(span_decay_host_[i]);
       }
-      GpuPart part{offset, count, at, Buffer::device(ends.size() * sizeof(int64_t), model_.device().index),
-                   Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device()), int(ends.size())};
+      GpuPart part{offset,
+                   count,
+                   at,
+                   Buffer::device(ends.size() * sizeof(int64_t), model_.device().index),
+                   Tensor::empty(Shape{int64_t(decay.size())}, DType::F32, model_.device()),
+                   int(ends.size())};
       CUDA_CHECK(cudaMemcpy(part.ends.data(), ends.data(), ends.size() * sizeof(int64_t), cudaMemcpyHostToDevice));
       CUDA_CHECK(cudaMemcpy(part.decay.raw(), decay.data(), decay.size() * sizeof(float), cudaMemcpyHostToDevice));
       gpu_parts_.push_back(std::move(part));

@@ -152,7 +152,7 @@ class Optimizer {
 
   Model& model_;
   OptimizerConfig config_;
-  std::vector<Segment> segments_;  // what step() updates: every parameter, or (sharded) their owned parts
+  std::vector<Segment> segments_;    // what step() updates: every parameter, or (sharded) their owned parts
   std::vector<Segment> parameters_;  // every parameter (the EMA's segments when sharded)
   OptimizerShard shard_;
   std::vector<std::pair<std::string, Tensor>> gathered_;  // gather_state()'s whole state

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <climits>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "engine/replication/sum_to_average.h"
@@ -75,8 +75,8 @@ void MpiCommunicator::start_reduce_scatter_average(const Tensor& buffer, cudaStr
   const int64_t chunk = count / size_;
   if (chunk == 0) return;
   Pending p{MPI_REQUEST_NULL, buffer, true};
-  MPI_CHECK(MPI_Ireduce_scatter_block(MPI_IN_PLACE, buffer.raw(), int(chunk), mpi_type(buffer.dtype()), MPI_SUM,
-                                      comm_, &p.request));
+  MPI_CHECK(MPI_Ireduce_scatter_block(MPI_IN_PLACE, buffer.raw(), int(chunk), mpi_type(buffer.dtype()), MPI_SUM, comm_,
+                                      &p.request));
   pending_.push_back(p);
 }
 
@@ -88,8 +88,8 @@ void MpiCommunicator::all_gather(const Tensor& buffer, cudaStream_t) {
   if (chunk_bytes == 0) return;
   ASLNET_CHECK(chunk_bytes <= size_t(INT_MAX)) << "an all-gather of " << buffer.bytes() << " bytes is too long";
   MPI_Request request;
-  MPI_CHECK(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer.raw(), int(chunk_bytes), MPI_BYTE, comm_,
-                           &request));
+  MPI_CHECK(
+      MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer.raw(), int(chunk_bytes), MPI_BYTE, comm_, &request));
   wait(request, "an all-gather of weights");
 }
 

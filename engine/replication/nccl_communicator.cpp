@@ -50,8 +50,8 @@ void NcclCommunicator::start_reduce_scatter_average(const Tensor& buffer, cudaSt
 }
 
 void NcclCommunicator::all_gather(const Tensor& buffer, cudaStream_t stream) {
-  ASLNET_CHECK(buffer.device() == device_) << "NCCL all-gather on " << buffer.device().str() << " (rank on "
-                                           << device_.str() << ")";
+  ASLNET_CHECK(buffer.device() == device_)
+      << "NCCL all-gather on " << buffer.device().str() << " (rank on " << device_.str() << ")";
   ASLNET_CHECK(buffer.numel() % size_ == 0)
       << "an all-gather of " << buffer.numel() << " values over " << size_ << " ranks (a multiple of the ranks)";
   const size_t chunk = buffer.bytes() / size_t(size_);

@@ -53,7 +53,8 @@ void ZeroShards::gather(Communicator& comm, const Tensor& arena, cudaStream_t st
 void ZeroShards::gather_bucket(Communicator& comm, const Tensor& values, int b, cudaStream_t stream) const {
   const Bucket& bucket = buckets_.at(size_t(b));
   ASLNET_CHECK(values.numel() == bucket.chunk * size_ + bucket.tail)
-      << "gather of bucket " << b << ": " << values.numel() << " values for a bucket of " << bucket.chunk * size_ + bucket.tail;
+      << "gather of bucket " << b << ": " << values.numel() << " values for a bucket of "
+      << bucket.chunk * size_ + bucket.tail;
   if (bucket.chunk > 0) comm.all_gather(values.slice(0, Shape{bucket.chunk * size_}), stream);
   if (bucket.tail > 0) comm.broadcast(values.slice(bucket.chunk * size_, Shape{bucket.tail}), size_ - 1, stream);
 }

@@ -80,8 +80,8 @@ TEST(ZeroCollectives, TheDefaultReduceScatterAndAllGatherOfTheInProcessGroup) {
       c.all_gather(gathered[size_t(r)], nullptr);
     });
     for (int r = 0; r < n; ++r) {
-      EXPECT_EQ(std::memcmp(scattered[size_t(r)].data<float>() + r * chunk, reduced[size_t(r)].data<float>() + r * chunk,
-                            chunk * sizeof(float)),
+      EXPECT_EQ(std::memcmp(scattered[size_t(r)].data<float>() + r * chunk,
+                            reduced[size_t(r)].data<float>() + r * chunk, chunk * sizeof(float)),
                 0)
           << n << " ranks, rank " << r;
       for (int owner = 0; owner < n; ++owner)
@@ -213,9 +213,8 @@ struct Replica {
     model->setup(ctx, 2, 8, 8);
     optimizer = std::make_unique<Optimizer>(*model, OptimizerConfig{.kind = kind, .weight_decay = 1e-2});
     if (ema) optimizer->enable_ema(ctx, 0.9);
-    reducer = std::make_unique<GradientReducer>(*model, comm,
-                                                ReducerOptions{.bucket_bytes = 64 << 10, .first_bucket_bytes = 8 << 10,
-                                                               .zero = zero});
+    reducer = std::make_unique<GradientReducer>(
+        *model, comm, ReducerOptions{.bucket_bytes = 64 << 10, .first_bucket_bytes = 8 << 10, .zero = zero});
     reducer->shard_optimizer(*optimizer);
   }
   // One step on this replica's own random batch; `poison` runs between the reduction and the update.
