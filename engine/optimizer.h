@@ -102,6 +102,10 @@ class Optimizer {
   // Bytes of optimizer state this replica holds (its shard when sharded), and the whole state's.
   int64_t state_bytes() const;
   int64_t full_state_bytes() const;
+  // Allocates the state arenas (zero) at the size this replica keeps (its shard once sharded), once.
+  // Lazy (the first step, checkpoint or state_bytes() calls it) so that sharding a fresh optimizer
+  // never allocates the whole state; the run builder calls it once the shard is known.
+  void allocate_state() const;
   const Model& model() const { return model_; }
 
   // Starts the moving average from the model's current weights and statistics, with the decay
@@ -145,9 +149,6 @@ class Optimizer {
   bool gradients_finite(int64_t offset, int64_t count) const;
   // The state arenas this replica holds (its shard when sharded), named as state_tensors().
   std::vector<std::pair<std::string, Tensor>> local_state() const;
-  // Allocates the state arenas (zero) at the size this replica keeps, once: lazily, so that sharding
-  // a fresh optimizer never allocates the whole state.
-  void allocate_state() const;
   friend class EmaWeightsScope;  // sets ema_in_model_
 
   Model& model_;

@@ -117,6 +117,12 @@ std::unique_ptr<ReplicaRun> build_replica_run(const RunDescription& run, const R
     // Alone, a replica's batch is the global batch: --sync-bn has nothing to do.
     if (run.sync_bn && place.comm->size() > 1) r->sync_bn = std::make_unique<SyncBatchNorm>(*r->model, *place.comm);
   }
+  // The optimizer's state at the size this replica keeps (its shard with --zero 1), before the first step.
+  try {
+    r->optimizer->allocate_state();
+  } catch (const OutOfMemory& e) {
+    throw OutOfMemory(e.message() + " (the optimizer state; hint: a smaller --width, or --zero 1 with replicas)");
+  }
   r->steps_per_epoch = r->train->batches_per_epoch() / run.trainer.accum_steps;
   r->trainer = std::make_unique<Trainer>(r->ctx, *r->model, *r->optimizer, trainer_options(run, *r));
   return r;
