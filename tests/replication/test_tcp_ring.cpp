@@ -29,14 +29,17 @@ int free_port() {
   return local_port(probe);
 }
 
-// Runs body(rank, ring) on one thread per rank of a fresh ring; returns each rank's error ("" if none).
-std::vector<std::string> run_ring(int n, double timeout, const std::function<void(int, TcpRing&)>& body) {
+// Runs body(rank, ring) on one thread per rank of a fresh ring whose rank r waits at most timeouts[r]
+// seconds; returns each rank's error ("" if none).
+std::vector<std::string> run_ring(const std::vector<double>& timeouts, const std::function<void(int, TcpRing&)>& body) {
+  const int n = int(timeouts.size());
   const int port = free_port();
   std::vector<std::string> errors(static_cast<size_t>(n));
   std::vector<std::thread> threads;
   for (int r = 0; r < n; ++r)
     threads.emplace_back([&, r] {
       try {
+        const double timeout = timeouts[size_t(r)];
         TcpRing ring(r, n, tcp_rendezvous(r, n, "127.0.0.1", port, timeout), timeout);
         body(r, ring);
       } catch (const std::exception& e) {
@@ -45,6 +48,10 @@ std::vector<std::string> run_ring(int n, double timeout, const std::function<voi
     });
   for (auto& t : threads) t.join();
   return errors;
+}
+// The same with one timeout for every rank.
+std::vector<std::string> run_ring(int n, double timeout, const std::function<void(int, TcpRing&)>& body) {
+  return run_ring(std::vector<double>(size_t(n), timeout), body);
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -176,7 +183,11 @@ TEST(TcpRing, APeerThatClosesItsConnectionsStopsTheOthersAtOnce) {
 
 TEST(TcpRing, ASilentPeerHitsTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
-  const auto errors = run_ring(3, 1.0, [&](int r, TcpRing& ring) {
+  // Rank 2 waits for data from rank 1, which never comes. Rank 0 waits too, for rank 2 (which waits for
+  // rank 1); with the same timeout the two watchdogs would race, and whichever fired first would be
+  // reported by the other. Rank 0's longer timeout lets rank 2's fire first, as the one that waits on
+  // the silent rank: its reason must go round the ring to rank 0 long before rank 0's own timeout.
+  const auto errors = run_ring({5.0, 5.0, 1.0}, [&](int r, TcpRing& ring) {
     std::vector<double> x(5, 1.0);
     if (r == 1) {
       // Stays connected and says nothing until the others have given up.
@@ -187,12 +198,9 @@ TEST(TcpRing, ASilentPeerHitsTheTimeout) {
   });
   const double took = Seconds(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(took, 15.0);
-  // Rank 2 waits for data from rank 1, which never comes: the timeout names it. Rank 0 either times
-  // out too or hears from rank 2 first; either way its error says what waited.
-  EXPECT_NE(errors[2].find("rank 2: a host all-reduce #1 waited 1 s for the other ranks (nothing from rank 1"),
-            std::string::npos)
-      << errors[2];
-  EXPECT_NE(errors[0].find("waited 1 s for the other ranks"), std::string::npos) << errors[0];
+  const std::string reason = "rank 2: a host all-reduce #1 waited 1 s for the other ranks (nothing from rank 1";
+  EXPECT_NE(errors[2].find(reason), std::string::npos) << errors[2];
+  EXPECT_NE(errors[0].find(reason), std::string::npos) << "rank 0 reports rank 2's reason: " << errors[0];
 }
 
 TEST(TcpRing, AnAbortCarriesItsReasonRoundTheRing) {
