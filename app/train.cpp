@@ -38,6 +38,7 @@
 #include "engine/checkpoint.h"
 #include "engine/replication/launch.h"
 #include "engine/replication/replica_threads.h"
+#include "kernels/cpu_kernels.h"
 #include "models/resnet.h"
 #include "run/replica_run.h"
 
@@ -357,6 +358,8 @@ void register_train(CLI::App& app) {
     // The record of every option as resolved (the value of --val-fraction above, the preset's choices),
     // less what belongs to this invocation alone.
     nlohmann::json record = option_values(*cmd, {"config", "resume", "overwrite", "out"});
+    // --cpu-kernels sets a process-wide choice (a callback, no variable): record what the run used.
+    record["cpu-kernels"] = kernels::cpu_kernels_name(kernels::cpu_kernels());
     recipe->record(record, *o);
     if (const int status = run_train(*o, record); status != 0) throw CLI::RuntimeError(status);  // exits quietly
   });

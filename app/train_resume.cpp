@@ -83,7 +83,9 @@ const std::set<std::string>& may_change_on_resume() {
       // --allreduce: how the replicas' gradients are summed, not what. Like --replicas it may round the last
       // bits differently (in_process_ring.h), and a resumed run is not required to repeat those bits.
       "allreduce",
-      "zero"};
+      "zero",
+      // --cpu-kernels: which CPU implementation computes the same layers (to rounding, like --device).
+      "cpu-kernels"};
   return keys;
 }
 
