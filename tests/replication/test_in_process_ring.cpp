@@ -13,6 +13,7 @@
 
 #include "engine/replication/in_process.h"
 #include "engine/replication/replica_threads.h"
+#include "tests/replication/failing_replica.h"
 #include "tests/replication/harness.h"
 #include "tests/test_util.h"
 
@@ -183,32 +184,8 @@ TEST(InProcessRing, WatchdogNamesTheReplicaThatNeverArrived) {
 }
 
 TEST(InProcessRing, AFailingReplicaStopsTheOthersAtOnceWithItsReason) {
-  auto comms = cpu_group(4, AllReduceAlgorithm::Ring, 600.0);  // the watchdog must not be what ends this
-  std::atomic<int> stopped_by_peer{0};
-  const auto start = std::chrono::steady_clock::now();
-  try {
-    run_replica_threads(comms, [&](int r) {
-      Tensor t = Tensor::zeros(Shape{100003}, DType::F32);
-      for (int step = 0;; ++step) {
-        if (r == 2 && step == 3) throw Error("cannot decode /data/A/A1.jpg: not a JPEG file");
-        try {
-          comms[size_t(r)]->all_reduce_average(t, nullptr);
-        } catch (const PeerFailure& e) {
-          EXPECT_NE(std::string(e.what()).find("replica 2 failed: cannot decode /data/A/A1.jpg"), std::string::npos)
-              << e.what();
-          ++stopped_by_peer;
-          throw;
-        }
-      }
-    });
-    FAIL() << "no error";
-  } catch (const PeerFailure&) {
-    FAIL() << "the peers' echo was rethrown instead of the root cause";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not a JPEG file"), std::string::npos) << e.what();
-  }
-  EXPECT_EQ(stopped_by_peer.load(), 3);
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  // The watchdog (600 s) must not be what ends this.
+  test::expect_a_failing_replica_to_stop_the_others(cpu_group(4, AllReduceAlgorithm::Ring, 600.0), 100003);
 }
 
 TEST(InProcessRing, AnAbortEndsThePeersWaitsBetweenSteps) {
