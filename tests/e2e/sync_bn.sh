@@ -12,8 +12,11 @@ rm -rf "$work" && mkdir -p "$work"
 "$ASLNET" synth --out "$work/synth" --per-class 16 --size 32 --seed 5 > /dev/null
 # As e2e.replication: three steps at a small learning rate (later steps amplify rounding), augmentation
 # on (each replica's shard is exactly its part of the single replica's batch), but batch norm trains.
-common=(--device cpu --arch resnet18 --stem small --width 0.25 --image-size 24 --batch 64 --lr 0.01
-  --split random --val-fraction 0.2 --seed 9 --quiet --epochs 1 --stop-after 3 --threads 2)
+# The reference CPU kernels: oneDNN's convolutions block a batch of 32 differently from one of 64, and
+# training-mode batch norm amplifies those last-bit differences past 1e-5 in three steps (1.4e-5);
+# what this test checks is the synchronisation, not the convolutions.
+common=(--device cpu --cpu-kernels reference --arch resnet18 --stem small --width 0.25 --image-size 24 --batch 64
+  --lr 0.01 --split random --val-fraction 0.2 --seed 9 --quiet --epochs 1 --stop-after 3 --threads 2)
 
 "$ASLNET" train "$work/synth" "${common[@]}" --out "$work/one"
 "$ASLNET" train "$work/synth" "${common[@]}" --sync-bn --out "$work/one-sync"
