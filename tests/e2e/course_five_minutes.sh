@@ -12,6 +12,10 @@ if ! command -v torchrun > /dev/null; then
   echo "skipped: course_five_minutes: no torchrun (python3-torch) to start the two processes"
   exit 77
 fi
+if [[ ! -x $build/bench/replication_step ]]; then
+  echo "skipped: course_five_minutes: this build has no benchmark programs (ASLNET_BUILD_BENCH=OFF), and the page's last command runs bench/replication_step"
+  exit 77
+fi
 work="$WORK-course"
 rm -rf "$work" && mkdir -p "$work"
 PATH="$build:$build/bench:$PATH" /usr/bin/python3 - "$doc" "$work" <<'PY'
