@@ -24,6 +24,8 @@ engine_libs="-Wl,--start-group"
 for lib in models translate data engine kernels core; do engine_libs+=" $build/libaslnet_$lib.a"; done
 engine_libs+=" -Wl,--end-group"
 ((cuda)) && engine_libs+=" -L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcudart -lcublas -lcudnn"
+# The fast CPU convolutions (kernels/onednn/), where the build has them: oneDNN and its OpenMP runtime.
+[[ $(sed -n 's/^ASLNET_ONEDNN:BOOL=//p' "$build/CMakeCache.txt") == ON ]] && engine_libs+=" -ldnnl -lgomp"
 declare -A sources=(
   [upload]="tests/fuzz/upload.cpp serve/image_input.cpp data/jpeg.cpp data/png_decode.cpp $core"
   [safetensors]="tests/fuzz/safetensors.cpp engine/safetensors.cpp $core"
