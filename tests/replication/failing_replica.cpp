@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "engine/core/error.h"
 #include "engine/replication/replica_threads.h"
@@ -39,6 +40,26 @@ void expect_a_failing_replica_to_stop_the_others(const std::vector<std::unique_p
   }
   EXPECT_EQ(stopped_by_peer.load(), 3);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+}
+
+void expect_the_watchdog_to_name_a_replica_that_never_arrived(const std::vector<std::unique_ptr<Communicator>>& comms) {
+  ASSERT_EQ(comms.size(), 3u);
+  Tensor t = Tensor::zeros(Shape{4}, DType::F32);
+  std::thread one([&] {
+    try {
+      comms[1]->all_reduce_average(t.clone(), nullptr);
+    } catch (const PeerFailure&) {
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    comms[0]->all_reduce_average(t, nullptr);  // replica 2 never comes
+    ADD_FAILURE() << "no timeout";
+  } catch (const PeerFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("for replica(s) 2, which never arrived"), std::string::npos) << e.what();
+  }
+  one.join();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
 
 }  // namespace aslnet::test
