@@ -65,5 +65,14 @@ TEST(WeightsComparison, DifferentNetworksAreRefusedNamingTheTensor) {
   }
 }
 
+TEST(WeightsComparison, AMissingFileIsAnErrorNamingIt) {
+  try {
+    compare_weights(write("present", {}), "/no/such/checkpoint.safetensors");
+    FAIL() << "a missing file compared";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/checkpoint.safetensors"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace aslnet
