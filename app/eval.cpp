@@ -105,7 +105,7 @@ void run_eval(const EvalOptions& o) {
   int64_t largest = 0;
   for (const auto& s : run.sources) largest = std::max(largest, int64_t(s.index.samples.size()));
   const int64_t batch = std::min<int64_t>(o.batch, largest);
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch);
+  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch, BatchNormFold::Fold);
   run.classes = m.classes;
 
   Predictions all;

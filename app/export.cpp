@@ -4,7 +4,8 @@
 //                and with --softmax "probabilities"; classes and input size in its metadata.
 //   safetensors: the checkpoint without its optimizer state (and the EMA copy a training checkpoint keeps
 //                beside it): what eval, predict, serve and torchvision need, at a fraction of the size.
-// Both load the checkpoint as predict does (load_for_inference), so a file that exports is one that runs.
+// Both load the checkpoint as predict does (load_for_inference, with batch norm kept as its own layers:
+// the ONNX writer folds it itself), so a file that exports is one that runs.
 #include <fmt/core.h>
 
 #include <filesystem>
@@ -79,7 +80,7 @@ void run_export(const ExportOptions& o) {
   ASLNET_CHECK(!fs::equivalent(o.checkpoint, o.out, same_error))
       << "OUT " << o.out << " is the checkpoint itself: write the export to another file";
   Context ctx(Device::cpu());
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, /*batch=*/0);
+  InferenceModel m = load_for_inference(ctx, o.checkpoint, /*batch=*/0, BatchNormFold::Keep);
   if (format == "onnx") {
     export_onnx(o, m);
   } else {

@@ -2,7 +2,6 @@
 // over the views of --tta, data/tta.h). Images are JPEG or PNG files, or folders of them (in name order,
 // numbers by value, as translate reads frames); they run through the model --batch at a time on the
 // device --device picks. An image that cannot be read is named and skipped; the exit status then says so.
-#include "app/device_options.h"
 #include "app/predict.h"
 
 #include <fmt/core.h>
@@ -14,6 +13,7 @@
 #include "app/classify_files.h"
 #include "app/cli_checks.h"
 #include "app/commands.h"
+#include "app/device_options.h"
 #include "app/tta_option.h"
 #include "data/image_files.h"
 #include "engine/class_metrics.h"
@@ -28,7 +28,8 @@ void run_predict(const PredictOptions& o) {
   if (o.threads > 0) Context::set_cpu_threads(o.threads);
   Context ctx(inference_device(o.device));
   const int64_t batch = std::min<int64_t>(o.batch, int64_t(images.size()));
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()));
+  InferenceModel m =
+      load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()), BatchNormFold::Fold);
   const std::vector<FileResult> results = classify_files(ctx, m, images, batch, tta);
 
   const int k = std::clamp(o.top_k, 1, int(m.classes.size()));

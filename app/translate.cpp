@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/classify_files.h"
-#include "app/device_options.h"
 #include "app/cli_checks.h"
 #include "app/commands.h"
+#include "app/device_options.h"
 #include "app/tta_option.h"
 #include "data/image_files.h"
 #include "models/inference_model.h"
@@ -43,7 +43,8 @@ void run_translate(const TranslateOptions& o) {
   Context ctx(inference_device(o.device));
   const TtaMode tta = parse_tta(o.tta);
   const int64_t batch = std::min<int64_t>(o.batch, int64_t(frames.size()));
-  InferenceModel m = load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()));
+  InferenceModel m =
+      load_for_inference(ctx, o.checkpoint, batch * int64_t(tta_view_list(tta).size()), BatchNormFold::Fold);
   const std::vector<FileResult> results = classify_files(ctx, m, frames, batch, tta);
 
   nlohmann::json per_frame = nlohmann::json::array();

@@ -59,4 +59,27 @@ class OnednnConv {
   std::unique_ptr<Impl> impl_;
 };
 
+// Inference only: y = conv(x, w) + bias, then ReLU when asked, in one oneDNN primitive (the ReLU a
+// post-op applied as the output is written). For a convolution with batch norm folded into its weights
+// and bias (engine/fold.h, engine/layers/conv_bn_inference.h). The weights do not change between calls,
+// so they are reordered into oneDNN's layout once, here, and kept: no reorder per call, which is what a
+// batch of one image pays most for in OnednnConv.
+class OnednnConvInference {
+ public:
+  // `weights`: KRSC, shape.k * shape.r * shape.s * shape.c values; `bias`: shape.k values. Both copied.
+  OnednnConvInference(const ConvShape& shape, const float* weights, const float* bias, bool relu);
+  ~OnednnConvInference();
+  OnednnConvInference(OnednnConvInference&&) noexcept;
+  OnednnConvInference& operator=(OnednnConvInference&&) noexcept;
+
+  const ConvShape& shape() const;
+  size_t workspace_bytes() const;  // oneDNN's scratchpad
+  std::string implementation() const;
+  void forward(const float* x, float* y, void* workspace) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace aslnet::kernels::onednn

@@ -1,4 +1,4 @@
-// Element-wise ops: ReLU and the residual add.
+// Element-wise ops: ReLU, the residual add, and a convolution's bias.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,9 @@ void add(int64_t count, const T* a, const T* b, T* y);
 // y += x
 template <class T>
 void add_inplace(int64_t count, const T* x, T* y);
+// y[r][c] += bias[c] over `rows` rows of `channels` values (NHWC), then ReLU when `relu`.
+template <class T>
+void add_bias(int64_t rows, int64_t channels, const T* bias, bool relu, T* y);
 
 }  // namespace aslnet::kernels::cpu
 

@@ -4,11 +4,12 @@
 
 #include "data/classes.h"
 #include "engine/evaluate.h"
+#include "engine/layers/conv_bn_inference.h"
 #include "models/resnet.h"
 
 namespace aslnet {
 
-InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch) {
+InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch, BatchNormFold fold) {
   InferenceModel m;
   m.meta = read_checkpoint_meta(checkpoint);
   ASLNET_CHECK(m.meta.input_height > 0 && m.meta.input_height == m.meta.input_width)
@@ -30,6 +31,7 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
     throw OutOfMemory("checkpoint " + checkpoint + ": " + e.message());
   }
   load_checkpoint(checkpoint, *m.model);
+  if (fold == BatchNormFold::Fold) m.folded = fold_batch_norm_for_inference(m.model->net());
   if (batch > 0) m.model->setup(ctx, batch, m.image_size, m.image_size);
   m.batch = batch;
   return m;

@@ -20,10 +20,16 @@ struct InferenceModel {
   int image_size = 0;
   std::vector<std::string> classes;
   int64_t batch = 0;  // the rows the model is set up for (0: not set up here)
+  int folded = 0;     // convolutions with their batch norm folded in (0: the network as trained)
 };
 
+// Whether to fold batch norm into the convolutions (engine/layers/conv_bn_inference.h): yes to run the
+// model (eval, predict, translate, serve: on the CPU's fast kernels it then runs as fewer, fused
+// operations, elsewhere as before); no to read its layers one by one (export, which folds on its own).
+enum class BatchNormFold { Fold, Keep };
+
 // Set up for inputs of `batch` images (0: not set up; the caller does it).
-InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch);
+InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, int64_t batch, BatchNormFold fold);
 
 // The class probabilities of decoded photos (any size): each photo's views under `tta` (data/tta.h) run
 // through the model m.batch rows at a time (a last partial run padded with zeros), and each photo's views'

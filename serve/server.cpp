@@ -119,7 +119,8 @@ struct Server::Impl {
       ASLNET_CHECK(ctx.device().is_cuda()) << "--tf32 needs a GPU (the CPU computes in fp32)";
       ctx.set_allow_tf32(true);  // read by the layers at setup, below
     }
-    model = load_for_inference(ctx, o.checkpoint, /*batch=*/0);  // set up per batch size by the classifier
+    // Set up per batch size by the classifier.
+    model = load_for_inference(ctx, o.checkpoint, /*batch=*/0, BatchNormFold::Fold);
     classifier = std::make_unique<BatchedClassifier>(ctx, std::move(model.model), model.image_size,
                                                      BatchingOptions{o.batching, o.max_batch, o.batch_window_ms});
     routes();

@@ -20,14 +20,20 @@ Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int6
   shape_.pad = pad;
 }
 
-Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
+kernels::ConvShape Conv2d::shape_for(const Shape& in) const {
   ASLNET_CHECK(in.rank() == 4 && in.c() == shape_.c)
       << weight_.name << ": expected NHWC input with " << shape_.c << " channels, got " << in.str();
-  shape_.n = in.n();
-  shape_.h = in.h();
-  shape_.w = in.w();
-  ASLNET_CHECK(shape_.out_h() > 0 && shape_.out_w() > 0)
-      << weight_.name << ": input " << in.str() << " is smaller than the " << shape_.r << "x" << shape_.s << " kernel";
+  kernels::ConvShape shape = shape_;
+  shape.n = in.n();
+  shape.h = in.h();
+  shape.w = in.w();
+  ASLNET_CHECK(shape.out_h() > 0 && shape.out_w() > 0)
+      << weight_.name << ": input " << in.str() << " is smaller than the " << shape.r << "x" << shape.s << " kernel";
+  return shape;
+}
+
+Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
+  shape_ = shape_for(in);
   dtype_ = dtype;
   if (ctx.device().is_cuda()) {
     kernels::cuda::ConvOptions options;
@@ -47,7 +53,8 @@ Shape Conv2d::setup(Context& ctx, const Shape& in, DType dtype) {
     // which shapes); f64 (the gradient checks' dtype) has none and stays on the reference, as does
     // everything when --cpu-kernels reference is asked for.
     onednn_.reset();
-    if (dtype_ == DType::F32 && kernels::cpu_kernels() == kernels::CpuKernels::Fast && kernels::onednn::pays_off(shape_)) {
+    if (dtype_ == DType::F32 && kernels::cpu_kernels() == kernels::CpuKernels::Fast &&
+        kernels::onednn::pays_off(shape_)) {
       onednn_ = std::make_unique<kernels::onednn::OnednnConv>(shape_);
       workspace_bytes_ = onednn_->workspace_bytes();
     } else {

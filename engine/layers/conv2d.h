@@ -17,6 +17,9 @@ class Conv2d : public KernelLayer {
   Shape setup(Context& ctx, const Shape& in, DType dtype) override;
   size_t workspace_bytes() const override { return workspace_bytes_; }
   const kernels::ConvShape& conv_shape() const { return shape_; }
+  // The convolution's shape for NHWC inputs of shape `in` (what setup would make it), checked against the
+  // layer (channels, kernel size); nothing is allocated.
+  kernels::ConvShape shape_for(const Shape& in) const;
   // The input the last forward kept (benchmarks re-run this layer alone on it).
   const Tensor& input() const { return input_; }
   // On the CPU: oneDNN's convolution when setup chose the fast kernels (fp32 and --cpu-kernels fast),

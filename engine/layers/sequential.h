@@ -34,6 +34,12 @@ class Sequential : public Layer {
 
   bool empty() const { return layers_.empty(); }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  // Hands the layers over and leaves this Sequential empty (a pass that regroups them appends them again).
+  std::vector<std::unique_ptr<Layer>> release_layers() {
+    std::vector<std::unique_ptr<Layer>> out = std::move(layers_);
+    layers_.clear();
+    return out;
+  }
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;

@@ -4,8 +4,23 @@
 #include <limits>
 
 #include "engine/core/parallel.h"
+#include "engine/core/vectorize.h"
 
 namespace aslnet::kernels::cpu {
+
+namespace {
+// One window position into the running maximum of `channels` values: strictly greater, so the first
+// maximum in window order wins, as in torch. Branch-free, so that it vectorises (engine/core/vectorize.h).
+template <class T>
+ASLNET_VECTORIZE void take_larger(int64_t channels, const T* in, int32_t index, T* out, int32_t* arg) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const T v = in[c], best = out[c];
+    const bool larger = v > best;
+    out[c] = larger ? v : best;
+    arg[c] = larger ? index + int32_t(c) : arg[c];
+  }
+}
+}  // namespace
 
 template <class T>
 void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
@@ -18,8 +33,11 @@ void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
       for (int64_t ow = 0; ow < ow_n; ++ow) {
         T* out = y + ((n * oh_n + oh) * ow_n + ow) * s.c;
         int32_t* arg = argmax + ((n * oh_n + oh) * ow_n + ow) * s.c;
+        // The window's first position in the image is its first candidate; a window wholly in the
+        // padding (which the shapes exclude) would leave -inf and -1.
         std::fill_n(out, s.c, -std::numeric_limits<T>::infinity());
         std::fill_n(arg, s.c, -1);
+        bool first = true;
         for (int64_t r = 0; r < s.window; ++r) {
           const int64_t ih = oh * s.stride - s.pad + r;
           if (ih < 0 || ih >= s.h) continue;
@@ -27,12 +45,12 @@ void maxpool_forward(const PoolShape& s, const T* x, T* y, int32_t* argmax) {
             const int64_t iw = ow * s.stride - s.pad + q;
             if (iw < 0 || iw >= s.w) continue;
             const int64_t base = (ih * s.w + iw) * s.c;
-            for (int64_t c = 0; c < s.c; ++c) {
-              // Strictly greater: the first maximum in window order wins, as in torch.
-              if (image[base + c] > out[c] || arg[c] < 0) {
-                out[c] = image[base + c];
-                arg[c] = int32_t(base + c);
-              }
+            if (first) {
+              std::copy_n(image + base, s.c, out);
+              for (int64_t c = 0; c < s.c; ++c) arg[c] = int32_t(base + c);
+              first = false;
+            } else {
+              take_larger(s.c, image + base, int32_t(base), out, arg);
             }
           }
         }

@@ -20,9 +20,8 @@
 // too. Scratchpads are in user mode, so oneDNN takes them from the layer's workspace instead of
 // allocating per call. Workspace: [largest scratchpad | filters in oneDNN's layout | filter gradient
 // in oneDNN's layout].
-#include <dnnl.hpp>
-
 #include <algorithm>
+#include <dnnl.hpp>
 #include <unordered_map>
 
 #include "engine/core/error.h"
@@ -165,11 +164,15 @@ struct OnednnConv::Impl {
 
     // Backward's dy and dx are `dst` and `src` again (same descriptors), pointed elsewhere before each
     // pass; the maps hold handles to the same objects.
-    fwd_args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, fwd_weights}, {DNNL_ARG_DST, dst},
-                {DNNL_ARG_SCRATCHPAD, scratch_fwd}};
-    bwd_data_args = {{DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_WEIGHTS, bwd_data_weights}, {DNNL_ARG_DIFF_SRC, src},
+    fwd_args = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, fwd_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_fwd}};
+    bwd_data_args = {{DNNL_ARG_DIFF_DST, dst},
+                     {DNNL_ARG_WEIGHTS, bwd_data_weights},
+                     {DNNL_ARG_DIFF_SRC, src},
                      {DNNL_ARG_SCRATCHPAD, scratch_bwd_data}};
-    bwd_weights_args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+    bwd_weights_args = {{DNNL_ARG_SRC, src},
+                        {DNNL_ARG_DIFF_DST, dst},
+                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
                         {DNNL_ARG_SCRATCHPAD, scratch_bwd_weights}};
   }
 
@@ -240,6 +243,83 @@ void OnednnConv::backward_filter(const float* x, const float* dy, float* dw, voi
     const int64_t count = m.shape.k * m.shape.r * m.shape.s * m.shape.c;
     for (int64_t i = 0; i < count; ++i) dw[i] += target[i];
   }
+  m.stream.wait();
+}
+
+}  // namespace aslnet::kernels::onednn
+
+namespace aslnet::kernels::onednn {
+
+struct OnednnConvInference::Impl {
+  ConvShape shape;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  dnnl::convolution_forward primitive;
+  std::string impl;
+  memory src, dst, weights, bias, scratch;  // weights and bias own their buffers (allocated by oneDNN)
+  std::unordered_map<int, memory> args;
+
+  Impl(const ConvShape& s, const float* w, const float* b, bool relu) : shape(s) {
+    ASLNET_CHECK(s.n > 0 && s.out_h() > 0 && s.out_w() > 0) << "oneDNN convolution: empty shape";
+    use_engine_threads();  // as in OnednnConv: the partition is made for the thread count seen now
+    const memory::dims src_dims{s.n, s.c, s.h, s.w}, weight_dims{s.k, s.c, s.r, s.s}, bias_dims{s.k},
+        dst_dims{s.n, s.k, s.out_h(), s.out_w()}, strides{s.stride, s.stride}, pad_l{s.pad, s.pad},
+        pad_r{far_pad(s.h, s.out_h(), s.r, s.stride, s.pad), far_pad(s.w, s.out_w(), s.s, s.stride, s.pad)};
+    const auto f32 = memory::data_type::f32;
+    const memory::desc src_md(src_dims, f32, tag::nhwc), krsc_md(weight_dims, f32, tag::ohwi),
+        any_weights_md(weight_dims, f32, tag::any), bias_md(bias_dims, f32, tag::a), dst_md(dst_dims, f32, tag::nhwc);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::convolution_forward::primitive_desc pd(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+                                        any_weights_md, bias_md, dst_md, strides, pad_l, pad_r),
+        attr, engine);
+    ASLNET_CHECK(pd.src_desc() == src_md && pd.dst_desc() == dst_md)
+        << "oneDNN chose another activation layout than NHWC";
+    primitive = dnnl::convolution_forward(pd);
+    impl = pd.impl_info_str();
+
+    // The weights into the primitive's layout, once; the bias copied.
+    weights = memory(pd.weights_desc(), engine);
+    memory user_weights(krsc_md, engine, const_cast<float*>(w));
+    dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
+    bias = memory(bias_md, engine);
+    std::copy(b, b + s.k, static_cast<float*>(bias.get_data_handle()));
+    stream.wait();
+
+    src = memory(src_md, engine, DNNL_MEMORY_NONE);
+    dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
+    scratch = memory(pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+    args = {{DNNL_ARG_SRC, src},
+            {DNNL_ARG_WEIGHTS, weights},
+            {DNNL_ARG_BIAS, bias},
+            {DNNL_ARG_DST, dst},
+            {DNNL_ARG_SCRATCHPAD, scratch}};
+  }
+};
+
+OnednnConvInference::OnednnConvInference(const ConvShape& shape, const float* weights, const float* bias, bool relu)
+    : impl_(std::make_unique<Impl>(shape, weights, bias, relu)) {}
+OnednnConvInference::~OnednnConvInference() = default;
+OnednnConvInference::OnednnConvInference(OnednnConvInference&&) noexcept = default;
+OnednnConvInference& OnednnConvInference::operator=(OnednnConvInference&&) noexcept = default;
+
+const ConvShape& OnednnConvInference::shape() const { return impl_->shape; }
+size_t OnednnConvInference::workspace_bytes() const { return impl_->scratch.get_desc().get_size(); }
+std::string OnednnConvInference::implementation() const { return impl_->impl; }
+
+void OnednnConvInference::forward(const float* x, float* y, void* workspace) const {
+  Impl& m = *impl_;
+  use_engine_threads();
+  m.src.set_data_handle(const_cast<float*>(x));
+  m.dst.set_data_handle(y);
+  if (m.scratch.get_desc().get_size() > 0) m.scratch.set_data_handle(workspace);
+  m.primitive.execute(m.stream, m.args);
   m.stream.wait();
 }
 

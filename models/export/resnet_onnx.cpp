@@ -6,13 +6,13 @@
 #include <set>
 
 #include "engine/checkpoint.h"
+#include "engine/fold.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/linear.h"
 #include "engine/layers/pooling.h"
 #include "engine/layers/relu.h"
 #include "engine/layers/residual.h"
-#include "models/export/fold.h"
 
 namespace aslnet::onnx {
 
@@ -92,7 +92,7 @@ class GraphBuilder {
     const Parameter& w = *params.front();
     const kernels::ConvShape& s = conv.conv_shape();
     std::vector<float> krsc(values(w.value).begin(), values(w.value).end());
-    // The first convolution takes the input normalisation's division by std (fold.h says why only that).
+    // The first convolution takes the input normalisation's division by std (engine/fold.h says why only that).
     if (!input_std_.empty()) {
       ASLNET_CHECK(int64_t(input_std_.size()) == s.c)
           << "export: " << input_std_.size() << " normalisation channels for a " << s.c << "-channel input";
@@ -179,7 +179,7 @@ Model resnet_to_onnx(InferenceModel& m, const ExportOptions& options) {
 
   GraphBuilder graph(out, meta.std);
   // The mean is subtracted here, in front of the first convolution; its division by std is in that
-  // convolution's weights (fold.h: why not the mean too).
+  // convolution's weights (engine/fold.h: why not the mean too).
   std::vector<float> mean(meta.mean.begin(), meta.mean.end());
   const std::string centred =
       graph.node("Sub", "normalize", {kInputName, graph.constant("input_mean", {1, channels, 1, 1}, mean)});

@@ -23,8 +23,9 @@ inline constexpr const char* kInputName = "input";
 inline constexpr const char* kLogitsName = "logits";
 inline constexpr const char* kProbabilitiesName = "probabilities";
 
-// `m` as loaded by load_for_inference (on the CPU, f32; the model need not be set up). Its metadata
-// (classes, input size, mean and std, the network) is recorded in the model's metadata_props.
+// `m` as loaded by load_for_inference with BatchNormFold::Keep (on the CPU, f32; the model need not be set
+// up). Its metadata (classes, input size, mean and std, the network) is recorded in the model's
+// metadata_props.
 Model resnet_to_onnx(InferenceModel& m, const ExportOptions& options);
 
 }  // namespace aslnet::onnx

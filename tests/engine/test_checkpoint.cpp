@@ -683,7 +683,7 @@ TEST_F(CheckpointTest, CheckpointInsideTheEmaScopeLoadsForInferenceAsTheAverage)
   }
   const auto st = safetensors::File::read(file);
   for (const auto& t : st.tensors()) EXPECT_FALSE(t.name.starts_with("optimizer.")) << t.name;
-  const InferenceModel m = load_for_inference(ctx, file, 0);
+  const InferenceModel m = load_for_inference(ctx, file, 0, BatchNormFold::Fold);
   EXPECT_TRUE(test::same_bytes(m.model->parameter_arena(), a.optimizer->ema_parameters()));
   EXPECT_TRUE(test::same_bytes(m.model->state_arena(), a.optimizer->ema_state()));
   for (size_t i = 0; i < a.model->counters().size(); ++i)

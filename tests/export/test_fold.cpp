@@ -1,4 +1,4 @@
-// The export's folding arithmetic (models/export/fold.h) against the layers it replaces, on random
+// The export's folding arithmetic (engine/fold.h) against the layers it replaces, on random
 // weights, statistics and inputs: a convolution followed by batch norm in evaluation mode equals one
 // convolution with the folded weights plus the folded bias; a convolution of the normalised input equals
 // the convolution with 1/std folded in of the mean-subtracted input, at the zero-padded borders too, where
@@ -7,10 +7,10 @@
 
 #include <cmath>
 
+#include "engine/fold.h"
 #include "engine/layers/batchnorm.h"
 #include "engine/layers/conv2d.h"
 #include "engine/model.h"
-#include "models/export/fold.h"
 #include "tests/test_util.h"
 
 namespace aslnet {
@@ -62,7 +62,7 @@ TEST(Fold, BatchNormIntoTheConvolutionBeforeIt) {
 
   const auto& p = reference->parameters();  // conv.weight, bn.weight, bn.bias
   const auto& s = reference->state();       // bn.running_mean, bn.running_var
-  const onnx::FoldedConv folded = onnx::fold_batch_norm(
+  const FoldedConv folded = fold_batch_norm(
       values(p[0]->value), {values(p[1]->value), values(p[2]->value), values(s[0]->value), values(s[1]->value), 1e-5});
   auto plain = conv_net(false);
   std::copy(folded.weight.begin(), folded.weight.end(), plain->parameters()[0]->value.data<float>());
@@ -92,7 +92,7 @@ TEST(Fold, InputScaleIntoTheFirstConvolutionIsExactAtTheBorders) {
   Tensor& w = folded->parameters()[0]->value;
   std::copy(values(reference->parameters()[0]->value).begin(), values(reference->parameters()[0]->value).end(),
             w.data<float>());
-  onnx::fold_input_scale({w.data<float>(), size_t(w.numel())}, std);
+  fold_input_scale({w.data<float>(), size_t(w.numel())}, std);
   EXPECT_LT(relative_difference(run(*folded, centred), expected), 1e-5);
 
   // Why the mean stays a subtraction: folded into a bias instead (sum of w * mean / std per output
@@ -111,11 +111,11 @@ TEST(Fold, InputScaleIntoTheFirstConvolutionIsExactAtTheBorders) {
 TEST(Fold, RefusesValuesOfDifferentLengths) {
   std::vector<float> weight(12, 1.0f);
   const std::vector<float> two(2, 1.0f), three(3, 1.0f);
-  EXPECT_THROW(onnx::fold_batch_norm(weight, {two, two, two, three, 1e-5}), Error);
-  EXPECT_THROW(onnx::fold_batch_norm(std::vector<float>(7, 1.0f), {two, two, two, two, 1e-5}), Error);
+  EXPECT_THROW(fold_batch_norm(weight, {two, two, two, three, 1e-5}), Error);
+  EXPECT_THROW(fold_batch_norm(std::vector<float>(7, 1.0f), {two, two, two, two, 1e-5}), Error);
   std::vector<float> krsc(7, 1.0f);
-  EXPECT_THROW(onnx::fold_input_scale(krsc, std::vector<double>{1.0, 1.0, 1.0}), Error);
-  EXPECT_THROW(onnx::fold_input_scale(weight, std::vector<double>{1.0, 0.0, 1.0}), Error);
+  EXPECT_THROW(fold_input_scale(krsc, std::vector<double>{1.0, 1.0, 1.0}), Error);
+  EXPECT_THROW(fold_input_scale(weight, std::vector<double>{1.0, 0.0, 1.0}), Error);
 }
 
 }  // namespace

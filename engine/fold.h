@@ -1,14 +1,15 @@
-// The arithmetic that turns a trained network into fewer, plainer operations for export: batch norm in
-// evaluation mode folded into the convolution before it, and the input normalisation's division by the
-// standard deviation folded into the first convolution. Pure functions over float arrays (computed in
-// double), so the tests can check each against the layers it replaces.
+// The arithmetic that turns a trained network into fewer, plainer operations, for export (models/export/)
+// and for inference on the CPU (engine/layers/conv_bn_inference.h): batch norm in evaluation mode folded
+// into the convolution before it, and the input normalisation's division by the standard deviation
+// folded into the first convolution. Pure functions over float arrays (computed in double), so the
+// tests can check each against the layers it replaces.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
-namespace aslnet::onnx {
+namespace aslnet {
 
 // Batch norm's affine parameters and running statistics, one value per channel.
 struct BatchNormValues {
@@ -33,4 +34,4 @@ FoldedConv fold_batch_norm(std::span<const float> conv_weight, const BatchNormVa
 // normalised input was, while a mean folded into the bias would treat the padding as black pixels.
 void fold_input_scale(std::span<float> krsc_weight, std::span<const double> std);
 
-}  // namespace aslnet::onnx
+}  // namespace aslnet

@@ -1,10 +1,10 @@
-#include "models/export/fold.h"
+#include "engine/fold.h"
 
 #include <cmath>
 
 #include "engine/core/error.h"
 
-namespace aslnet::onnx {
+namespace aslnet {
 
 FoldedConv fold_batch_norm(std::span<const float> conv_weight, const BatchNormValues& bn) {
   const size_t channels = bn.weight.size();
@@ -34,4 +34,4 @@ void fold_input_scale(std::span<float> krsc_weight, std::span<const double> std)
   for (size_t i = 0; i < krsc_weight.size(); ++i) krsc_weight[i] = float(double(krsc_weight[i]) / std[i % channels]);
 }
 
-}  // namespace aslnet::onnx
+}  // namespace aslnet
