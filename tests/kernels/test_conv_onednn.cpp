@@ -2,7 +2,9 @@
 // kernels/conv.h), as the CUDA tests compare cuDNN with the CPU: fresh random inputs each run (the seed
 // is printed on failure), outputs poisoned with NaN first, every distinct convolution shape of
 // ResNet-18 and ResNet-50 at small sizes plus hand-picked awkward ones (stride 2, padding, non-square
-// inputs, odd channel counts, negative far-side padding).
+// inputs, odd channel counts, negative far-side padding). The inference convolution
+// (OnednnConvInference: bias and ReLU fused, weights reordered once) is checked on the same shapes
+// against the reference convolution followed by kernels::cpu::add_bias.
 //
 // Relative error is norm-wise: ||fast - reference||_2 / ||reference||_2 over the whole output (the
 // same measure as test_conv_cpu.cpp and test::relative_error). Bounds: 1e-5 for the forward pass, 1e-4
@@ -24,6 +26,7 @@
 #include "kernels/conv.h"
 #include "kernels/conv_onednn.h"
 #include "kernels/cpu_kernels.h"
+#include "kernels/elementwise.h"
 #include "models/resnet.h"
 
 namespace aslnet::kernels {
@@ -79,6 +82,18 @@ void compare(const ConvShape& s, uint64_t seed) {
   EXPECT_LT(relative(dx, dx_ref), 1e-4) << "backward data; " << fast.implementations();
   EXPECT_LT(relative(dw, dw_ref), 1e-4) << "backward filter; " << fast.implementations();
   EXPECT_LT(relative(dw_acc, dw_acc_ref), 1e-4) << "backward filter, accumulating; " << fast.implementations();
+
+  // Inference: the bias added, with and without the ReLU post-op.
+  const std::vector<float> bias = normal(size_t(s.k), rng);
+  for (const bool relu : {false, true}) {
+    std::vector<float> want = y_ref;
+    cpu::add_bias<float>(s.n * s.out_h() * s.out_w(), s.k, bias.data(), relu, want.data());
+    const onednn::OnednnConvInference inference(s, w.data(), bias.data(), relu);
+    std::vector<char> scratch(inference.workspace_bytes() + 64);
+    std::vector<float> got(yn, nan);
+    inference.forward(x.data(), got.data(), scratch.data());
+    EXPECT_LT(relative(got, want), 1e-5) << "inference" << (relu ? " + ReLU; " : "; ") << inference.implementation();
+  }
 }
 
 void collect(Layer& layer, std::vector<ConvShape>& shapes) {
