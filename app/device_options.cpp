@@ -16,7 +16,8 @@ namespace aslnet::app {
 
 CLI::Option* add_cpu_kernels_option(CLI::App& cmd) {
   const std::string help =
-      fmt::format("CPU kernels: fast (oneDNN convolutions) or reference (im2col + OpenBLAS); default {}",
+      fmt::format("CPU kernels: fast (oneDNN; batch norm folded into the convolutions for inference) or reference "
+                  "(im2col + OpenBLAS, the engine's own loops); default {}",
                   kernels::cpu_kernels_name(kernels::default_cpu_kernels()));
   return cmd
       .add_option_function<std::string>(

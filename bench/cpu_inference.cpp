@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -109,11 +108,10 @@ int main(int argc, char** argv) {
                  rows[0].latency.median_ms / rows[2].latency.median_ms);
     if (peer) {
       // torchvision runs with the environment it was given: the OpenMP policy set for aslnet is taken away.
-      const char* restore = std::getenv("ASLNET_SET_OMP_WAIT_POLICY") != nullptr ? "env -u OMP_WAIT_POLICY " : "";
       const std::string command = fmt::format(
           "{}/usr/bin/python3 {}/bench/peers/torch_cpu_inference.py --arch {} --stem {} --size {} --batch {} "
           "--iters {} --warmup {} --threads {}",
-          restore, ASLNET_SOURCE_DIR, arch, stem, size, batch, iters, warmup, threads);
+          kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, iters, warmup, threads);
       const double theirs = run_peer(command);
       if (theirs > 0) {
         fmt::print("{:<26} {:8.3f} ms\n", "torchvision (eval)", theirs);

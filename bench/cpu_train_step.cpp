@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
@@ -128,11 +127,10 @@ int main(int argc, char** argv) {
     }
     if (peer) {
       // torchvision runs with the environment it was given: the OpenMP policy set for aslnet is taken away.
-      const char* restore = std::getenv("ASLNET_SET_OMP_WAIT_POLICY") != nullptr ? "env -u OMP_WAIT_POLICY " : "";
       const std::string command = fmt::format(
           "{}/usr/bin/python3 {}/bench/peers/torch_cpu_train_step.py --arch {} --stem {} --size {} --batch {} "
           "--steps {} --warmup {} --threads {}",
-          restore, ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
+          kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
       const double theirs = run_peer(command);
       if (theirs > 0) {
         fmt::print("{:<18} {:8.1f} img/s\n", "torchvision", theirs);

@@ -5,6 +5,7 @@
 
 #include "engine/core/cuda_check.h"
 #include "engine/evaluate.h"
+#include "engine/layers/conv_bn_inference.h"
 #include "models/resnet.h"
 
 namespace aslnet::serve {
@@ -39,6 +40,8 @@ BatchedClassifier::BatchedClassifier(Context& ctx, std::unique_ptr<Model> protot
   ASLNET_CHECK(options_.max_batch >= 1) << "the largest batch must be at least 1, not " << options_.max_batch;
   ASLNET_CHECK(options_.window_ms >= 0) << "the batching window must not be negative";
   const std::vector<int64_t> sizes = batch_sizes(options_.max_batch);
+  // The copies are folded for inference as the prototype is (load_for_inference's BatchNormFold).
+  const bool folded = folded_for_inference(prototype->net()) > 0;
   for (const int64_t batch : sizes) {
     std::unique_ptr<Model> model;
     if (batch == sizes.back()) {
@@ -46,6 +49,7 @@ BatchedClassifier::BatchedClassifier(Context& ctx, std::unique_ptr<Model> protot
     } else {
       model = make_model(prototype->info(), prototype->compute_dtype(), prototype->device());
       model->copy_weights_from(*prototype);
+      if (folded) fold_batch_norm_for_inference(model->net());
     }
     model->setup(ctx_, batch, side_, side_);
     models_.push_back(std::move(model));
@@ -58,6 +62,12 @@ BatchedClassifier::BatchedClassifier(Context& ctx, std::unique_ptr<Model> protot
   // the first touch of every buffer, stay out of the users' latencies and out of the stats.
   for (size_t i = 0; i < models_.size(); ++i) run_model(i, sizes[i]);
   worker_ = std::thread([this] { worker(); });
+}
+
+std::vector<int> BatchedClassifier::folded_layers() const {
+  std::vector<int> out;
+  for (const auto& model : models_) out.push_back(folded_for_inference(model->net()));
+  return out;
 }
 
 std::vector<std::vector<double>> BatchedClassifier::run_model(size_t which, int64_t rows) {

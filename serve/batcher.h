@@ -76,6 +76,8 @@ class BatchedClassifier {
   std::vector<Classification> classify(std::vector<std::vector<float>> images, Incoming* announced = nullptr);
 
   ServingStats stats() const;
+  // The convolutions folded with their batch norm in each batch size's model (as in the prototype).
+  std::vector<int> folded_layers() const;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -31,6 +31,7 @@
 #include "engine/core/error.h"
 #include "engine/loss.h"
 #include "engine/optimizer.h"
+#include "kernels/cpu_kernels.h"
 #include "models/resnet.h"
 #include "report/line_chart_png.h"
 
@@ -234,10 +235,11 @@ RunResult run_peer(const BenchTrainOptions& o, const std::string& data, const fs
   }
   const fs::path json = out / fmt::format("torchvision-{}.json", count),
                  log = out / fmt::format("torchvision-{}.txt", count);
+  // torchvision runs with the environment the user gave (the OpenMP policy aslnet set for itself removed).
   const std::string command = fmt::format(
-      "{} {} --data {} --gpus {} --device {} --arch {} --image-size {} --batch {} --epochs {} --lr {} "
+      "{}{} {} --data {} --gpus {} --device {} --arch {} --image-size {} --batch {} --epochs {} --lr {} "
       "--weight-decay {} --val-fraction {} --seed {} --precision {} --threads {} --json {} > {} 2>&1",
-      quote(o.python), quote(o.peer_script), quote(data), count, o.device, o.arch, o.image_size, o.batch, o.epochs,
+      kernels::peer_environment_prefix(), quote(o.python), quote(o.peer_script), quote(data), count, o.device, o.arch, o.image_size, o.batch, o.epochs,
       o.lr, o.weight_decay, o.val_fraction, o.seed, o.precision, o.threads > 0 ? o.threads : available(o),
       quote(json.string()), quote(log.string()));
   fmt::print("  torchvision, {} {}: ", count, o.device == "cuda" ? "GPU(s)" : "process");

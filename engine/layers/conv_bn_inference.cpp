@@ -129,4 +129,14 @@ int fold_batch_norm_for_inference(Sequential& net) {
   return wrapped;
 }
 
+int folded_for_inference(Sequential& net) {
+  int folded = 0;
+  for (const auto& layer : net.layers()) {
+    if (dynamic_cast<ConvBnInference*>(layer.get()) != nullptr) ++folded;
+    if (auto* residual = dynamic_cast<Residual*>(layer.get()))
+      folded += folded_for_inference(residual->main()) + folded_for_inference(residual->shortcut());
+  }
+  return folded;
+}
+
 }  // namespace aslnet

@@ -63,4 +63,8 @@ class ConvBnInference : public KernelLayer {
 // the weights are loaded and before Model::setup; the model is then for inference only.
 int fold_batch_norm_for_inference(Sequential& net);
 
+// How many ConvBnInference layers `net` holds (0: not folded), so that a copy of a model can be folded
+// as its original was.
+int folded_for_inference(Sequential& net);
+
 }  // namespace aslnet

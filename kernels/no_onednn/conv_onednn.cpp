@@ -52,4 +52,5 @@ void OnednnConvInference::forward(const float*, float*, void*) const {}
 
 namespace aslnet::kernels {
 void use_passive_openmp(char**) {}  // no OpenMP without oneDNN
+std::string peer_environment_prefix() { return ""; }
 }  // namespace aslnet::kernels

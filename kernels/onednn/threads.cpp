@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "engine/core/context.h"
+#include "kernels/cpu_kernels.h"
 
 namespace aslnet::kernels::onednn {
 
@@ -35,6 +37,10 @@ void use_passive_openmp(char** argv) {
   setenv("ASLNET_SET_OMP_WAIT_POLICY", "1", 1);  // so that peers (torchvision) can be run without it
   execv("/proc/self/exe", argv);
   // execv returned: it failed, and this process goes on as it is, only slower.
+}
+
+std::string peer_environment_prefix() {
+  return std::getenv("ASLNET_SET_OMP_WAIT_POLICY") != nullptr ? "env -u OMP_WAIT_POLICY " : "";
 }
 
 }  // namespace aslnet::kernels

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/evaluate.h"
+#include "engine/layers/conv_bn_inference.h"
 #include "models/resnet.h"
 #include "serve/batcher.h"
 #include "tests/test_util.h"
@@ -91,6 +92,19 @@ TEST(BatchedClassifier, ConcurrentRequestsShareBatchesAndMatchTheModelAlone) {
   EXPECT_GT(*std::max_element(batches.begin(), batches.end()), 3) << "no batch mixed requests";
   for (int b : batches) EXPECT_LE(b, 16);
   EXPECT_GT(classifier->stats().mean_batch(), 3.0);
+}
+
+// serve loads its model folded for inference (batch norm in the convolutions): every batch size's copy
+// is folded too, and answers as the unfolded model alone does, within fp32 rounding.
+TEST(BatchedClassifier, AFoldedPrototypeGivesFoldedCopiesThatAnswerAsTheModel) {
+  Fixture f(Device::cpu());
+  Rng init(f.seed + 1);
+  auto prototype = make_initialised_model(kInfo, init, DType::F32, f.ctx.device());
+  const int folds = fold_batch_norm_for_inference(prototype->net());
+  ASSERT_EQ(folds, 20);
+  BatchedClassifier classifier(f.ctx, std::move(prototype), kSide, {true, 4, 2000.0});
+  for (int folded : classifier.folded_layers()) EXPECT_EQ(folded, folds);
+  check_concurrent(f, classifier, 4, 2, 1e-5);
 }
 
 TEST(BatchedClassifier, TheWindowIsWaitedOnlyWhileAnnouncedRequestsAreOnTheirWay) {
