@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peer_value.h"
 #include "engine/layers/conv_bn_inference.h"
 #include "kernels/conv_onednn.h"
 #include "kernels/cpu_kernels.h"
@@ -49,16 +50,6 @@ Latency time_forward(kernels::CpuKernels backend, bool fold, const std::string& 
   }
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 9 / 10)]};
-}
-
-double run_peer(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return 0;
-  char line[256];
-  double value = 0;
-  while (std::fgets(line, sizeof line, pipe) != nullptr) std::sscanf(line, "median_ms %lf", &value);
-  const int status = pclose(pipe);
-  return status == 0 ? value : 0;
 }
 
 }  // namespace
@@ -112,7 +103,7 @@ int main(int argc, char** argv) {
           "{}/usr/bin/python3 {}/bench/peers/torch_cpu_inference.py --arch {} --stem {} --size {} --batch {} "
           "--iters {} --warmup {} --threads {}",
           kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, iters, warmup, threads);
-      const double theirs = run_peer(command);
+      const double theirs = bench::peer_value(command, "median_ms");
       if (theirs > 0) {
         fmt::print("{:<26} {:8.3f} ms\n", "torchvision (eval)", theirs);
         for (const Row& r : rows)

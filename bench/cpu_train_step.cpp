@@ -5,9 +5,9 @@
 // measured peak (a large OpenBLAS sgemm timed here). Not a test: nothing is asserted.
 // --cpu-kernels both (the default where oneDNN is built in) times the step on the fast and the
 // reference CPU kernels one after the other, then torchvision, each against torchvision.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/peer_value.h"
 #include "data/toy_task.h"
 #include "engine/core/cpu_blas.h"
 #include "engine/layers/conv2d.h"
@@ -58,16 +59,6 @@ double measured_sgemm_gflops() {
   const int reps = 3;
   for (int i = 0; i < reps; ++i) run();
   return 2.0 * double(n * n * n) * reps / seconds_since(start) / 1e9;
-}
-
-double run_peer(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return 0;
-  char line[256];
-  double value = 0;
-  while (std::fgets(line, sizeof line, pipe) != nullptr) std::sscanf(line, "images_per_second %lf", &value);
-  const int status = pclose(pipe);
-  return status == 0 ? value : 0;
 }
 
 }  // namespace
@@ -131,13 +122,14 @@ int main(int argc, char** argv) {
           "{}/usr/bin/python3 {}/bench/peers/torch_cpu_train_step.py --arch {} --stem {} --size {} --batch {} "
           "--steps {} --warmup {} --threads {}",
           kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
-      const double theirs = run_peer(command);
+      const double theirs = bench::peer_value(command, "images_per_second");
       if (theirs > 0) {
         fmt::print("{:<18} {:8.1f} img/s\n", "torchvision", theirs);
         for (const auto& [name, rate] : ours)
           fmt::print("ratio {:<12} {:8.2f}x (aslnet / torchvision)\n", name.substr(7), rate / theirs);
       } else {
-        fmt::print("torchvision peer did not run (needs /usr/bin/python3 with python3-torch and python3-torchvision)\n");
+        fmt::print(
+            "torchvision peer did not run (needs /usr/bin/python3 with python3-torch and python3-torchvision)\n");
       }
     }
   } catch (const std::exception& e) {

@@ -10,6 +10,15 @@ import torch.nn as nn
 import torchvision
 
 
+def resnet(arch, stem, classes):
+    """torchvision's ResNet; the `small` stem is aslnet's (a 3x3/1 first convolution, no max pooling)."""
+    model = getattr(torchvision.models, arch)(num_classes=classes)
+    if stem == "small":
+        model.conv1 = nn.Conv2d(3, model.conv1.out_channels, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    return model
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--arch", default="resnet18")
@@ -24,10 +33,7 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = getattr(torchvision.models, a.arch)(num_classes=a.classes)
-    if a.stem == "small":
-        model.conv1 = nn.Conv2d(3, model.conv1.out_channels, 3, 1, 1, bias=False)
-        model.maxpool = nn.Identity()
+    model = resnet(a.arch, a.stem, a.classes)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()

@@ -42,6 +42,26 @@ int64_t far_pad(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t
   return (out - 1) * stride + kernel - in - pad;
 }
 
+// A convolution of shape `s` as oneDNN describes it: NHWC activations, the engine's KRSC filters, the
+// filters in a layout left to oneDNN (`any_weights`), strides and paddings.
+struct ConvDescriptors {
+  memory::desc src, krsc, any_weights, dst;
+  memory::dims strides, pad_l, pad_r;
+};
+
+ConvDescriptors descriptors(const ConvShape& s) {
+  ASLNET_CHECK(s.n > 0 && s.out_h() > 0 && s.out_w() > 0) << "oneDNN convolution: empty shape";
+  const auto f32 = memory::data_type::f32;
+  const memory::dims weight_dims{s.k, s.c, s.r, s.s};
+  return {memory::desc({s.n, s.c, s.h, s.w}, f32, tag::nhwc),
+          memory::desc(weight_dims, f32, tag::ohwi),
+          memory::desc(weight_dims, f32, tag::any),
+          memory::desc({s.n, s.k, s.out_h(), s.out_w()}, f32, tag::nhwc),
+          {s.stride, s.stride},
+          {s.pad, s.pad},
+          {far_pad(s.h, s.out_h(), s.r, s.stride, s.pad), far_pad(s.w, s.out_w(), s.s, s.stride, s.pad)}};
+}
+
 }  // namespace
 
 bool available() { return true; }
@@ -103,17 +123,13 @@ struct OnednnConv::Impl {
   std::unordered_map<int, memory> fwd_args, bwd_data_args, bwd_weights_args;
 
   explicit Impl(const ConvShape& s) : shape(s) {
-    ASLNET_CHECK(s.n > 0 && s.out_h() > 0 && s.out_w() > 0) << "oneDNN convolution: empty shape";
+    const ConvDescriptors d = descriptors(s);
+    const memory::desc &src_md = d.src, &krsc_md = d.krsc, &any_weights_md = d.any_weights, &dst_md = d.dst;
+    const memory::dims &strides = d.strides, &pad_l = d.pad_l, &pad_r = d.pad_r;
     // oneDNN splits the work between threads when it creates a primitive, for the thread count it sees
     // then (OpenMP's, on this thread): that must already be the engine's, or a step runs a partition
     // made for another count (measured: every pass took a scheduler quantum, 4-16 ms, with --threads 1).
     use_engine_threads();
-    const memory::dims src_dims{s.n, s.c, s.h, s.w}, weight_dims{s.k, s.c, s.r, s.s},
-        dst_dims{s.n, s.k, s.out_h(), s.out_w()}, strides{s.stride, s.stride}, pad_l{s.pad, s.pad},
-        pad_r{far_pad(s.h, s.out_h(), s.r, s.stride, s.pad), far_pad(s.w, s.out_w(), s.s, s.stride, s.pad)};
-    const auto f32 = memory::data_type::f32;
-    const memory::desc src_md(src_dims, f32, tag::nhwc), krsc_md(weight_dims, f32, tag::ohwi),
-        any_weights_md(weight_dims, f32, tag::any), dst_md(dst_dims, f32, tag::nhwc);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
@@ -246,10 +262,6 @@ void OnednnConv::backward_filter(const float* x, const float* dy, float* dw, voi
   m.stream.wait();
 }
 
-}  // namespace aslnet::kernels::onednn
-
-namespace aslnet::kernels::onednn {
-
 struct OnednnConvInference::Impl {
   ConvShape shape;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
@@ -260,14 +272,9 @@ struct OnednnConvInference::Impl {
   std::unordered_map<int, memory> args;
 
   Impl(const ConvShape& s, const float* w, const float* b, bool relu) : shape(s) {
-    ASLNET_CHECK(s.n > 0 && s.out_h() > 0 && s.out_w() > 0) << "oneDNN convolution: empty shape";
+    const ConvDescriptors d = descriptors(s);
     use_engine_threads();  // as in OnednnConv: the partition is made for the thread count seen now
-    const memory::dims src_dims{s.n, s.c, s.h, s.w}, weight_dims{s.k, s.c, s.r, s.s}, bias_dims{s.k},
-        dst_dims{s.n, s.k, s.out_h(), s.out_w()}, strides{s.stride, s.stride}, pad_l{s.pad, s.pad},
-        pad_r{far_pad(s.h, s.out_h(), s.r, s.stride, s.pad), far_pad(s.w, s.out_w(), s.s, s.stride, s.pad)};
-    const auto f32 = memory::data_type::f32;
-    const memory::desc src_md(src_dims, f32, tag::nhwc), krsc_md(weight_dims, f32, tag::ohwi),
-        any_weights_md(weight_dims, f32, tag::any), bias_md(bias_dims, f32, tag::a), dst_md(dst_dims, f32, tag::nhwc);
+    const memory::desc bias_md({s.k}, memory::data_type::f32, tag::a);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (relu) {
@@ -276,24 +283,24 @@ struct OnednnConvInference::Impl {
       attr.set_post_ops(ops);
     }
     const dnnl::convolution_forward::primitive_desc pd(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                                        any_weights_md, bias_md, dst_md, strides, pad_l, pad_r),
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, d.src,
+                                        d.any_weights, bias_md, d.dst, d.strides, d.pad_l, d.pad_r),
         attr, engine);
-    ASLNET_CHECK(pd.src_desc() == src_md && pd.dst_desc() == dst_md)
+    ASLNET_CHECK(pd.src_desc() == d.src && pd.dst_desc() == d.dst)
         << "oneDNN chose another activation layout than NHWC";
     primitive = dnnl::convolution_forward(pd);
     impl = pd.impl_info_str();
 
     // The weights into the primitive's layout, once; the bias copied.
     weights = memory(pd.weights_desc(), engine);
-    memory user_weights(krsc_md, engine, const_cast<float*>(w));
+    memory user_weights(d.krsc, engine, const_cast<float*>(w));
     dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
     bias = memory(bias_md, engine);
     std::copy(b, b + s.k, static_cast<float*>(bias.get_data_handle()));
     stream.wait();
 
-    src = memory(src_md, engine, DNNL_MEMORY_NONE);
-    dst = memory(dst_md, engine, DNNL_MEMORY_NONE);
+    src = memory(d.src, engine, DNNL_MEMORY_NONE);
+    dst = memory(d.dst, engine, DNNL_MEMORY_NONE);
     scratch = memory(pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
     args = {{DNNL_ARG_SRC, src},
             {DNNL_ARG_WEIGHTS, weights},
