@@ -15,6 +15,9 @@ void add(int64_t count, const T* a, const T* b, T* y);
 // y += x
 template <class T>
 void add_inplace(int64_t count, const T* x, T* y);
+// y = relu(a + b): a residual block's join in one pass.
+template <class T>
+void add_relu(int64_t count, const T* a, const T* b, T* y);
 // y[r][c] += bias[c] over `rows` rows of `channels` values (NHWC), then ReLU when `relu`.
 template <class T>
 void add_bias(int64_t rows, int64_t channels, const T* bias, bool relu, T* y);

@@ -28,8 +28,7 @@ const Tensor& Residual::forward_cpu(Context& ctx, const Tensor& x, bool training
   const Tensor& b = shortcut_->forward(ctx, x, training);
   dispatch_real(dtype_, [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::add<T>(a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
-    kernels::cpu::relu_forward<T>(y_.numel(), y_.data<T>(), y_.data<T>());
+    kernels::cpu::add_relu<T>(a.numel(), a.data<T>(), b.data<T>(), y_.data<T>());
   });
   return y_;
 }

@@ -36,6 +36,14 @@ ASLNET_VECTORIZE void add_range(int64_t begin, int64_t end, const T* a, const T*
 }
 
 template <class T>
+ASLNET_VECTORIZE void add_relu_range(int64_t begin, int64_t end, const T* a, const T* b, T* y) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T v = a[i] + b[i];
+    y[i] = v > T(0) ? v : T(0);
+  }
+}
+
+template <class T>
 ASLNET_VECTORIZE void add_bias_rows(int64_t rows, int64_t channels, const T* bias, bool relu, T* y) {
   for (int64_t r = 0; r < rows; ++r) {
     T* row = y + r * channels;
@@ -72,6 +80,11 @@ void add_inplace(int64_t count, const T* x, T* y) {
 }
 
 template <class T>
+void add_relu(int64_t count, const T* a, const T* b, T* y) {
+  parallel_for(count, kGrain, [=](int64_t begin, int64_t end) { add_relu_range(begin, end, a, b, y); });
+}
+
+template <class T>
 void add_bias(int64_t rows, int64_t channels, const T* bias, bool relu, T* y) {
   parallel_for(rows, std::max<int64_t>(1, kGrain / channels),
                [=](int64_t b, int64_t e) { add_bias_rows(e - b, channels, bias, relu, y + b * channels); });
@@ -79,6 +92,7 @@ void add_bias(int64_t rows, int64_t channels, const T* bias, bool relu, T* y) {
 
 #define ASLNET_INSTANTIATE(T)                                      \
   template void add_bias<T>(int64_t, int64_t, const T*, bool, T*); \
+  template void add_relu<T>(int64_t, const T*, const T*, T*);      \
   template void relu_forward<T>(int64_t, const T*, T*);            \
   template void relu_backward<T>(int64_t, const T*, const T*, T*); \
   template void add<T>(int64_t, const T*, const T*, T*);           \

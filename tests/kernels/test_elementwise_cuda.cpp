@@ -30,12 +30,10 @@ Tensor misaligned_on(const Tensor& host, Device gpu, DType dtype) {
   return view;
 }
 
-// y = relu(a + b) on the CPU, from the CPU kernels.
+// y = relu(a + b) on the CPU, from the CPU kernel.
 Tensor cpu_add_relu(const Tensor& a, const Tensor& b) {
-  const int64_t count = a.numel();
-  Tensor sum = Tensor::empty(a.shape(), DType::F32), y = Tensor::empty(a.shape(), DType::F32);
-  kernels::cpu::add<float>(count, a.data<float>(), b.data<float>(), sum.data<float>());
-  kernels::cpu::relu_forward<float>(count, sum.data<float>(), y.data<float>());
+  Tensor y = Tensor::empty(a.shape(), DType::F32);
+  kernels::cpu::add_relu<float>(a.numel(), a.data<float>(), b.data<float>(), y.data<float>());
   return y;
 }
 
