@@ -98,20 +98,16 @@ int main(int argc, char** argv) {
                  rows[1].latency.median_ms / rows[2].latency.median_ms,
                  rows[0].latency.median_ms / rows[2].latency.median_ms);
     if (peer) {
-      // torchvision runs with the environment it was given: the OpenMP policy set for aslnet is taken away.
-      const std::string command = fmt::format(
-          "{}/usr/bin/python3 {}/bench/peers/torch_cpu_inference.py --arch {} --stem {} --size {} --batch {} "
-          "--iters {} --warmup {} --threads {}",
-          kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, iters, warmup, threads);
-      const double theirs = bench::peer_value(command, "median_ms");
+      const double theirs =
+          bench::peer_value("torch_cpu_inference.py",
+                            fmt::format("--arch {} --stem {} --size {} --batch {} --iters {} --warmup {} --threads {}",
+                                        arch, stem, size, batch, iters, warmup, threads),
+                            "median_ms");
       if (theirs > 0) {
         fmt::print("{:<26} {:8.3f} ms\n", "torchvision (eval)", theirs);
         for (const Row& r : rows)
           fmt::print("ratio {:<20} {:8.2f}x (torchvision latency / aslnet latency)\n", r.name,
                      theirs / r.latency.median_ms);
-      } else {
-        fmt::print(
-            "torchvision peer did not run (needs /usr/bin/python3 with python3-torch and python3-torchvision)\n");
       }
     }
   } catch (const std::exception& e) {

@@ -117,19 +117,15 @@ int main(int argc, char** argv) {
       ours.emplace_back(name, rate);
     }
     if (peer) {
-      // torchvision runs with the environment it was given: the OpenMP policy set for aslnet is taken away.
-      const std::string command = fmt::format(
-          "{}/usr/bin/python3 {}/bench/peers/torch_cpu_train_step.py --arch {} --stem {} --size {} --batch {} "
-          "--steps {} --warmup {} --threads {}",
-          kernels::peer_environment_prefix(), ASLNET_SOURCE_DIR, arch, stem, size, batch, steps, warmup, threads);
-      const double theirs = bench::peer_value(command, "images_per_second");
+      const double theirs =
+          bench::peer_value("torch_cpu_train_step.py",
+                            fmt::format("--arch {} --stem {} --size {} --batch {} --steps {} --warmup {} --threads {}",
+                                        arch, stem, size, batch, steps, warmup, threads),
+                            "images_per_second");
       if (theirs > 0) {
         fmt::print("{:<18} {:8.1f} img/s\n", "torchvision", theirs);
         for (const auto& [name, rate] : ours)
           fmt::print("ratio {:<12} {:8.2f}x (aslnet / torchvision)\n", name.substr(7), rate / theirs);
-      } else {
-        fmt::print(
-            "torchvision peer did not run (needs /usr/bin/python3 with python3-torch and python3-torchvision)\n");
       }
     }
   } catch (const std::exception& e) {

@@ -3,28 +3,17 @@
 // Resize, ToTensor, Normalize, DataLoader) on the same folder with the same number of workers, in one
 // invocation, at each output size asked for. Prints images/s for both, the ratio, and the loader's
 // output bandwidth. Not a test: nothing is asserted.
-#include <CLI/CLI.hpp>
+#include "data/loader.h"
+
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 
+#include "bench/peer_value.h"
 #include "data/dataset_index.h"
-#include "data/loader.h"
 #include "engine/core/context.h"
-
-namespace {
-
-double run_peer(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return 0;
-  char line[256];
-  double value = 0;
-  while (std::fgets(line, sizeof line, pipe) != nullptr) std::sscanf(line, "images_per_second %lf", &value);
-  return pclose(pipe) == 0 ? value : 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace aslnet;
@@ -70,14 +59,13 @@ int main(int argc, char** argv) {
       fmt::print("{:>4} px  aslnet      {:9.1f} img/s  ({:.2f} GB/s of f32 batches)\n", size, ours,
                  ours * size * size * 3 * 4 / 1e9);
       if (!peer) continue;
-      const double theirs = run_peer(fmt::format("/usr/bin/python3 {}/bench/peers/torch_loader.py '{}' --size {} "
-                                                 "--batch {} --workers {} --epochs {}",
-                                                 ASLNET_SOURCE_DIR, folder, size, batch, workers, epochs));
+      const double theirs = bench::peer_value(
+          "torch_loader.py",
+          fmt::format("'{}' --size {} --batch {} --workers {} --epochs {}", folder, size, batch, workers, epochs),
+          "images_per_second");
       if (theirs > 0) {
         fmt::print("{:>4} px  torchvision {:9.1f} img/s\n", size, theirs);
         fmt::print("{:>4} px  ratio       {:9.2f}x\n", size, ours / theirs);
-      } else {
-        fmt::print("torchvision peer did not run (needs /usr/bin/python3 with torch and torchvision)\n");
       }
     }
   } catch (const std::exception& e) {

@@ -31,7 +31,7 @@ InferenceModel load_for_inference(Context& ctx, const std::string& checkpoint, i
     throw OutOfMemory("checkpoint " + checkpoint + ": " + e.message());
   }
   load_checkpoint(checkpoint, *m.model);
-  if (fold == BatchNormFold::Fold) m.folded = fold_batch_norm_for_inference(m.model->net());
+  if (fold == BatchNormFold::Fold) fold_batch_norm_for_inference(m.model->net());
   if (batch > 0) m.model->setup(ctx, batch, m.image_size, m.image_size);
   m.batch = batch;
   return m;

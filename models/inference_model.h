@@ -20,7 +20,6 @@ struct InferenceModel {
   int image_size = 0;
   std::vector<std::string> classes;
   int64_t batch = 0;  // the rows the model is set up for (0: not set up here)
-  int folded = 0;     // convolutions with their batch norm folded in (0: the network as trained)
 };
 
 // Whether to fold batch norm into the convolutions (engine/layers/conv_bn_inference.h): yes to run the

@@ -1,10 +1,16 @@
 #include "engine/layers/batchnorm.h"
 
 #include <algorithm>
+#include <span>
 
 #include "kernels/norm_sync.h"
 
 namespace aslnet {
+
+BatchNormValues BatchNorm2d::fold_values() const {
+  const auto f32 = [](const Tensor& t) { return std::span<const float>(t.data<float>(), size_t(t.numel())); };
+  return {f32(weight_.value), f32(bias_.value), f32(running_mean_.value), f32(running_var_.value), eps_};
+}
 
 BatchNorm2d::BatchNorm2d(std::string name, int64_t channels, double momentum, double eps)
     : momentum_(momentum), eps_(eps) {

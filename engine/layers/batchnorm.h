@@ -3,6 +3,7 @@
 // the forward that ran last, so a network can also be trained with frozen (evaluation-mode) batch norm.
 #pragma once
 
+#include "engine/fold.h"
 #include "engine/layer.h"
 #include "engine/layers/batchnorm_sync.h"
 #include "kernels/norm.h"
@@ -21,6 +22,9 @@ class BatchNorm2d : public KernelLayer {
   const Tensor& input() const { return input_; }
   // The epsilon added to the variance (exporters fold it into the preceding convolution).
   double eps() const { return eps_; }
+  // Its affine parameters, running statistics and epsilon, as engine/fold.h folds them into the
+  // convolution before it (the ONNX export, inference on the CPU). fp32 host values: a CPU model's.
+  BatchNormValues fold_values() const;
 
   // The last batch norm of a residual block: torchvision's zero_init_residual zeroes its weight.
   bool closes_residual_branch = false;

@@ -13,10 +13,6 @@
 
 namespace aslnet {
 
-namespace {
-std::span<const float> values(const Tensor& t) { return {t.data<float>(), size_t(t.numel())}; }
-}  // namespace
-
 ConvBnInference::ConvBnInference(std::unique_ptr<Conv2d> conv, std::unique_ptr<BatchNorm2d> bn,
                                  std::unique_ptr<Layer> relu)
     : conv_(std::move(conv)), bn_(std::move(bn)), relu_(std::move(relu)) {}
@@ -38,21 +34,16 @@ Shape ConvBnInference::setup(Context& ctx, const Shape& in, DType dtype) {
   // The wrapped layers are not set up: their buffers and primitives would never be used.
   shape_ = conv_->shape_for(in);
   const Shape out{shape_.n, shape_.out_h(), shape_.out_w(), shape_.k};
-  std::vector<Parameter*> conv_params, bn_params;
+  std::vector<Parameter*> conv_params;
   conv_->collect_parameters(conv_params);
-  bn_->collect_parameters(bn_params);
-  std::vector<StateTensor*> stats;
-  std::vector<Counter*> counters;
-  bn_->collect_state(stats, counters);
-  const FoldedConv fold =
-      fold_batch_norm(values(conv_params[0]->value), {values(bn_params[0]->value), values(bn_params[1]->value),
-                                                      values(stats[0]->value), values(stats[1]->value), bn_->eps()});
+  const Tensor& conv_weight = conv_params[0]->value;
+  const FoldedConv fold = fold_batch_norm({conv_weight.data<float>(), size_t(conv_weight.numel())}, bn_->fold_values());
   if (kernels::onednn::pays_off(shape_)) {
     onednn_ = std::make_unique<kernels::onednn::OnednnConvInference>(shape_, fold.weight.data(), fold.bias.data(),
                                                                      relu_ != nullptr);
     workspace_bytes_ = onednn_->workspace_bytes();
   } else {
-    weight_ = Tensor::zeros(conv_params[0]->shape, DType::F32);
+    weight_ = Tensor::zeros(conv_weight.shape(), DType::F32);
     std::copy(fold.weight.begin(), fold.weight.end(), weight_.data<float>());
     workspace_bytes_ = size_t(kernels::cpu::conv2d_workspace_elems(shape_)) * sizeof(float);
   }

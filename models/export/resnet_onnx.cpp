@@ -100,15 +100,7 @@ class GraphBuilder {
       input_std_.clear();
     }
     FoldedConv folded{std::move(krsc), {}};
-    if (bn != nullptr) {
-      std::vector<Parameter*> bn_params;
-      bn->collect_parameters(bn_params);
-      std::vector<StateTensor*> stats;
-      std::vector<Counter*> counters;
-      bn->collect_state(stats, counters);
-      folded = fold_batch_norm(folded.weight, {values(bn_params[0]->value), values(bn_params[1]->value),
-                                               values(stats[0]->value), values(stats[1]->value), bn->eps()});
-    }
+    if (bn != nullptr) folded = fold_batch_norm(folded.weight, bn->fold_values());
     const std::string name = layer_name(conv);
     std::vector<std::string> inputs{
         x, constant(name + ".weight", {s.k, s.c, s.r, s.s}, filter_to_oihw(w.shape, folded.weight.data()))};
